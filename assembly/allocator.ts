@@ -1,0 +1,149 @@
+// === IoSpaceAllocator: which IO pages a mapping gets ===
+// Two allocators, each as its era's Linux driver has it, so the same call sequence yields the
+// same IO addresses as the kernel.
+//
+// ALLOC_CALGARY — arch/x86_64/kernel/pci-calgary.c, 2.6.23 (iommu_range_alloc):
+//   first fit at or after one rotating hint; no room → blast the TCE cache (flush.ts) and
+//   search again from 0. The hint moves to the end of each allocation, never on frees.
+//   find_next_zero_string fails when end ≥ entries, so the last entry is never handed out.
+//   Alignment and segment boundary follow the kernel's iommu_area_alloc (zero on 2.6.23).
+//
+// ALLOC_PPC2007 — arch/powerpc/kernel/iommu.c, 2.6.18 (RHEL5), as used with DART:
+//   small (≤ 15 pages) below the 3/4 point from it_hint, large above it from it_largehint.
+//   pass 0 from the hint; pass 1 from the start of the own half; pass 2 the other way round
+//   over a wider range (small: [3/4, end); large: [0, end)); then fail. end ≥ limit fails.
+//
+//   0                                   halfpoint = 3/4·entries              entries
+//   ├──────── small allocations ──────────┼─────────── large ─────────────────┤
+
+import { ALLOC_CALGARY } from "./constants";
+import { clearRange, findSet, findZero, setRange } from "./bitmap";
+import { bump, C_WRAPS, pagesReturned, pagesTaken } from "./counters";
+import { onAllocatorWrap } from "./flush";
+
+// @ts-ignore: decorator
+@inline const LARGE_ALLOC_PAGES: u32 = 15; // npages > 15 is a "large" allocation on PowerPC
+
+let kind: u32 = ALLOC_CALGARY;
+let entries: u32 = 0;
+let hint: u32 = 0;
+let largeHint: u32 = 0;
+let halfpoint: u32 = 0;
+/** Segment boundary in pages (power of two), 0 = none. */
+let boundaryPages: u32 = 0;
+
+export function allocatorInit(k: u32, n: u32, boundary: u32): void {
+  kind = k;
+  entries = n;
+  hint = 0;
+  halfpoint = (n >> 2) * 3;
+  largeHint = halfpoint;
+  boundaryPages = boundary;
+}
+
+export function allocatorHint(): u32 {
+  return hint;
+}
+
+export function allocatorLargeHint(): u32 {
+  return largeHint;
+}
+
+/** Marks a range in use before any allocation (reserved regions); clipped to the table. */
+export function reserveRange(first: u32, npages: u32): void {
+  if (first >= entries) return;
+  let n = npages < entries - first ? npages : entries - first;
+  setRange(first, n);
+}
+
+// @ts-ignore: decorator
+@inline function crossesBoundary(index: u32, npages: u32): bool {
+  return boundaryPages != 0 && (index & (boundaryPages - 1)) + npages > boundaryPages;
+}
+
+/** iommu_area_alloc over [start, entries): first fit, aligned, boundary-respecting; -1 if none. */
+function areaAlloc(start: u32, npages: u32, alignMask: u32): i32 {
+  while (true) {
+    let n = findZero(start, entries);
+    if (n >= entries) return -1;
+    n = (n + alignMask) & ~alignMask;
+    let end = <u64>n + npages;
+    if (end >= <u64>entries) return -1;
+    let busy = findSet(n, <u32>end);
+    if (busy < <u32>end) {
+      start = busy + 1;
+      continue;
+    }
+    if (crossesBoundary(n, npages)) {
+      start = n + 1;
+      continue;
+    }
+    return <i32>n;
+  }
+  return -1;
+}
+
+function calgaryAlloc(npages: u32, alignMask: u32): i32 {
+  let n = areaAlloc(hint, npages, alignMask);
+  if (n < 0) {
+    bump(C_WRAPS);
+    onAllocatorWrap();
+    n = areaAlloc(0, npages, alignMask);
+    if (n < 0) return -1;
+  }
+  hint = <u32>n + npages;
+  return n;
+}
+
+function ppcAlloc(npages: u32, alignMask: u32, handle: u32): i32 {
+  let large = npages > LARGE_ALLOC_PAGES;
+  let start: u32 = handle != 0 ? handle : large ? largeHint : hint;
+  let limit: u32 = large ? entries : halfpoint;
+  if (large && start < halfpoint) start = halfpoint;
+  if (start >= limit) start = hint;
+  let pass: u32 = 0;
+  while (true) {
+    let n = findZero(start, limit);
+    n = (n + alignMask) & ~alignMask;
+    let end = <u64>n + npages;
+    if (end >= <u64>limit) {
+      if (pass < 2) {
+        start = ((large ? 1 : 0) ^ pass) != 0 ? halfpoint : 0;
+        if (pass != 0) limit = entries;
+        pass++;
+        bump(C_WRAPS);
+        continue;
+      }
+      return -1;
+    }
+    let busy = findSet(n, <u32>end);
+    if (busy < <u32>end) {
+      start = busy + 1;
+      continue;
+    }
+    if (large) largeHint = <u32>end;
+    else hint = <u32>end;
+    return <i32>n;
+  }
+  return -1;
+}
+
+/**
+ * Allocates `npages` IO pages; returns the first entry or -1. `handle` is the PowerPC
+ * scatter-gather hint (end of the previous element, 0 = none); Calgary ignores it.
+ */
+export function allocPages(npages: u32, alignMask: u32, handle: u32): i32 {
+  let n = kind == ALLOC_CALGARY ? calgaryAlloc(npages, alignMask) : ppcAlloc(npages, alignMask, handle);
+  if (n >= 0) {
+    setRange(<u32>n, npages);
+    pagesTaken(npages);
+  }
+  return n;
+}
+
+/** Returns pages to the map; the count of pages that were really in use (less on a double free). */
+export function freePages(first: u32, npages: u32): u32 {
+  let was = clearRange(first, npages);
+  pagesReturned(was);
+  return was;
+}

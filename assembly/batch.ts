@@ -1,0 +1,184 @@
+// === Batches: many DMA-API operations in one JS → WASM call ===
+// The caller fills 16-byte records in the batch area and calls runBatch(n); each record's i32
+// result lands in the result area at the same index. Mappings are named by handles (slots in
+// the handle table) so a batch can unmap what an earlier record of the same batch mapped.
+//
+//  record:  ╒═════════════════════════════╤═══════════╤═══════════╤═══════════╕
+//           │ w0: op | arg4 << 4 | off<<8 │ w1 handle │ w2        │ w3        │
+//           ╘═════════════════════════════╧═══════════╧═══════════╧═══════════╛
+//   OP_MAP      arg4 = dir, off = offset in page   w2 = pfn        w3 = bytes   → entry | -1
+//   OP_UNMAP                                                                    → FREE_*
+//   OP_MAP_SG   arg4 = dir   w2 = element count n; the next n records are OP_SG_ELEM
+//   OP_SG_ELEM  off = offset in page               w2 = pfn        w3 = bytes   → entry | -1
+//               (element k is kept in handle w1 + k of the OP_MAP_SG record)
+//   OP_UNMAP_SG w2 = element count                                              → FREE_*
+//   OP_ALLOC                                                       w3 = bytes   → entry | -1
+//   OP_FREE                                                                     → FREE_*
+//   OP_ACCESS   arg4 = 1 for a device write        w2 = byte offset w3 = bytes  → ACCESS_*
+//
+//  handle:  ╒════════════════╤═════════════════╤═══════════════╤════════════════╕
+//           │ entry i32 @0   │ offset u32 @4   │ bytes u32 @8  │ live u32 @12   │
+//           ╘════════════════╧═════════════════╧═══════════════╧════════════════╛
+//  An unmapped handle keeps its entry (live = 0) so the device can still aim at it: that is
+//  how a trace shows a DMA after unmap (a stale hit or a fault).
+
+import { ACCESS_FAULT, FREE_NOT_MAPPED, IO_PAGE_MASK, IO_PAGE_SHIFT, NO_ENTRY, SG_MAX } from "./constants";
+import {
+  allocCoherent, deviceAccess, freeCoherent, mapSg, mapSingle, pagesSpanned, SG_ELEM_SIZE,
+  unmapSg, unmapSingle,
+} from "./dma";
+import { bump, C_ACCESSES, C_FAULTS } from "./counters";
+
+// @ts-ignore: decorator
+@inline export const RECORD_SIZE: u32 = 16;
+// @ts-ignore: decorator
+@inline export const HANDLE_SIZE: u32 = 16;
+
+// @ts-ignore: decorator
+@inline const OP_MAP: u32 = 1;
+// @ts-ignore: decorator
+@inline const OP_UNMAP: u32 = 2;
+// @ts-ignore: decorator
+@inline const OP_MAP_SG: u32 = 3;
+// @ts-ignore: decorator
+@inline const OP_SG_ELEM: u32 = 4;
+// @ts-ignore: decorator
+@inline const OP_UNMAP_SG: u32 = 5;
+// @ts-ignore: decorator
+@inline const OP_ALLOC: u32 = 6;
+// @ts-ignore: decorator
+@inline const OP_FREE: u32 = 7;
+// @ts-ignore: decorator
+@inline const OP_ACCESS: u32 = 8;
+
+let ops: usize = 0;
+let results: usize = 0;
+let handles: usize = 0;
+let sgScratch: usize = 0;
+let handleCount: u32 = 0;
+
+/** Result of a record the core refuses (handle out of range, truncated or oversized sg list). */
+// @ts-ignore: decorator
+@inline export const BAD_RECORD: i32 = -2;
+
+export function batchInit(opsBase: usize, resultsBase: usize, handlesBase: usize, sgBase: usize, nHandles: u32): void {
+  handleCount = nHandles;
+  ops = opsBase;
+  results = resultsBase;
+  handles = handlesBase;
+  sgScratch = sgBase;
+}
+
+// @ts-ignore: decorator
+@inline function H(h: u32): usize {
+  return handles + <usize>(h * HANDLE_SIZE);
+}
+
+// @ts-ignore: decorator
+@inline function keep(h: u32, entry: i32, offset: u32, bytes: u32): void {
+  let p = H(h);
+  store<i32>(p, entry, 0);
+  store<u32>(p, offset, 4);
+  store<u32>(p, bytes, 8);
+  store<u32>(p, entry >= 0 ? 1 : 0, 12);
+}
+
+// @ts-ignore: decorator
+@inline function dmaOf(h: u32): u32 {
+  let p = H(h);
+  return (<u32>load<i32>(p, 0) << IO_PAGE_SHIFT) | load<u32>(p, 4);
+}
+
+function unmapHandle(h: u32, coherent: bool): i32 {
+  let p = H(h);
+  if (load<u32>(p, 12) == 0) return FREE_NOT_MAPPED;
+  store<u32>(p, 0, 12);
+  return coherent ? freeCoherent(dmaOf(h), load<u32>(p, 8)) : unmapSingle(dmaOf(h), load<u32>(p, 8));
+}
+
+/** Copies handles [h, h + n) into the SG scratch list (unmap_sg needs entry, offset, bytes). */
+function handlesToSg(h: u32, n: u32): bool {
+  let live = false;
+  for (let k: u32 = 0; k < n; k++) {
+    let p = H(h + k);
+    let el = sgScratch + <usize>(k * SG_ELEM_SIZE);
+    store<u32>(el, 0, 0);
+    store<u32>(el, load<u32>(p, 4), 4);
+    store<u32>(el, load<u32>(p, 8), 8);
+    store<i32>(el, load<u32>(p, 12) != 0 ? load<i32>(p, 0) : NO_ENTRY, 12);
+    if (load<u32>(p, 12) != 0) live = true;
+    store<u32>(p, 0, 12);
+  }
+  return live;
+}
+
+/** Applies `n` records; returns the number applied. */
+export function runBatch(n: u32): u32 {
+  let i: u32 = 0;
+  while (i < n) {
+    let rec = ops + <usize>(i * RECORD_SIZE);
+    let w0 = load<u32>(rec, 0);
+    let h = load<u32>(rec, 4);
+    let op = w0 & 15;
+    let arg = (w0 >> 4) & 15;
+    let off = (w0 >> 8) & IO_PAGE_MASK;
+    let res: i32 = 0;
+    // Records come from user-writable memory: refuse, never trap, on a handle or list out of range.
+    let span: u64 = op == OP_MAP_SG || op == OP_UNMAP_SG ? <u64>load<u32>(rec, 8) : 1;
+    if (<u64>h + span > <u64>handleCount || span > <u64>SG_MAX || (op == OP_MAP_SG && <u64>i + 1 + span > <u64>n)) {
+      store<i32>(results + <usize>(i << 2), BAD_RECORD);
+      i++;
+      continue;
+    }
+    if (op == OP_MAP) {
+      let bytes = load<u32>(rec, 12);
+      res = mapSingle(load<u32>(rec, 8), off, bytes, arg);
+      keep(h, res, off, bytes);
+    } else if (op == OP_UNMAP) {
+      res = unmapHandle(h, false);
+    } else if (op == OP_ALLOC) {
+      let bytes = load<u32>(rec, 12);
+      res = allocCoherent(bytes);
+      keep(h, res, 0, bytes);
+    } else if (op == OP_FREE) {
+      res = unmapHandle(h, true);
+    } else if (op == OP_ACCESS) {
+      let p = H(h);
+      if (load<i32>(p, 0) < 0) {
+        let pages = pagesSpanned(load<u32>(rec, 8), load<u32>(rec, 12));
+        bump(C_ACCESSES, pages);
+        bump(C_FAULTS, pages);
+        res = ACCESS_FAULT;
+      } else {
+        res = deviceAccess(dmaOf(h) + load<u32>(rec, 8), load<u32>(rec, 12), arg != 0);
+      }
+    } else if (op == OP_MAP_SG) {
+      let count = load<u32>(rec, 8);
+      for (let k: u32 = 0; k < count; k++) {
+        let el = rec + <usize>((k + 1) * RECORD_SIZE);
+        let sg = sgScratch + <usize>(k * SG_ELEM_SIZE);
+        store<u32>(sg, load<u32>(el, 8), 0);
+        store<u32>(sg, (load<u32>(el, 0) >> 8) & IO_PAGE_MASK, 4);
+        store<u32>(sg, load<u32>(el, 12), 8);
+      }
+      res = <i32>mapSg(sgScratch, count, arg);
+      for (let k: u32 = 0; k < count; k++) {
+        let sg = sgScratch + <usize>(k * SG_ELEM_SIZE);
+        let e = load<i32>(sg, 12);
+        keep(h + k, e, load<u32>(sg, 4), load<u32>(sg, 8));
+        store<i32>(results + <usize>((i + 1 + k) << 2), e);
+      }
+      store<i32>(results + <usize>(i << 2), res);
+      i += count + 1;
+      continue;
+    } else if (op == OP_UNMAP_SG) {
+      let count = load<u32>(rec, 8);
+      res = handlesToSg(h, count) ? unmapSg(sgScratch, count) : FREE_NOT_MAPPED;
+    } else {
+      res = BAD_RECORD; // unknown opcode, or an OP_SG_ELEM without its header
+    }
+    store<i32>(results + <usize>(i << 2), res);
+    i++;
+  }
+  return i;
+}

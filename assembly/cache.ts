@@ -1,0 +1,112 @@
+// === Device-side translation cache: Calgary's TCE cache, DART's TLB ===
+// Set-associative, LRU. It holds a copy of the table word it was filled with, so a later
+// change of the table (a free, a remap) is invisible to the device until the line is invalidated:
+// that copy is the exposure deferred flushing trades for speed.
+//
+//   set s = io page & (sets − 1); ways of a set are contiguous:
+//   ╒════════════════╤════════════════╤══════════════════════════════╕
+//   │ tag u32 (@0)   │ pad            │ lru u64 (@8) │ word u64 (@16) │   × ways × sets
+//   ╘════════════════╧════════════════╧══════════════════════════════╛
+//   tag: io page, EMPTY_TAG when invalid. lru: global touch stamp, oldest is evicted.
+
+import { bump, C_CACHE_EVICTIONS } from "./counters";
+
+// @ts-ignore: decorator
+@inline export const SLOT_SIZE: u32 = 24;
+// @ts-ignore: decorator
+@inline const EMPTY_TAG: u32 = 0xffffffff;
+// @ts-ignore: decorator
+@inline const TAG: u32 = 0;
+// @ts-ignore: decorator
+@inline const LRU: u32 = 8;
+// @ts-ignore: decorator
+@inline const WORD: u32 = 16;
+
+let cacheBase: usize = 0;
+let setMask: u32 = 0;
+let ways: u32 = 0;
+let stamp: u64 = 0;
+
+export function cacheInit(base: usize, nsets: u32, nways: u32): void {
+  cacheBase = base;
+  setMask = nsets - 1;
+  ways = nways;
+  stamp = 0;
+  cacheInvalidateAll();
+}
+
+// @ts-ignore: decorator
+@inline export function cacheEnabled(): bool {
+  return ways != 0;
+}
+
+// @ts-ignore: decorator
+@inline function setBase(page: u32): usize {
+  return cacheBase + <usize>((page & setMask) * ways * SLOT_SIZE);
+}
+
+/** The slot holding `page`, or 0. A found slot becomes most recently used. */
+export function cacheLookup(page: u32): usize {
+  let s = setBase(page);
+  for (let i: u32 = 0; i < ways; i++) {
+    let slot = s + <usize>(i * SLOT_SIZE);
+    if (load<u32>(slot, TAG) == page) {
+      store<u64>(slot, ++stamp, LRU);
+      return slot;
+    }
+  }
+  return 0;
+}
+
+// @ts-ignore: decorator
+@inline export function slotWord(slot: usize): u64 {
+  return load<u64>(slot, WORD);
+}
+
+/** Fills `page` after a walk: first empty way, else the least recently used one. */
+export function cacheInsert(page: u32, word: u64): void {
+  let s = setBase(page);
+  let victim = s;
+  let oldest: u64 = <u64>-1;
+  let evict = true;
+  for (let i: u32 = 0; i < ways; i++) {
+    let slot = s + <usize>(i * SLOT_SIZE);
+    if (load<u32>(slot, TAG) == EMPTY_TAG) {
+      victim = slot;
+      evict = false;
+      break;
+    }
+    let t = load<u64>(slot, LRU);
+    if (t < oldest) {
+      oldest = t;
+      victim = slot;
+    }
+  }
+  if (evict) bump(C_CACHE_EVICTIONS);
+  store<u32>(victim, page, TAG);
+  store<u64>(victim, ++stamp, LRU);
+  store<u64>(victim, word, WORD);
+}
+
+export function cacheInvalidateOne(page: u32): void {
+  let s = setBase(page);
+  for (let i: u32 = 0; i < ways; i++) {
+    let slot = s + <usize>(i * SLOT_SIZE);
+    if (load<u32>(slot, TAG) == page) store<u32>(slot, EMPTY_TAG, TAG);
+  }
+}
+
+export function cacheInvalidateAll(): void {
+  let n = (setMask + 1) * ways;
+  for (let i: u32 = 0; i < n; i++) store<u32>(cacheBase + <usize>(i * SLOT_SIZE), EMPTY_TAG, TAG);
+}
+
+/** Lines currently holding a translation (for exposure figures). */
+export function cacheOccupancy(): u32 {
+  let n = (setMask + 1) * ways;
+  let used: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    if (load<u32>(cacheBase + <usize>(i * SLOT_SIZE), TAG) != EMPTY_TAG) used++;
+  }
+  return used;
+}

@@ -1,0 +1,74 @@
+// === Shared constants of the core: the contract with the TypeScript side ===
+// Every value here has a twin in bindings/abi.ts; the differential tests fail if they drift.
+
+/** IO page = 4 KiB on every modelled IOMMU (PAGE_SHIFT 12, DART_PAGE_SHIFT 12). */
+// @ts-ignore: decorator
+@inline export const IO_PAGE_SHIFT: u32 = 12;
+// @ts-ignore: decorator
+@inline export const IO_PAGE_SIZE: u32 = 1 << IO_PAGE_SHIFT;
+// @ts-ignore: decorator
+@inline export const IO_PAGE_MASK: u32 = IO_PAGE_SIZE - 1;
+
+/** DMA directions, numbered as Linux' enum dma_data_direction. */
+// @ts-ignore: decorator
+@inline export const DMA_BIDIRECTIONAL: u32 = 0;
+// @ts-ignore: decorator
+@inline export const DMA_TO_DEVICE: u32 = 1;
+// @ts-ignore: decorator
+@inline export const DMA_FROM_DEVICE: u32 = 2;
+
+/** Table formats (the hardware side of the ops table in table.ts). */
+// @ts-ignore: decorator
+@inline export const FORMAT_CALGARY: u32 = 0;
+// @ts-ignore: decorator
+@inline export const FORMAT_DART: u32 = 1;
+
+/** IO-space allocators. */
+// @ts-ignore: decorator
+@inline export const ALLOC_CALGARY: u32 = 0; // 2.6.23 pci-calgary: next-fit, one hint, blast on wrap
+// @ts-ignore: decorator
+@inline export const ALLOC_PPC2007: u32 = 1; // 2.6.18 powerpc iommu.c: small/large halves, 3 passes
+
+/** Flush policies (flush.ts). */
+// @ts-ignore: decorator
+@inline export const FLUSH_ON_WRAP: u32 = 0;        // Calgary deferred flush: blast when the allocator wraps
+// @ts-ignore: decorator
+@inline export const FLUSH_STRICT: u32 = 1;         // invalidate-all after every unmap (and on wrap)
+// @ts-ignore: decorator
+@inline export const FLUSH_ALL_AFTER_MAP: u32 = 2;  // DART U3: build marks dirty, the flush hook invalidates all
+// @ts-ignore: decorator
+@inline export const FLUSH_ONE_PER_PAGE: u32 = 3;   // DART U4: invalidate one entry per mapped page
+// @ts-ignore: decorator
+@inline export const FLUSH_NEVER: u32 = 4;
+
+/** Outcome of one device access, ordered so that the worst page of a multi-page access wins. */
+// @ts-ignore: decorator
+@inline export const ACCESS_HIT: i32 = 0;
+// @ts-ignore: decorator
+@inline export const ACCESS_MISS: i32 = 1;   // table walk, translation valid
+// @ts-ignore: decorator
+@inline export const ACCESS_STALE: i32 = 2;  // cache still holds a translation the table no longer has
+// @ts-ignore: decorator
+@inline export const ACCESS_FAULT: i32 = 3;  // blocked: no valid translation (or no permission)
+
+/** Result of a free. */
+// @ts-ignore: decorator
+@inline export const FREE_OK: i32 = 0;
+// @ts-ignore: decorator
+@inline export const FREE_BAD: i32 = 1;        // ignored, as Linux ignores it (address outside what it hands out)
+// @ts-ignore: decorator
+@inline export const FREE_DOUBLE: i32 = 2;     // some pages were already free: Linux clears anyway, we count it
+// @ts-ignore: decorator
+@inline export const FREE_NOT_MAPPED: i32 = 3; // batch handle that holds no live mapping: nothing done
+
+/** Allocation failure, returned where an entry index is expected. */
+// @ts-ignore: decorator
+@inline export const NO_ENTRY: i32 = -1;
+
+/** Largest page order the 2.6.2x page allocator hands out (MAX_ORDER 11 ⇒ orders 0..10, 4 MiB). */
+// @ts-ignore: decorator
+@inline export const MAX_COHERENT_ORDER: u32 = 10;
+
+/** Most elements one scatter-gather call may carry (size of the SG scratch area). */
+// @ts-ignore: decorator
+@inline export const SG_MAX: u32 = 4096;

@@ -1,0 +1,252 @@
+// === The Linux DMA API over the modelled IOMMU ===
+// map_single / unmap_single, map_sg / unmap_sg, alloc_coherent / free_coherent, and the device's
+// side: an access through the translation cache. Mapping results are entry indices (IO page
+// numbers); the caller adds the offset-in-page to form the DMA address, as the drivers do.
+
+import {
+  ACCESS_FAULT, ACCESS_HIT, ACCESS_MISS, ACCESS_STALE, ALLOC_CALGARY, DMA_BIDIRECTIONAL,
+  FREE_BAD, FREE_DOUBLE, FREE_OK, IO_PAGE_MASK, IO_PAGE_SHIFT, MAX_COHERENT_ORDER, NO_ENTRY,
+} from "./constants";
+import {
+  bump, C_ACCESSES, C_ALLOCS, C_BAD_FREES, C_DOUBLE_FREES, C_FAULTS, C_FREES, C_HITS, C_MAPS,
+  C_MAP_FAILURES, C_MAP_SGS, C_MISSES, C_PAGES_MAPPED, C_PAGES_UNMAPPED, C_STALE_HITS, C_UNMAPS,
+  C_UNMAP_SGS,
+} from "./counters";
+import { allocPages, freePages } from "./allocator";
+import { buildEntries, clearEntries, permits, readEntry } from "./table";
+import { cacheEnabled, cacheInsert, cacheLookup, slotWord } from "./cache";
+import { onBuild, onCallEnd } from "./flush";
+
+let entries: u32 = 0;
+let allocKind: u32 = ALLOC_CALGARY;
+/** Frees of DMA addresses below this are ignored (Calgary: the 32 emergency pages, 0x20000). */
+let badFreeBelow: u32 = 0;
+/** Next physical page handed to alloc_coherent (a bump allocator; physical memory is not modelled). */
+let physNext: u32 = 0;
+let lastPfn: u32 = 0;
+
+export function dmaInit(n: u32, kind: u32, badBelow: u32, coherentBasePfn: u32): void {
+  entries = n;
+  allocKind = kind;
+  badFreeBelow = badBelow;
+  physNext = coherentBasePfn;
+  lastPfn = 0;
+}
+
+/** Pages spanned by [offset-in-page, + len): num_dma_pages / iommu_num_pages. */
+// @ts-ignore: decorator
+@inline export function pagesSpanned(addr: u32, len: u32): u32 {
+  return <u32>((<u64>(addr & IO_PAGE_MASK) + <u64>len + IO_PAGE_MASK) >> IO_PAGE_SHIFT);
+}
+
+/** get_order: smallest o with 4 KiB << o ≥ bytes. */
+function getOrder(bytes: u32): u32 {
+  let pages = (<u64>bytes + IO_PAGE_MASK) >> IO_PAGE_SHIFT;
+  let o: u32 = 0;
+  while ((<u64>1 << o) < pages) o++;
+  return o;
+}
+
+/** Maps one physically contiguous buffer; returns the first entry or NO_ENTRY. */
+function mapPages(pfn: u32, npages: u32, dir: u32, alignMask: u32, handle: u32): i32 {
+  if (npages == 0) return NO_ENTRY;
+  let e = allocPages(npages, alignMask, handle);
+  if (e < 0) return NO_ENTRY;
+  buildEntries(<u32>e, npages, pfn, dir);
+  onBuild(<u32>e, npages);
+  bump(C_PAGES_MAPPED, npages);
+  return e;
+}
+
+/** iommu_free: range checks, clear the entries, release the bits. */
+function freeAt(dma: u32, npages: u32): i32 {
+  let first = dma >> IO_PAGE_SHIFT;
+  if (dma < badFreeBelow || <u64>first + npages > <u64>entries) {
+    bump(C_BAD_FREES);
+    return FREE_BAD;
+  }
+  clearEntries(first, npages);
+  let was = freePages(first, npages);
+  bump(C_PAGES_UNMAPPED, npages);
+  if (was != npages) {
+    bump(C_DOUBLE_FREES);
+    return FREE_DOUBLE;
+  }
+  return FREE_OK;
+}
+
+export function mapSingle(pfn: u32, offset: u32, len: u32, dir: u32): i32 {
+  let e = mapPages(pfn, pagesSpanned(offset, len), dir, 0, 0);
+  if (e < 0) {
+    bump(C_MAP_FAILURES);
+    return NO_ENTRY;
+  }
+  bump(C_MAPS);
+  onCallEnd(false);
+  return e;
+}
+
+export function unmapSingle(dma: u32, len: u32): i32 {
+  bump(C_UNMAPS);
+  let r = freeAt(dma, pagesSpanned(dma, len));
+  onCallEnd(r != FREE_BAD);
+  return r;
+}
+
+// Scatter-gather lists live in the SG scratch area, one 16-byte element each:
+//   ╒════════════╤══════════════╤════════════╤══════════════════════╕
+//   │ pfn u32 @0 │ offset u32 @4│ len u32 @8 │ entry i32 @12 (out)  │
+//   ╘════════════╧══════════════╧════════════╧══════════════════════╛
+// @ts-ignore: decorator
+@inline export const SG_ELEM_SIZE: u32 = 16;
+// @ts-ignore: decorator
+@inline const SG_PFN: u32 = 0;
+// @ts-ignore: decorator
+@inline const SG_OFFSET: u32 = 4;
+// @ts-ignore: decorator
+@inline const SG_LEN: u32 = 8;
+// @ts-ignore: decorator
+@inline const SG_ENTRY: u32 = 12;
+
+/** Undoes the first `count` elements of a failed map_sg. */
+function unwindSg(sg: usize, count: u32): void {
+  for (let i: u32 = 0; i < count; i++) {
+    let el = sg + <usize>(i * SG_ELEM_SIZE);
+    let e = load<i32>(el, SG_ENTRY);
+    if (e >= 0) {
+      let npages = pagesSpanned(load<u32>(el, SG_OFFSET), load<u32>(el, SG_LEN));
+      clearEntries(<u32>e, npages);
+      freePages(<u32>e, npages);
+    }
+  }
+}
+
+/**
+ * map_sg: one allocation per element, no merging (Calgary; PowerPC with vmerge off, its
+ * default). PowerPC passes the end of the previous element as the next one's start hint.
+ * Returns the element count, or 0 after undoing everything when one element does not fit.
+ */
+export function mapSg(sg: usize, count: u32, dir: u32): u32 {
+  let handle: u32 = 0;
+  let pages: u64 = 0;
+  for (let i: u32 = 0; i < count; i++) {
+    let el = sg + <usize>(i * SG_ELEM_SIZE);
+    let npages = pagesSpanned(load<u32>(el, SG_OFFSET), load<u32>(el, SG_LEN));
+    let e = mapPages(load<u32>(el, SG_PFN), npages, dir, 0, allocKind == ALLOC_CALGARY ? 0 : handle);
+    if (e < 0) {
+      // The pages were counted as mapped by mapPages; the unwind takes them back out.
+      bump(C_PAGES_MAPPED, -pages);
+      unwindSg(sg, i);
+      for (let j: u32 = 0; j < count; j++) store<i32>(sg + <usize>(j * SG_ELEM_SIZE), NO_ENTRY, SG_ENTRY);
+      bump(C_MAP_FAILURES);
+      return 0;
+    }
+    store<i32>(el, e, SG_ENTRY);
+    handle = <u32>e + npages;
+    pages += npages;
+  }
+  bump(C_MAP_SGS);
+  onCallEnd(false);
+  return count;
+}
+
+/** unmap_sg: frees elements in order up to the first one that holds no mapping. */
+export function unmapSg(sg: usize, count: u32): i32 {
+  bump(C_UNMAP_SGS);
+  let worst = FREE_OK;
+  let freed = false;
+  for (let i: u32 = 0; i < count; i++) {
+    let el = sg + <usize>(i * SG_ELEM_SIZE);
+    let e = load<i32>(el, SG_ENTRY);
+    if (e < 0) break;
+    let dma = (<u32>e << IO_PAGE_SHIFT) | (load<u32>(el, SG_OFFSET) & IO_PAGE_MASK);
+    let r = freeAt(dma, pagesSpanned(dma, load<u32>(el, SG_LEN)));
+    if (r != FREE_BAD) freed = true;
+    if (r > worst) worst = r;
+  }
+  onCallEnd(freed);
+  return worst;
+}
+
+/**
+ * alloc_coherent: whole pages, 2^order physical pages behind them; PowerPC also aligns the IO
+ * range to 2^order pages (get_iommu_order), Calgary does not. Returns the first entry.
+ */
+export function allocCoherent(bytes: u32): i32 {
+  let order = getOrder(bytes);
+  if (bytes == 0 || order > MAX_COHERENT_ORDER) {
+    bump(C_MAP_FAILURES);
+    return NO_ENTRY;
+  }
+  let block: u32 = 1 << order;
+  let pfn = (physNext + block - 1) & ~(block - 1);
+  let npages = pagesSpanned(0, bytes);
+  let alignMask: u32 = allocKind == ALLOC_CALGARY ? 0 : block - 1;
+  let e = mapPages(pfn, npages, DMA_BIDIRECTIONAL, alignMask, 0);
+  if (e < 0) {
+    bump(C_MAP_FAILURES);
+    return NO_ENTRY;
+  }
+  physNext = pfn + block;
+  lastPfn = pfn;
+  bump(C_ALLOCS);
+  onCallEnd(false);
+  return e;
+}
+
+/** Physical page of the last successful alloc_coherent. */
+export function coherentPfn(): u32 {
+  return lastPfn;
+}
+
+export function freeCoherent(dma: u32, bytes: u32): i32 {
+  bump(C_FREES);
+  let r = freeAt(dma, pagesSpanned(0, bytes));
+  onCallEnd(r != FREE_BAD);
+  return r;
+}
+
+/** One device access to IO page `page`. */
+function translate(page: u32, write: bool): i32 {
+  if (page >= entries) {
+    bump(C_FAULTS);
+    return ACCESS_FAULT;
+  }
+  let now = readEntry(page);
+  if (cacheEnabled()) {
+    let slot = cacheLookup(page);
+    if (slot != 0) {
+      let cached = slotWord(slot);
+      if (!permits(cached, write)) {
+        bump(C_FAULTS);
+        return ACCESS_FAULT;
+      }
+      if (cached != now) {
+        bump(C_STALE_HITS);
+        return ACCESS_STALE;
+      }
+      bump(C_HITS);
+      return ACCESS_HIT;
+    }
+  }
+  if (!permits(now, write)) {
+    bump(C_FAULTS);
+    return ACCESS_FAULT;
+  }
+  if (cacheEnabled()) cacheInsert(page, now);
+  bump(C_MISSES);
+  return ACCESS_MISS;
+}
+
+/** A device DMA of `bytes` at `dma`; every page is translated, the worst outcome is returned. */
+export function deviceAccess(dma: u32, bytes: u32, write: bool): i32 {
+  let first = dma >> IO_PAGE_SHIFT;
+  let n = pagesSpanned(dma, bytes);
+  bump(C_ACCESSES, n);
+  let worst = ACCESS_HIT;
+  for (let i: u32 = 0; i < n; i++) {
+    let r = translate(first + i, write);
+    if (r > worst) worst = r;
+  }
+  return worst;
+}

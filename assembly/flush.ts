@@ -1,0 +1,51 @@
+// === FlushPolicy: when the device-side cache learns that the table changed ===
+// The hooks sit where the drivers have them: the allocator's wrap (Calgary's tce_cache_blast),
+// the per-page build (DART U4 invalidate-one), and the end of each DMA-API call
+// (PowerPC's tce_flush hook: DART U3 invalidates all if a build made the TLB dirty).
+// FLUSH_NEVER is every hook doing nothing.
+
+import { FLUSH_ALL_AFTER_MAP, FLUSH_ONE_PER_PAGE, FLUSH_ON_WRAP, FLUSH_STRICT } from "./constants";
+import { bump, C_ENTRY_INVALIDATIONS, C_FLUSHES } from "./counters";
+import { cacheInvalidateAll, cacheInvalidateOne } from "./cache";
+
+let policy: u32 = FLUSH_ON_WRAP;
+/** dart_dirty: a build happened since the last flush hook. */
+let dirty: bool = false;
+
+export function flushInit(p: u32): void {
+  policy = p;
+  dirty = false;
+}
+
+function flushAll(): void {
+  bump(C_FLUSHES);
+  cacheInvalidateAll();
+}
+
+/** The allocator found no room after its hint and is about to search from the start. */
+export function onAllocatorWrap(): void {
+  if (policy == FLUSH_ON_WRAP || policy == FLUSH_STRICT) flushAll();
+}
+
+/** Entries [first, first + npages) were just built. */
+export function onBuild(first: u32, npages: u32): void {
+  if (policy == FLUSH_ONE_PER_PAGE) {
+    for (let i: u32 = 0; i < npages; i++) cacheInvalidateOne(first + i);
+    bump(C_ENTRY_INVALIDATIONS, npages);
+  } else if (policy == FLUSH_ALL_AFTER_MAP) {
+    dirty = true;
+  }
+}
+
+/** End of a DMA-API call that changed the table; `unmapped` when it freed entries. */
+export function onCallEnd(unmapped: bool): void {
+  if (policy == FLUSH_ALL_AFTER_MAP) {
+    if (dirty) {
+      dirty = false;
+      flushAll();
+    }
+  } else if (policy == FLUSH_STRICT && unmapped) {
+    flushAll();
+  }
+}
+

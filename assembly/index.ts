@@ -1,0 +1,133 @@
+// === iommu-sim core: the exports ===
+// One instance models one IOMMU translation table (one Calgary PHB, or the DART). The entry
+// points are thin; the logic lives in the files named after what they model.
+//
+// Linear memory, laid out by init():
+//
+//   __heap_base ─► ╒═══ counters   N_COUNTERS × u64 ═══════════════════════╕
+//                  ├─── SG scratch  SG_MAX × 16 B ──────────────────────────┤
+//                  ├─── batch ops   batchCapacity × 16 B ───────────────────┤
+//                  ├─── results     batchCapacity × i32 ────────────────────┤
+//                  ├─── handles     maxHandles × 16 B ──────────────────────┤
+//                  ├─── bitmap      entries / 8 B ──────────────────────────┤
+//                  ├─── table       entries × 8 B (Calgary) | × 4 B (DART) ──┤
+//                  ├─── cache       sets × ways × 24 B ─────────────────────┤
+//                  ╘════════════════════════════════════════════════════════╛
+
+import { SG_MAX } from "./constants";
+import { N_COUNTERS, resetCounters, setCountersBase } from "./counters";
+import { bitmapInit, testBit } from "./bitmap";
+import { entryBytes, rawEntry, readEntry, tableInit } from "./table";
+import { cacheInit, cacheOccupancy, SLOT_SIZE } from "./cache";
+import { flushInit } from "./flush";
+import { allocatorHint, allocatorInit, allocatorLargeHint, reserveRange } from "./allocator";
+import { dmaInit, SG_ELEM_SIZE } from "./dma";
+import { batchInit, HANDLE_SIZE, RECORD_SIZE } from "./batch";
+
+export {
+  mapSingle, unmapSingle, mapSg, unmapSg, allocCoherent, freeCoherent, coherentPfn, deviceAccess,
+} from "./dma";
+export { runBatch } from "./batch";
+
+let countersAt: usize = 0;
+let sgAt: usize = 0;
+let opsAt: usize = 0;
+let resultsAt: usize = 0;
+
+// @ts-ignore: decorator
+@inline function align64(p: usize): usize {
+  return (p + 63) & ~(<usize>63);
+}
+
+/**
+ * Lays out memory and resets every structure. Called once per configuration from JS, which has
+ * validated every argument (powers of two, ranges); returns 0, or -1 if memory cannot grow.
+ */
+export function init(
+  format: u32, allocator: u32, flushPolicy: u32, entries: u32,
+  cacheSets: u32, cacheWays: u32, maxHandles: u32, batchCapacity: u32,
+  emptyWord: u64, badFreeBelow: u32, coherentBasePfn: u32, boundaryPages: u32,
+): i32 {
+  let p = align64(__heap_base);
+  countersAt = p;
+  p = align64(p + (<usize>N_COUNTERS << 3));
+  sgAt = p;
+  p = align64(p + <usize>(SG_MAX * SG_ELEM_SIZE));
+  opsAt = p;
+  p = align64(p + <usize>batchCapacity * RECORD_SIZE);
+  resultsAt = p;
+  p = align64(p + (<usize>batchCapacity << 2));
+  let handlesAt = p;
+  p = align64(p + <usize>maxHandles * HANDLE_SIZE);
+  let mapAt = p;
+  p = align64(p + <usize>(entries >> 3));
+  let tableAt = p;
+  p = align64(p + <usize>entries * entryBytes(format));
+  let cacheAt = p;
+  p = align64(p + <usize>cacheSets * cacheWays * SLOT_SIZE);
+
+  let have = <usize>memory.size() << 16;
+  if (p > have) {
+    let need = <i32>((p - have + 0xffff) >> 16);
+    if (memory.grow(need) < 0) return -1;
+  }
+
+  setCountersBase(countersAt);
+  resetCounters();
+  bitmapInit(mapAt, entries);
+  tableInit(tableAt, format, entries, emptyWord);
+  cacheInit(cacheAt, cacheSets, cacheWays);
+  flushInit(flushPolicy);
+  allocatorInit(allocator, entries, boundaryPages);
+  dmaInit(entries, allocator, badFreeBelow, coherentBasePfn);
+  batchInit(opsAt, resultsAt, handlesAt, sgAt, maxHandles);
+  memory.fill(handlesAt, 0, <usize>maxHandles * HANDLE_SIZE);
+  return 0;
+}
+
+/** Marks [first, first + npages) in use before the first mapping (reserved regions). */
+export function reserve(first: u32, npages: u32): void {
+  reserveRange(first, npages);
+}
+
+export function countersPtr(): usize {
+  return countersAt;
+}
+
+export function sgPtr(): usize {
+  return sgAt;
+}
+
+export function opsPtr(): usize {
+  return opsAt;
+}
+
+export function resultsPtr(): usize {
+  return resultsAt;
+}
+
+/** Table entry `e` in host order (the decoded hardware word). */
+export function entryWord(e: u32): u64 {
+  return readEntry(e);
+}
+
+/** Table entry `e` as stored in memory (big-endian bytes, read as a little-endian word). */
+export function entryRaw(e: u32): u64 {
+  return rawEntry(e);
+}
+
+export function entryInUse(e: u32): bool {
+  return testBit(e);
+}
+
+export function hint(): u32 {
+  return allocatorHint();
+}
+
+export function largeHint(): u32 {
+  return allocatorLargeHint();
+}
+
+export function cacheLines(): u32 {
+  return cacheOccupancy();
+}

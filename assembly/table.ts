@@ -1,0 +1,66 @@
+// === The translation table behind a small ops table ===
+// Policy code (allocator, DMA API, cache) sees entries as host-order u64 words and never the
+// hardware layout; `format` picks Calgary TCEs or DART entries, as io-pgtable's ops pick a format.
+
+import { FORMAT_CALGARY } from "./constants";
+import { tceEncode, tceLoad, tcePermits, tceStore, TCE_EMPTY, TCE_ENTRY_SHIFT } from "./tce";
+import { dartEncode, dartLoad, dartPermits, dartStore, DART_ENTRY_SHIFT } from "./dart";
+import { bump, C_TCE_WRITES } from "./counters";
+
+let tableBase: usize = 0;
+let format: u32 = FORMAT_CALGARY;
+/** What a free writes: 0 for Calgary, VALID | spare page for DART. */
+let emptyWord: u64 = TCE_EMPTY;
+
+/** Bytes of one entry for a format. */
+export function entryBytes(fmt: u32): u32 {
+  return fmt == FORMAT_CALGARY ? 1 << TCE_ENTRY_SHIFT : 1 << DART_ENTRY_SHIFT;
+}
+
+export function tableInit(base: usize, fmt: u32, entries: u32, empty: u64): void {
+  tableBase = base;
+  format = fmt;
+  emptyWord = empty;
+  // Linux clears every entry at setup (tce_free over the table; DART: all → dart_emptyval).
+  for (let e: u32 = 0; e < entries; e++) writeEntry(e, empty);
+}
+
+// @ts-ignore: decorator
+@inline export function readEntry(e: u32): u64 {
+  return format == FORMAT_CALGARY ? tceLoad(tableBase, e) : <u64>dartLoad(tableBase, e);
+}
+
+// @ts-ignore: decorator
+@inline function writeEntry(e: u32, v: u64): void {
+  if (format == FORMAT_CALGARY) tceStore(tableBase, e, v);
+  else dartStore(tableBase, e, <u32>v);
+}
+
+// @ts-ignore: decorator
+@inline export function encodeEntry(pfn: u32, dir: u32): u64 {
+  return format == FORMAT_CALGARY ? tceEncode(pfn, dir) : <u64>dartEncode(pfn);
+}
+
+// @ts-ignore: decorator
+@inline export function permits(word: u64, write: bool): bool {
+  return format == FORMAT_CALGARY ? tcePermits(word, write) : dartPermits(<u32>word, <u32>emptyWord);
+}
+
+/** tce_build / dart_build: consecutive physical pages into consecutive entries. */
+export function buildEntries(first: u32, npages: u32, pfn: u32, dir: u32): void {
+  for (let i: u32 = 0; i < npages; i++) writeEntry(first + i, encodeEntry(pfn + i, dir));
+  bump(C_TCE_WRITES, npages);
+}
+
+/** tce_free / dart_free. */
+export function clearEntries(first: u32, npages: u32): void {
+  for (let i: u32 = 0; i < npages; i++) writeEntry(first + i, emptyWord);
+  bump(C_TCE_WRITES, npages);
+}
+
+/** Raw stored bytes of an entry as the hardware reads them (big-endian), for inspection. */
+export function rawEntry(e: u32): u64 {
+  return format == FORMAT_CALGARY
+    ? load<u64>(tableBase + (<usize>e << TCE_ENTRY_SHIFT))
+    : <u64>load<u32>(tableBase + (<usize>e << DART_ENTRY_SHIFT));
+}

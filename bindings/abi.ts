@@ -1,0 +1,52 @@
+// The numeric contract with the WASM core (assembly/constants.ts, counters.ts, batch.ts).
+// The reference model uses the same numbers so the two can be compared record for record.
+
+/** Counter names in the order of the core's counter slots. */
+export const COUNTER_NAMES = [
+  "maps", "unmaps", "mapSgs", "unmapSgs", "allocs", "frees", "pagesMapped", "pagesUnmapped",
+  "tceWrites", "wordsScanned", "wraps", "flushes", "entryInvalidations", "accesses", "hits",
+  "misses", "staleHits", "faults", "mapFailures", "badFrees", "doubleFrees", "cacheEvictions",
+  "pagesInUse", "peakPagesInUse",
+] as const;
+
+export type CounterName = (typeof COUNTER_NAMES)[number];
+export type Stats = Record<CounterName, number>;
+
+export const IO_PAGE_SHIFT = 12;
+export const IO_PAGE_SIZE = 1 << IO_PAGE_SHIFT;
+export const SG_MAX = 4096;
+export const MAX_COHERENT_ORDER = 10;
+
+export const FORMAT_CALGARY = 0;
+export const FORMAT_DART = 1;
+export const ALLOC_CALGARY = 0;
+export const ALLOC_PPC2007 = 1;
+
+export const FLUSH_POLICIES = ["on-wrap", "strict", "all-after-map", "one-per-page", "never"] as const;
+export type FlushPolicyName = (typeof FLUSH_POLICIES)[number];
+
+export const DIRECTIONS = ["bidirectional", "to-device", "from-device"] as const;
+export type Direction = (typeof DIRECTIONS)[number];
+
+export const ACCESS_OUTCOMES = ["hit", "miss", "stale", "fault"] as const;
+export type AccessOutcome = (typeof ACCESS_OUTCOMES)[number];
+
+export const FREE_RESULTS = ["ok", "bad", "double", "not-mapped"] as const;
+export type FreeResult = (typeof FREE_RESULTS)[number];
+
+export const NO_ENTRY = -1;
+export const BAD_RECORD = -2;
+
+/** Batch record opcodes (low 4 bits of word 0). */
+export const OP = {
+  map: 1,
+  unmap: 2,
+  mapSg: 3,
+  sgElem: 4,
+  unmapSg: 5,
+  alloc: 6,
+  free: 7,
+  access: 8,
+} as const;
+
+export const RECORD_WORDS = 4;

@@ -1,0 +1,146 @@
+// Options in, a validated and fully resolved configuration out. Every refusal names the field,
+// the value and what is allowed.
+
+import { FLUSH_POLICIES, FORMAT_DART, IO_PAGE_SIZE, type FlushPolicyName } from "./abi.js";
+import { ConfigError } from "./errors.js";
+import { entryBytesOf, PLATFORM_PRESETS, PLATFORMS, type PlatformName, type ReservedRange } from "./platforms.js";
+
+export interface IommuOptions {
+  /** Which IOMMU and driver era. */
+  platform: PlatformName;
+  /** Bytes of translation table: Calgary "64K" … "8M" (default "8M", 4 GiB of IO space); DART "2M". */
+  tableSize?: string | number;
+  /** Device-side cache geometry; `entries: 0` models no cache. */
+  cache?: { entries: number; ways: number };
+  /** Override the platform's flush policy (what-if: strict, never, …). */
+  flushPolicy?: FlushPolicyName;
+  /** PCI MEM windows that the bridge reserves in IO space (Calgary MEM_1 / MEM_2), in bytes. */
+  pciWindows?: Array<{ start: number; bytes: number }>;
+  /** DMA segment boundary in bytes (power of two ≥ 4096), as the kernel's iommu_area_alloc; default none. */
+  segmentBoundary?: number;
+  /** DART spare page that freed entries point at (physical page number). */
+  dartDummyPfn?: number;
+  /** First physical page handed to alloc_coherent buffers. */
+  coherentBasePfn?: number;
+  /** Handles available to batches (mappings a batch can name at once). @default 65536 */
+  maxHandles?: number;
+  /** Records one batch call can carry. @default 4096 */
+  batchCapacity?: number;
+}
+
+export interface ResolvedConfig {
+  platform: PlatformName;
+  format: number;
+  allocator: number;
+  flushPolicy: FlushPolicyName;
+  tableBytes: number;
+  entries: number;
+  ioSpaceBytes: number;
+  cacheEntries: number;
+  cacheWays: number;
+  reserved: ReservedRange[];
+  badFreeBelow: number;
+  /** Table word a free writes (DART: VALID | dummy page), decoded. */
+  emptyWord: bigint;
+  maxPfn: number;
+  coherentBasePfn: number;
+  boundaryPages: number;
+  maxHandles: number;
+  batchCapacity: number;
+}
+
+const isPow2 = (n: number) => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
+
+function parseSize(field: string, v: string | number): number {
+  if (typeof v === "number") return v;
+  const m = /^(\d+)\s*([KMG]?)i?B?$/i.exec(v.trim());
+  if (!m) throw new ConfigError(field, v, 'a byte count or a size such as "64K", "2M", "8M"');
+  const unit = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[m[2].toUpperCase() as "" | "K" | "M" | "G"];
+  return Number(m[1]) * unit;
+}
+
+function checkInt(field: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+    throw new ConfigError(field, v, `an integer from ${min} to ${max}`);
+  }
+  return v;
+}
+
+const fmtSize = (b: number) => (b >= 1024 * 1024 ? `${b / 1024 / 1024}M` : `${b / 1024}K`);
+
+export function resolveConfig(options: IommuOptions): ResolvedConfig {
+  if (options === null || typeof options !== "object") {
+    throw new ConfigError("options", options, "an object with at least { platform }");
+  }
+  const known = new Set([
+    "platform", "tableSize", "cache", "flushPolicy", "pciWindows", "segmentBoundary",
+    "dartDummyPfn", "coherentBasePfn", "maxHandles", "batchCapacity",
+  ]);
+  for (const k of Object.keys(options)) {
+    if (!known.has(k)) throw new ConfigError(k, (options as unknown as Record<string, unknown>)[k], `no such option; known: ${[...known].join(", ")}`);
+  }
+  if (!PLATFORMS.includes(options.platform)) {
+    throw new ConfigError("platform", options.platform, `one of ${PLATFORMS.join(", ")}`);
+  }
+  const p = PLATFORM_PRESETS[options.platform];
+
+  const tableBytes = options.tableSize === undefined ? p.tableSizes[0] : parseSize("tableSize", options.tableSize);
+  if (!p.tableSizes.includes(tableBytes)) {
+    throw new ConfigError("tableSize", options.tableSize, `for ${p.name} one of ${p.tableSizes.map(fmtSize).join(", ")}`);
+  }
+  const entries = tableBytes / entryBytesOf(p.format);
+
+  const cache = options.cache ?? p.cache;
+  if (cache === null || typeof cache !== "object") throw new ConfigError("cache", cache, "{ entries, ways }");
+  const cacheEntries = checkInt("cache.entries", cache.entries, 0, 1 << 20);
+  if (cacheEntries !== 0 && !isPow2(cacheEntries)) throw new ConfigError("cache.entries", cacheEntries, "0 or a power of two");
+  const cacheWays = cacheEntries === 0 ? 0 : checkInt("cache.ways", cache.ways, 1, cacheEntries);
+  if (cacheEntries !== 0 && !isPow2(cacheWays)) throw new ConfigError("cache.ways", cacheWays, `a power of two dividing cache.entries (${cacheEntries})`);
+
+  const flushPolicy = options.flushPolicy ?? p.flushPolicy;
+  if (!FLUSH_POLICIES.includes(flushPolicy)) {
+    throw new ConfigError("flushPolicy", flushPolicy, `one of ${FLUSH_POLICIES.join(", ")}`);
+  }
+
+  const reserved = p.reserved(entries);
+  (options.pciWindows ?? []).forEach((w, i) => {
+    const start = checkInt(`pciWindows[${i}].start`, w?.start, 0, 2 ** 52);
+    const bytes = checkInt(`pciWindows[${i}].bytes`, w?.bytes, 1, 2 ** 52);
+    const first = Math.floor(start / IO_PAGE_SIZE);
+    // Calgary reserves through the end of the window's last MiB: ((limit | 0xfffff) + 1 − start) >> 12.
+    const limit = start + bytes - 1;
+    const end = (Math.floor(limit / 0x100000) + 1) * 0x100000;
+    reserved.push({ first, pages: Math.floor((end - start) / IO_PAGE_SIZE), why: `PCI window ${i}` });
+  });
+
+  let boundaryPages = 0;
+  if (options.segmentBoundary !== undefined) {
+    const b = options.segmentBoundary;
+    if (!isPow2(b) || b < IO_PAGE_SIZE) throw new ConfigError("segmentBoundary", b, "a power of two ≥ 4096 bytes");
+    boundaryPages = b / IO_PAGE_SIZE;
+  }
+
+  const dummyPfn = checkInt("dartDummyPfn", options.dartDummyPfn ?? 0x3ffff, 0, p.maxPfn);
+  const coherentBasePfn = checkInt("coherentBasePfn", options.coherentBasePfn ?? 0x100000, 0, p.maxPfn - 1024);
+  const emptyWord = p.format === FORMAT_DART ? BigInt((0x80000000 | dummyPfn) >>> 0) : 0n;
+
+  return {
+    platform: p.name,
+    format: p.format,
+    allocator: p.allocator,
+    flushPolicy,
+    tableBytes,
+    entries,
+    ioSpaceBytes: entries * IO_PAGE_SIZE,
+    cacheEntries,
+    cacheWays,
+    reserved,
+    badFreeBelow: p.badFreeBelow,
+    emptyWord,
+    maxPfn: p.maxPfn,
+    coherentBasePfn,
+    boundaryPages,
+    maxHandles: checkInt("maxHandles", options.maxHandles ?? 65536, 1, 1 << 24),
+    batchCapacity: checkInt("batchCapacity", options.batchCapacity ?? 4096, 1, 1 << 20),
+  };
+}

@@ -1,0 +1,53 @@
+// Argument checks shared by the WASM-backed model and the reference model, so both refuse the
+// same input with the same words (never a WASM trap, never a silent clamp).
+
+import { DIRECTIONS, IO_PAGE_SIZE, SG_MAX, type Direction } from "./abi.js";
+import type { ResolvedConfig } from "./config.js";
+import { ConfigError } from "./errors.js";
+import type { DmaSegment, SgSegment } from "./types.js";
+
+const U32_MAX = 0xffffffff;
+
+export function checkBytes(field: string, v: unknown): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > U32_MAX) {
+    throw new ConfigError(field, v, "a whole number of bytes from 1 to 4294967295");
+  }
+  return v;
+}
+
+export function checkDma(field: string, v: unknown): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > U32_MAX) {
+    throw new ConfigError(field, v, "a DMA address from 0 to 0xffffffff");
+  }
+  return v;
+}
+
+export function checkPhys(field: string, v: unknown, cfg: ResolvedConfig): number {
+  const max = (cfg.maxPfn + 1) * IO_PAGE_SIZE - 1;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > max) {
+    throw new ConfigError(field, v, `a physical address from 0 to 0x${max.toString(16)} (what a ${cfg.platform} entry can hold)`);
+  }
+  return v;
+}
+
+export function checkDirection(v: unknown): number {
+  const i = DIRECTIONS.indexOf(v as Direction);
+  if (i < 0) throw new ConfigError("dir", v, DIRECTIONS.join(" | "));
+  return i;
+}
+
+export function checkAccessKind(v: unknown): boolean {
+  if (v !== "read" && v !== "write") throw new ConfigError("kind", v, "read | write");
+  return v === "write";
+}
+
+export function checkSgList<T extends SgSegment | DmaSegment>(field: string, list: readonly T[]): void {
+  if (!Array.isArray(list) || list.length < 1 || list.length > SG_MAX) {
+    throw new ConfigError(field, Array.isArray(list) ? `${list.length} segments` : list, `a list of 1 to ${SG_MAX} segments`);
+  }
+}
+
+/** Physical address → page number and offset in page. */
+export function splitPhys(phys: number): [pfn: number, offset: number] {
+  return [Math.floor(phys / IO_PAGE_SIZE), phys % IO_PAGE_SIZE];
+}

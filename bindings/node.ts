@@ -1,0 +1,21 @@
+// Node entry point: everything from index.ts, plus createIommu that loads the core from disk.
+
+import { readFileSync } from "node:fs";
+import type { IommuOptions } from "./config.js";
+import type { Iommu } from "./types.js";
+import { createIommuWith } from "./wasm-iommu.js";
+
+export * from "./index.js";
+
+let compiled: WebAssembly.Module | undefined;
+
+/** The compiled core (build/iommu.wasm), compiled once per process. */
+export function iommuModule(): WebAssembly.Module {
+  compiled ??= new WebAssembly.Module(readFileSync(new URL("../build/iommu.wasm", import.meta.url)));
+  return compiled;
+}
+
+/** A simulated IOMMU on the WASM core. */
+export function createIommu(options: IommuOptions): Iommu {
+  return createIommuWith(iommuModule(), options);
+}

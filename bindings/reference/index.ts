@@ -1,0 +1,1 @@
+export { createReferenceIommu, ReferenceIommu } from "./iommu.js";

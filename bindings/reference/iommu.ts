@@ -1,0 +1,533 @@
+// Reference model of the IOMMU and its Linux driver, in plain TypeScript, written to be read
+// against ../shared/reference/linux-semantics.md rather than to be fast. The WASM core is held
+// to it event for event by the differential tests.
+
+import {
+  ACCESS_OUTCOMES, ALLOC_CALGARY, BAD_RECORD, COUNTER_NAMES, FORMAT_CALGARY, FREE_RESULTS,
+  IO_PAGE_SIZE, MAX_COHERENT_ORDER, NO_ENTRY, OP, SG_MAX, type AccessOutcome, type CounterName,
+  type Direction, type FreeResult, type Stats,
+} from "../abi.js";
+import { resolveConfig, type IommuOptions, type ResolvedConfig } from "../config.js";
+import { ConfigError } from "../errors.js";
+import {
+  checkAccessKind, checkBytes, checkDirection, checkDma, checkPhys, checkSgList, splitPhys,
+} from "../inputs.js";
+import type { BatchArea, CoherentBuffer, DmaSegment, Iommu, SgSegment } from "../types.js";
+import { ReferenceBitmap } from "./bitmap.js";
+import { ReferenceCache } from "./cache.js";
+
+const PAGE = IO_PAGE_SIZE;
+const TO_DEVICE = 1;
+const BIDIRECTIONAL = 0;
+
+/** num_dma_pages / iommu_num_pages. */
+const pagesSpanned = (addr: number, len: number) => Math.ceil(((addr % PAGE) + len) / PAGE);
+
+interface Handle {
+  entry: number;
+  offset: number;
+  bytes: number;
+  live: boolean;
+}
+
+interface SgElement {
+  pfn: number;
+  offset: number;
+  bytes: number;
+  entry: number;
+}
+
+export class ReferenceIommu implements Iommu {
+  readonly batch: BatchArea;
+  private readonly map: ReferenceBitmap;
+  private readonly table: bigint[];
+  private readonly cache: ReferenceCache;
+  private readonly n: Record<CounterName, number>;
+  private hintSmall = 0;
+  private hintLarge: number;
+  private readonly halfpoint: number;
+  private dartDirty = false;
+  private physNext: number;
+  private readonly handles: Handle[] = [];
+
+  constructor(readonly config: ResolvedConfig) {
+    this.map = new ReferenceBitmap(config.entries);
+    this.table = new Array<bigint>(config.entries).fill(config.emptyWord);
+    this.cache = new ReferenceCache(config.cacheEntries, config.cacheWays);
+    this.n = Object.fromEntries(COUNTER_NAMES.map((k) => [k, 0])) as Record<CounterName, number>;
+    this.halfpoint = Math.floor(config.entries / 4) * 3;
+    this.hintLarge = this.halfpoint;
+    this.physNext = config.coherentBasePfn;
+    for (const r of config.reserved) {
+      if (r.first < config.entries) this.map.set(r.first, Math.min(r.pages, config.entries - r.first));
+    }
+    const ops = new Uint32Array(config.batchCapacity * 4);
+    const results = new Int32Array(config.batchCapacity);
+    this.batch = { ops, results, capacity: config.batchCapacity, run: (count) => this.runBatch(ops, results, count) };
+  }
+
+  // ── hardware formats ────────────────────────────────────────────────────────────────────
+
+  private encode(pfn: number, dir: number): bigint {
+    if (this.config.format === FORMAT_CALGARY) {
+      // value = page-aligned physical address | W (unless to-device) | R
+      return (BigInt(pfn) << 12n) | (dir === TO_DEVICE ? 0n : 2n) | 1n;
+    }
+    return BigInt((0x80000000 | (pfn & 0xffffff)) >>> 0);
+  }
+
+  private permits(word: bigint, write: boolean): boolean {
+    if (this.config.format === FORMAT_CALGARY) return (word & (write ? 2n : 1n)) !== 0n;
+    return (word & 0x80000000n) !== 0n && word !== this.config.emptyWord;
+  }
+
+  // ── flush rules ─────────────────────────────────────────────────────────────────────────
+
+  private flushAll(): void {
+    this.n.flushes++;
+    this.cache.invalidateAll();
+  }
+
+  private afterBuild(first: number, npages: number): void {
+    if (this.config.flushPolicy === "one-per-page") {
+      for (let p = first; p < first + npages; p++) this.cache.invalidate(p);
+      this.n.entryInvalidations += npages;
+    } else if (this.config.flushPolicy === "all-after-map") {
+      this.dartDirty = true;
+    }
+  }
+
+  private callEnd(unmapped: boolean): void {
+    if (this.config.flushPolicy === "all-after-map") {
+      if (this.dartDirty) {
+        this.dartDirty = false;
+        this.flushAll();
+      }
+    } else if (this.config.flushPolicy === "strict" && unmapped) {
+      this.flushAll();
+    }
+  }
+
+  // ── allocators ──────────────────────────────────────────────────────────────────────────
+
+  /** iommu_area_alloc / find_next_zero_string: first fit at or after start; end ≥ size fails. */
+  private areaAlloc(start: number, npages: number, alignMask: number): number {
+    const size = this.config.entries;
+    for (;;) {
+      let index = this.map.findZero(start, size);
+      if (index >= size) return NO_ENTRY;
+      index = Math.ceil(index / (alignMask + 1)) * (alignMask + 1);
+      const end = index + npages;
+      if (end >= size) return NO_ENTRY;
+      const busy = this.map.findSet(index, end);
+      if (busy < end) {
+        start = busy + 1;
+        continue;
+      }
+      const b = this.config.boundaryPages;
+      if (b !== 0 && (index % b) + npages > b) {
+        start = index + 1;
+        continue;
+      }
+      return index;
+    }
+  }
+
+  /** pci-calgary iommu_range_alloc: from the hint; on failure blast the cache and retry from 0. */
+  private calgaryRangeAlloc(npages: number, alignMask: number): number {
+    let offset = this.areaAlloc(this.hintSmall, npages, alignMask);
+    if (offset === NO_ENTRY) {
+      this.n.wraps++;
+      if (this.config.flushPolicy === "on-wrap" || this.config.flushPolicy === "strict") this.flushAll();
+      offset = this.areaAlloc(0, npages, alignMask);
+      if (offset === NO_ENTRY) return NO_ENTRY;
+    }
+    this.hintSmall = offset + npages;
+    return offset;
+  }
+
+  /** powerpc iommu_range_alloc (2.6.18): small/large halves, three passes. */
+  private ppcRangeAlloc(npages: number, alignMask: number, handle: number): number {
+    const size = this.config.entries;
+    const large = npages > 15;
+    let start = handle !== 0 ? handle : large ? this.hintLarge : this.hintSmall;
+    let limit = large ? size : this.halfpoint;
+    if (large && start < this.halfpoint) start = this.halfpoint;
+    if (start >= limit) start = this.hintSmall;
+    let pass = 0;
+    for (;;) {
+      let n = this.map.findZero(start, limit);
+      n = Math.ceil(n / (alignMask + 1)) * (alignMask + 1);
+      const end = n + npages;
+      if (end >= limit) {
+        if (pass >= 2) return NO_ENTRY;
+        // pass 1: the own half from its start; pass 2: the other half (small) or everything (large)
+        start = (large ? 1 : 0) ^ pass ? this.halfpoint : 0;
+        if (pass !== 0) limit = size;
+        pass++;
+        this.n.wraps++;
+        continue;
+      }
+      const busy = this.map.findSet(n, end);
+      if (busy < end) {
+        start = busy + 1;
+        continue;
+      }
+      if (large) this.hintLarge = end;
+      else this.hintSmall = end;
+      return n;
+    }
+  }
+
+  private mapPages(pfn: number, npages: number, dir: number, alignMask: number, handle: number): number {
+    if (npages === 0) return NO_ENTRY;
+    const e = this.config.allocator === ALLOC_CALGARY
+      ? this.calgaryRangeAlloc(npages, alignMask)
+      : this.ppcRangeAlloc(npages, alignMask, handle);
+    if (e === NO_ENTRY) return NO_ENTRY;
+    this.map.set(e, npages);
+    this.n.pagesInUse += npages;
+    this.n.peakPagesInUse = Math.max(this.n.peakPagesInUse, this.n.pagesInUse);
+    for (let i = 0; i < npages; i++) this.table[e + i] = this.encode(pfn + i, dir);
+    this.n.tceWrites += npages;
+    this.afterBuild(e, npages);
+    this.n.pagesMapped += npages;
+    return e;
+  }
+
+  private releasePages(first: number, npages: number): number {
+    for (let i = 0; i < npages; i++) this.table[first + i] = this.config.emptyWord;
+    this.n.tceWrites += npages;
+    const was = this.map.clear(first, npages);
+    this.n.pagesInUse -= was;
+    return was;
+  }
+
+  /** iommu_free with its checks; returns a FREE_RESULTS index. */
+  private freeAt(dma: number, npages: number): number {
+    const first = Math.floor(dma / PAGE);
+    if (dma < this.config.badFreeBelow || first + npages > this.config.entries) {
+      this.n.badFrees++;
+      return 1;
+    }
+    const was = this.releasePages(first, npages);
+    this.n.pagesUnmapped += npages;
+    if (was !== npages) {
+      this.n.doubleFrees++;
+      return 2;
+    }
+    return 0;
+  }
+
+  // ── the DMA API, on numbers (shared by the public methods and the batch) ─────────────────
+
+  private mapSingleRaw(pfn: number, offset: number, bytes: number, dir: number): number {
+    const e = this.mapPages(pfn, pagesSpanned(offset, bytes), dir, 0, 0);
+    if (e === NO_ENTRY) {
+      this.n.mapFailures++;
+      return NO_ENTRY;
+    }
+    this.n.maps++;
+    this.callEnd(false);
+    return e;
+  }
+
+  private unmapSingleRaw(dma: number, bytes: number): number {
+    this.n.unmaps++;
+    const r = this.freeAt(dma, pagesSpanned(dma, bytes));
+    this.callEnd(r !== 1);
+    return r;
+  }
+
+  private mapSgRaw(list: SgElement[], dir: number): number {
+    let handle = 0;
+    let pages = 0;
+    for (let i = 0; i < list.length; i++) {
+      const el = list[i];
+      const npages = pagesSpanned(el.offset, el.bytes);
+      const e = this.mapPages(el.pfn, npages, dir, 0, this.config.allocator === ALLOC_CALGARY ? 0 : handle);
+      if (e === NO_ENTRY) {
+        this.n.pagesMapped -= pages;
+        for (const done of list.slice(0, i)) this.releasePages(done.entry, pagesSpanned(done.offset, done.bytes));
+        for (const x of list) x.entry = NO_ENTRY;
+        this.n.mapFailures++;
+        return 0;
+      }
+      el.entry = e;
+      handle = e + npages;
+      pages += npages;
+    }
+    this.n.mapSgs++;
+    this.callEnd(false);
+    return list.length;
+  }
+
+  private unmapSgRaw(list: SgElement[]): number {
+    this.n.unmapSgs++;
+    let worst = 0;
+    let freed = false;
+    for (const el of list) {
+      if (el.entry < 0) break;
+      const dma = el.entry * PAGE + (el.offset % PAGE);
+      const r = this.freeAt(dma, pagesSpanned(dma, el.bytes));
+      if (r !== 1) freed = true;
+      worst = Math.max(worst, r);
+    }
+    this.callEnd(freed);
+    return worst;
+  }
+
+  private allocCoherentRaw(bytes: number): [entry: number, pfn: number] {
+    const pages = Math.ceil(bytes / PAGE);
+    let order = 0;
+    while (2 ** order < pages) order++;
+    if (order > MAX_COHERENT_ORDER) {
+      this.n.mapFailures++;
+      return [NO_ENTRY, 0];
+    }
+    const block = 2 ** order;
+    const pfn = Math.ceil(this.physNext / block) * block;
+    const alignMask = this.config.allocator === ALLOC_CALGARY ? 0 : block - 1;
+    const e = this.mapPages(pfn, pages, BIDIRECTIONAL, alignMask, 0);
+    if (e === NO_ENTRY) {
+      this.n.mapFailures++;
+      return [NO_ENTRY, 0];
+    }
+    this.physNext = pfn + block;
+    this.n.allocs++;
+    this.callEnd(false);
+    return [e, pfn];
+  }
+
+  private freeCoherentRaw(dma: number, bytes: number): number {
+    this.n.frees++;
+    const r = this.freeAt(dma, Math.ceil(bytes / PAGE));
+    this.callEnd(r !== 1);
+    return r;
+  }
+
+  private translate(page: number, write: boolean): number {
+    if (page >= this.config.entries) {
+      this.n.faults++;
+      return 3;
+    }
+    const now = this.table[page];
+    const line = this.cache.enabled ? this.cache.lookup(page) : undefined;
+    if (line) {
+      if (!this.permits(line.word, write)) {
+        this.n.faults++;
+        return 3;
+      }
+      if (line.word !== now) {
+        this.n.staleHits++;
+        return 2;
+      }
+      this.n.hits++;
+      return 0;
+    }
+    if (!this.permits(now, write)) {
+      this.n.faults++;
+      return 3;
+    }
+    if (this.cache.enabled) this.cache.insert(page, now);
+    this.n.misses++;
+    return 1;
+  }
+
+  private accessRaw(dma: number, bytes: number, write: boolean): number {
+    const first = Math.floor(dma / PAGE);
+    const pages = pagesSpanned(dma, bytes);
+    this.n.accesses += pages;
+    let worst = 0;
+    for (let i = 0; i < pages; i++) worst = Math.max(worst, this.translate(first + i, write));
+    return worst;
+  }
+
+  // ── public API ──────────────────────────────────────────────────────────────────────────
+
+  mapSingle(phys: number, bytes: number, dir: Direction = "bidirectional"): number | null {
+    checkPhys("phys", phys, this.config);
+    checkBytes("bytes", bytes);
+    const [pfn, off] = splitPhys(phys);
+    const e = this.mapSingleRaw(pfn, off, bytes, checkDirection(dir));
+    return e === NO_ENTRY ? null : e * PAGE + off;
+  }
+
+  unmapSingle(dma: number, bytes: number): FreeResult {
+    return FREE_RESULTS[this.unmapSingleRaw(checkDma("dma", dma), checkBytes("bytes", bytes))];
+  }
+
+  mapSg(segments: readonly SgSegment[], dir: Direction = "bidirectional"): number[] | null {
+    checkSgList("segments", segments);
+    const d = checkDirection(dir);
+    const list = segments.map((s, k) => {
+      checkPhys(`segments[${k}].phys`, s.phys, this.config);
+      checkBytes(`segments[${k}].bytes`, s.bytes);
+      const [pfn, offset] = splitPhys(s.phys);
+      return { pfn, offset, bytes: s.bytes, entry: NO_ENTRY };
+    });
+    if (this.mapSgRaw(list, d) === 0) return null;
+    return list.map((el) => el.entry * PAGE + el.offset);
+  }
+
+  unmapSg(segments: readonly DmaSegment[]): FreeResult {
+    checkSgList("segments", segments);
+    const list = segments.map((s, k) => {
+      checkDma(`segments[${k}].dma`, s.dma);
+      checkBytes(`segments[${k}].bytes`, s.bytes);
+      return { pfn: 0, offset: s.dma % PAGE, bytes: s.bytes, entry: Math.floor(s.dma / PAGE) };
+    });
+    return FREE_RESULTS[this.unmapSgRaw(list)];
+  }
+
+  allocCoherent(bytes: number): CoherentBuffer | null {
+    const [e, pfn] = this.allocCoherentRaw(checkBytes("bytes", bytes));
+    return e === NO_ENTRY ? null : { dma: e * PAGE, phys: pfn * PAGE };
+  }
+
+  freeCoherent(dma: number, bytes: number): FreeResult {
+    return FREE_RESULTS[this.freeCoherentRaw(checkDma("dma", dma), checkBytes("bytes", bytes))];
+  }
+
+  deviceAccess(dma: number, bytes: number, kind: "read" | "write"): AccessOutcome {
+    checkDma("dma", dma);
+    checkBytes("bytes", bytes);
+    return ACCESS_OUTCOMES[this.accessRaw(dma, bytes, checkAccessKind(kind))];
+  }
+
+  stats(): Stats {
+    return { ...this.n, wordsScanned: this.map.wordsScanned, cacheEvictions: this.cache.evictions };
+  }
+
+  private checkIndex(index: number): number {
+    if (!Number.isInteger(index) || index < 0 || index >= this.config.entries) {
+      throw new ConfigError("index", index, `a table entry from 0 to ${this.config.entries - 1}`);
+    }
+    return index;
+  }
+
+  entryWord(index: number): bigint {
+    return this.table[this.checkIndex(index)];
+  }
+
+  entryRaw(index: number): bigint {
+    // The hardware reads big-endian: byte 0 in memory is the most significant byte.
+    const bytes = this.config.format === FORMAT_CALGARY ? 8 : 4;
+    const word = this.table[this.checkIndex(index)];
+    let raw = 0n;
+    for (let b = 0; b < bytes; b++) raw |= ((word >> BigInt(8 * (bytes - 1 - b))) & 0xffn) << BigInt(8 * b);
+    return raw;
+  }
+
+  entryInUse(index: number): boolean {
+    return this.map.used[this.checkIndex(index)] === 1;
+  }
+
+  hint(): number {
+    return this.hintSmall;
+  }
+
+  cacheLines(): number {
+    return this.cache.occupancy();
+  }
+
+  // ── batches: the same record format as the core ─────────────────────────────────────────
+
+  private handle(h: number): Handle {
+    return (this.handles[h] ??= { entry: 0, offset: 0, bytes: 0, live: false });
+  }
+
+  private runBatch(ops: Uint32Array, results: Int32Array, count: number): void {
+    if (!Number.isInteger(count) || count < 0 || count > this.config.batchCapacity) {
+      throw new ConfigError("count", count, `an integer from 0 to the batch capacity ${this.config.batchCapacity}`);
+    }
+    let i = 0;
+    while (i < count) {
+      const w0 = ops[i * 4];
+      const h = ops[i * 4 + 1];
+      const w2 = ops[i * 4 + 2];
+      const w3 = ops[i * 4 + 3];
+      const op = w0 & 15;
+      const arg = (w0 >>> 4) & 15;
+      const off = (w0 >>> 8) & (PAGE - 1);
+      const span = op === OP.mapSg || op === OP.unmapSg ? w2 : 1;
+      if (h + span > this.config.maxHandles || span > SG_MAX || (op === OP.mapSg && i + 1 + span > count)) {
+        results[i++] = BAD_RECORD;
+        continue;
+      }
+      const keep = (k: number, entry: number, offset: number, bytes: number) => {
+        Object.assign(this.handle(k), { entry, offset, bytes, live: entry >= 0 });
+      };
+      const unmapHandle = (coherent: boolean): number => {
+        const x = this.handle(h);
+        if (!x.live) return 3;
+        x.live = false;
+        const dma = (x.entry * PAGE + x.offset) >>> 0;
+        return coherent ? this.freeCoherentRaw(dma, x.bytes) : this.unmapSingleRaw(dma, x.bytes);
+      };
+      let res = 0;
+      switch (op) {
+        case OP.map:
+          res = this.mapSingleRaw(w2, off, w3, arg);
+          keep(h, res, off, w3);
+          break;
+        case OP.unmap:
+          res = unmapHandle(false);
+          break;
+        case OP.alloc:
+          res = this.allocCoherentRaw(w3)[0];
+          keep(h, res, 0, w3);
+          break;
+        case OP.free:
+          res = unmapHandle(true);
+          break;
+        case OP.access: {
+          const x = this.handle(h);
+          if (x.entry < 0) {
+            const pages = pagesSpanned(w2, w3);
+            this.n.accesses += pages;
+            this.n.faults += pages;
+            res = 3;
+          } else {
+            res = this.accessRaw((x.entry * PAGE + x.offset + w2) >>> 0, w3, arg !== 0);
+          }
+          break;
+        }
+        case OP.mapSg: {
+          const list: SgElement[] = [];
+          for (let k = 0; k < w2; k++) {
+            const r = (i + 1 + k) * 4;
+            list.push({ pfn: ops[r + 2], offset: (ops[r] >>> 8) & (PAGE - 1), bytes: ops[r + 3], entry: NO_ENTRY });
+          }
+          results[i] = this.mapSgRaw(list, arg);
+          list.forEach((el, k) => {
+            keep(h + k, el.entry, el.offset, el.bytes);
+            results[i + 1 + k] = el.entry;
+          });
+          i += w2 + 1;
+          continue;
+        }
+        case OP.unmapSg: {
+          const list: SgElement[] = [];
+          let live = false;
+          for (let k = 0; k < w2; k++) {
+            const x = this.handle(h + k);
+            list.push({ pfn: 0, offset: x.offset, bytes: x.bytes, entry: x.live ? x.entry : NO_ENTRY });
+            live ||= x.live;
+            x.live = false;
+          }
+          res = live ? this.unmapSgRaw(list) : 3;
+          break;
+        }
+        default:
+          res = BAD_RECORD; // unknown opcode, or an sg element without its header
+      }
+      results[i++] = res;
+    }
+  }
+}
+
+/** The reference model for the same options as createIommu. */
+export function createReferenceIommu(options: IommuOptions): Iommu {
+  return new ReferenceIommu(resolveConfig(options));
+}

@@ -1,0 +1,184 @@
+// Replays a parsed trace through an Iommu: TypeScript plans (ids → batch handles, checks that
+// every unmap names a live mapping), the core applies the records in batches.
+
+import { IO_PAGE_SIZE, SG_MAX, type Stats } from "../abi.js";
+import type { IommuOptions } from "../config.js";
+import { DIR, putAccess, putAlloc, putFree, putMap, putMapSg, putUnmap, putUnmapSg } from "../records.js";
+import type { Iommu } from "../types.js";
+import { TraceError, type ParsedTrace, type SkippedLine, type TraceOp } from "./parse.js";
+
+export interface ReplayOptions {
+  /** Skip lines that make no sense in sequence (unmap of an unknown id, …) instead of stopping. */
+  lenient?: boolean;
+}
+
+/** One map/alloc/map_sg of the trace and what the model handed out (null: IO space full). */
+export interface MappedAddress {
+  id: string;
+  line: number;
+  dma: number[] | null;
+}
+
+export interface ReplayResult {
+  addresses: MappedAddress[];
+  stats: Stats;
+  /** Operations applied. */
+  operations: number;
+  /** Lines skipped: malformed (parse) or out of sequence (replay), under lenient. */
+  skipped: SkippedLine[];
+  ignored: number;
+}
+
+type Kind = "single" | "sg" | "coherent";
+
+interface IdState {
+  kind: Kind;
+  handle: number;
+  /** Segment byte lengths (one for single and coherent). */
+  lengths: number[];
+  live: boolean;
+}
+
+interface Planned {
+  op: TraceOp;
+  handle: number;
+  records: number;
+  /** access: segment-relative offset; unmap_sg: segment count. */
+  offset?: number;
+}
+
+const DIR_CODE = { bidirectional: DIR.bidirectional, "to-device": DIR.toDevice, "from-device": DIR.fromDevice } as const;
+
+class OutOfSequence extends Error {}
+
+function plan(trace: ParsedTrace, lenient: boolean): { steps: Planned[]; handles: number; skipped: SkippedLine[] } {
+  const ids = new Map<string, IdState>();
+  const steps: Planned[] = [];
+  const skipped: SkippedLine[] = [];
+  let nextHandle = 0;
+
+  const bind = (id: string, kind: Kind, lengths: number[]): IdState => {
+    const s = ids.get(id);
+    if (s?.live) throw new OutOfSequence(`id ${JSON.stringify(id)} is already mapped (line of its map: still live)`);
+    if (s && s.kind === kind && s.lengths.length >= lengths.length) {
+      Object.assign(s, { lengths, live: true });
+      return s;
+    }
+    const fresh: IdState = { kind, handle: nextHandle, lengths, live: true };
+    nextHandle += lengths.length;
+    ids.set(id, fresh);
+    return fresh;
+  };
+  const release = (id: string, kind: Kind, verb: string): IdState => {
+    const s = ids.get(id);
+    if (!s || !s.live) throw new OutOfSequence(`${verb} of id ${JSON.stringify(id)}, which is not mapped`);
+    if (s.kind !== kind) throw new OutOfSequence(`${verb} of id ${JSON.stringify(id)}, which was mapped by ${s.kind === "sg" ? "map_sg" : s.kind === "coherent" ? "alloc" : "map"}`);
+    s.live = false;
+    return s;
+  };
+
+  for (const op of trace.ops) {
+    try {
+      switch (op.kind) {
+        case "map":
+          steps.push({ op, handle: bind(op.id, "single", [op.bytes]).handle, records: 1 });
+          break;
+        case "alloc":
+          steps.push({ op, handle: bind(op.id, "coherent", [op.bytes]).handle, records: 1 });
+          break;
+        case "map_sg":
+          if (op.segments.length > SG_MAX) throw new OutOfSequence(`map_sg with ${op.segments.length} segments; at most ${SG_MAX}`);
+          steps.push({ op, handle: bind(op.id, "sg", op.segments.map((s) => s.bytes)).handle, records: 1 + op.segments.length });
+          break;
+        case "unmap":
+          steps.push({ op, handle: release(op.id, "single", "unmap").handle, records: 1 });
+          break;
+        case "free":
+          steps.push({ op, handle: release(op.id, "coherent", "free").handle, records: 1 });
+          break;
+        case "unmap_sg": {
+          const s = release(op.id, "sg", "unmap_sg");
+          steps.push({ op, handle: s.handle, records: 1, offset: s.lengths.length });
+          break;
+        }
+        case "access": {
+          const s = ids.get(op.id);
+          if (!s) throw new OutOfSequence(`access to id ${JSON.stringify(op.id)}, which was never mapped`);
+          // Find the segment the access falls in; it must not run past that segment's end.
+          let offset = op.offset;
+          let seg = 0;
+          while (seg < s.lengths.length - 1 && offset >= s.lengths[seg]) offset -= s.lengths[seg++];
+          if (offset + op.bytes > s.lengths[seg]) {
+            throw new OutOfSequence(`access at offset ${op.offset} for ${op.bytes} bytes runs past the end of ${s.kind === "sg" ? "its segment" : "the mapping"}`);
+          }
+          steps.push({ op, handle: s.handle + seg, records: 1, offset });
+          break;
+        }
+      }
+    } catch (e) {
+      if (!(e instanceof OutOfSequence)) throw e;
+      if (!lenient) throw new TraceError(op.line, opText(op), e.message);
+      skipped.push({ line: op.line, text: opText(op), reason: e.message });
+    }
+  }
+  return { steps, handles: nextHandle, skipped };
+}
+
+function opText(op: TraceOp): string {
+  return `${op.kind} ${op.id}`;
+}
+
+/**
+ * Replays `trace` on an IOMMU made by `make` (given the handle count and batch capacity the
+ * trace needs). Deterministic: the same trace and options give the same addresses and counters.
+ */
+export function replayTrace(
+  trace: ParsedTrace,
+  make: (sizing: Pick<IommuOptions, "maxHandles" | "batchCapacity">) => Iommu,
+  options: ReplayOptions = {},
+): ReplayResult {
+  const { steps, handles, skipped } = plan(trace, options.lenient ?? false);
+  const longest = steps.reduce((m, s) => Math.max(m, s.records), 1);
+  const iommu = make({ maxHandles: Math.max(1, handles), batchCapacity: Math.max(4096, longest) });
+  const { ops, results, capacity } = iommu.batch;
+  const addresses: MappedAddress[] = [];
+
+  let first = 0;
+  while (first < steps.length) {
+    let n = 0;
+    let last = first;
+    for (; last < steps.length && n + steps[last].records <= capacity; last++) {
+      const { op, handle } = steps[last];
+      switch (op.kind) {
+        case "map": n = putMap(ops, n, handle, op.phys, op.bytes, DIR_CODE[op.dir]); break;
+        case "unmap": n = putUnmap(ops, n, handle); break;
+        case "map_sg": n = putMapSg(ops, n, handle, op.segments, DIR_CODE[op.dir]); break;
+        case "unmap_sg": n = putUnmapSg(ops, n, handle, steps[last].offset!); break;
+        case "alloc": n = putAlloc(ops, n, handle, op.bytes); break;
+        case "free": n = putFree(ops, n, handle); break;
+        case "access": n = putAccess(ops, n, handle, steps[last].offset!, op.bytes, op.write); break;
+      }
+    }
+    iommu.batch.run(n);
+    let r = 0;
+    for (let k = first; k < last; k++) {
+      const { op, records } = steps[k];
+      if (op.kind === "map") {
+        addresses.push({ id: op.id, line: op.line, dma: results[r] < 0 ? null : [results[r] * IO_PAGE_SIZE + (op.phys % IO_PAGE_SIZE)] });
+      } else if (op.kind === "alloc") {
+        addresses.push({ id: op.id, line: op.line, dma: results[r] < 0 ? null : [results[r] * IO_PAGE_SIZE] });
+      } else if (op.kind === "map_sg") {
+        addresses.push({
+          id: op.id,
+          line: op.line,
+          dma: results[r] === 0 ? null : op.segments.map((s, i) => results[r + 1 + i] * IO_PAGE_SIZE + (s.phys % IO_PAGE_SIZE)),
+        });
+      }
+      r += records;
+    }
+    first = last;
+  }
+
+  const all = [...trace.skipped, ...skipped].sort((a, b) => a.line - b.line);
+  return { addresses, stats: iommu.stats(), operations: steps.length, skipped: all, ignored: trace.ignored };
+}

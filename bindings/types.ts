@@ -1,0 +1,57 @@
+import type { AccessOutcome, Direction, FreeResult, Stats } from "./abi.js";
+import type { ResolvedConfig } from "./config.js";
+
+/** One physically contiguous piece of a scatter-gather list, as the driver hands it over. */
+export interface SgSegment {
+  phys: number;
+  bytes: number;
+}
+
+/** One mapped piece of a scatter-gather list, as unmap_sg gets it back. */
+export interface DmaSegment {
+  dma: number;
+  bytes: number;
+}
+
+export interface CoherentBuffer {
+  dma: number;
+  phys: number;
+}
+
+/**
+ * A view of WASM (or reference) memory for batched operations: write records with the
+ * encoders in records.ts, then run(count); results[i] holds record i's result.
+ */
+export interface BatchArea {
+  readonly ops: Uint32Array;
+  readonly results: Int32Array;
+  readonly capacity: number;
+  run(count: number): void;
+}
+
+/** One simulated IOMMU translation table with its driver (the Linux DMA API over it). */
+export interface Iommu {
+  readonly config: ResolvedConfig;
+  /** dma_map_single: the DMA address, or null when the IO space is full. */
+  mapSingle(phys: number, bytes: number, dir?: Direction): number | null;
+  unmapSingle(dma: number, bytes: number): FreeResult;
+  /** dma_map_sg: one DMA address per segment, or null (nothing left mapped) when one does not fit. */
+  mapSg(segments: readonly SgSegment[], dir?: Direction): number[] | null;
+  unmapSg(segments: readonly DmaSegment[]): FreeResult;
+  /** dma_alloc_coherent: whole pages, mapped bidirectional. */
+  allocCoherent(bytes: number): CoherentBuffer | null;
+  freeCoherent(dma: number, bytes: number): FreeResult;
+  /** The device reads or writes `bytes` at `dma`; the worst outcome over the pages touched. */
+  deviceAccess(dma: number, bytes: number, kind: "read" | "write"): AccessOutcome;
+  stats(): Stats;
+  /** Table entry `index` decoded (host order): Calgary TCE or DART entry. */
+  entryWord(index: number): bigint;
+  /** Table entry `index` as its bytes sit in memory, big-endian, read back as a little-endian word. */
+  entryRaw(index: number): bigint;
+  entryInUse(index: number): boolean;
+  /** The allocator's next-fit hint (small allocations on PowerPC). */
+  hint(): number;
+  /** Lines of the device-side cache holding a translation. */
+  cacheLines(): number;
+  readonly batch: BatchArea;
+}

@@ -1,0 +1,184 @@
+// The Iommu backed by the AssemblyScript core. Browser-safe: it takes a compiled
+// WebAssembly.Module; loading the bytes is the caller's business (node.ts does it from disk).
+//
+// We instantiate the module ourselves instead of using @assemblyscript/loader or the compiler's
+// generated bindings: every export takes and returns plain numbers, so neither is needed; the
+// loader is deprecated upstream, and the ESM bindings would pin one instance per module import
+// (we want many independent IOMMUs from one compiled module).
+
+import {
+  ACCESS_OUTCOMES, COUNTER_NAMES, FREE_RESULTS, IO_PAGE_SIZE, SG_MAX, type AccessOutcome,
+  type Direction, type FreeResult, type Stats, FLUSH_POLICIES,
+} from "./abi.js";
+import { resolveConfig, type IommuOptions, type ResolvedConfig } from "./config.js";
+import { ConfigError } from "./errors.js";
+import {
+  checkAccessKind, checkBytes, checkDirection, checkDma, checkPhys, checkSgList, splitPhys,
+} from "./inputs.js";
+import type { BatchArea, CoherentBuffer, DmaSegment, Iommu, SgSegment } from "./types.js";
+
+interface CoreExports {
+  memory: WebAssembly.Memory;
+  init(
+    format: number, allocator: number, flushPolicy: number, entries: number, cacheSets: number,
+    cacheWays: number, maxHandles: number, batchCapacity: number, emptyWord: bigint,
+    badFreeBelow: number, coherentBasePfn: number, boundaryPages: number,
+  ): number;
+  reserve(first: number, npages: number): void;
+  countersPtr(): number;
+  sgPtr(): number;
+  opsPtr(): number;
+  resultsPtr(): number;
+  entryWord(e: number): bigint;
+  entryRaw(e: number): bigint;
+  entryInUse(e: number): number;
+  hint(): number;
+  cacheLines(): number;
+  mapSingle(pfn: number, offset: number, bytes: number, dir: number): number;
+  unmapSingle(dma: number, bytes: number): number;
+  mapSg(sg: number, count: number, dir: number): number;
+  unmapSg(sg: number, count: number): number;
+  allocCoherent(bytes: number): number;
+  freeCoherent(dma: number, bytes: number): number;
+  coherentPfn(): number;
+  deviceAccess(dma: number, bytes: number, write: number): number;
+  runBatch(n: number): number;
+}
+
+const imports = {
+  env: {
+    abort(_msg: number, _file: number, line: number, col: number): never {
+      throw new Error(`iommu-sim core aborted at ${line}:${col}: this is a bug in iommu-sim, please report it`);
+    },
+  },
+};
+
+class WasmIommu implements Iommu {
+  readonly batch: BatchArea;
+  private readonly core: CoreExports;
+  private readonly counters: BigUint64Array;
+  private readonly sg: Uint32Array;
+  private readonly sgBase: number;
+
+  constructor(module: WebAssembly.Module, readonly config: ResolvedConfig) {
+    this.core = new WebAssembly.Instance(module, imports).exports as unknown as CoreExports;
+    const c = config;
+    const sets = c.cacheEntries === 0 ? 1 : c.cacheEntries / c.cacheWays;
+    const rc = this.core.init(
+      c.format, c.allocator, FLUSH_POLICIES.indexOf(c.flushPolicy), c.entries, sets, c.cacheWays,
+      c.maxHandles, c.batchCapacity, c.emptyWord, c.badFreeBelow, c.coherentBasePfn, c.boundaryPages,
+    );
+    if (rc !== 0) throw new ConfigError("tableSize", c.tableBytes, "a configuration whose memory the WebAssembly engine can grow to");
+    for (const r of c.reserved) this.core.reserve(r.first, r.pages);
+    const buf = this.core.memory.buffer;
+    this.counters = new BigUint64Array(buf, this.core.countersPtr(), COUNTER_NAMES.length);
+    this.sgBase = this.core.sgPtr();
+    this.sg = new Uint32Array(buf, this.sgBase, SG_MAX * 4);
+    const core = this.core;
+    const capacity = c.batchCapacity;
+    this.batch = {
+      ops: new Uint32Array(buf, core.opsPtr(), capacity * 4),
+      results: new Int32Array(buf, core.resultsPtr(), capacity),
+      capacity,
+      run(count: number): void {
+        if (!Number.isInteger(count) || count < 0 || count > capacity) {
+          throw new ConfigError("count", count, `an integer from 0 to the batch capacity ${capacity}`);
+        }
+        core.runBatch(count);
+      },
+    };
+  }
+
+  mapSingle(phys: number, bytes: number, dir: Direction = "bidirectional"): number | null {
+    checkPhys("phys", phys, this.config);
+    checkBytes("bytes", bytes);
+    const [pfn, off] = splitPhys(phys);
+    const e = this.core.mapSingle(pfn, off, bytes, checkDirection(dir));
+    return e < 0 ? null : e * IO_PAGE_SIZE + off;
+  }
+
+  unmapSingle(dma: number, bytes: number): FreeResult {
+    return FREE_RESULTS[this.core.unmapSingle(checkDma("dma", dma), checkBytes("bytes", bytes))];
+  }
+
+  mapSg(segments: readonly SgSegment[], dir: Direction = "bidirectional"): number[] | null {
+    checkSgList("segments", segments);
+    const d = checkDirection(dir);
+    segments.forEach((s, k) => {
+      checkPhys(`segments[${k}].phys`, s.phys, this.config);
+      checkBytes(`segments[${k}].bytes`, s.bytes);
+      const [pfn, off] = splitPhys(s.phys);
+      this.sg.set([pfn, off, s.bytes, 0], k * 4);
+    });
+    if (this.core.mapSg(this.sgBase, segments.length, d) === 0) return null;
+    const view = new Int32Array(this.sg.buffer, this.sg.byteOffset, segments.length * 4);
+    return segments.map((_, k) => view[k * 4 + 3] * IO_PAGE_SIZE + this.sg[k * 4 + 1]);
+  }
+
+  unmapSg(segments: readonly DmaSegment[]): FreeResult {
+    checkSgList("segments", segments);
+    segments.forEach((s, k) => {
+      checkDma(`segments[${k}].dma`, s.dma);
+      checkBytes(`segments[${k}].bytes`, s.bytes);
+      this.sg.set([0, s.dma % IO_PAGE_SIZE, s.bytes, Math.floor(s.dma / IO_PAGE_SIZE)], k * 4);
+    });
+    return FREE_RESULTS[this.core.unmapSg(this.sgBase, segments.length)];
+  }
+
+  allocCoherent(bytes: number): CoherentBuffer | null {
+    const e = this.core.allocCoherent(checkBytes("bytes", bytes));
+    if (e < 0) return null;
+    return { dma: e * IO_PAGE_SIZE, phys: (this.core.coherentPfn() >>> 0) * IO_PAGE_SIZE };
+  }
+
+  freeCoherent(dma: number, bytes: number): FreeResult {
+    return FREE_RESULTS[this.core.freeCoherent(checkDma("dma", dma), checkBytes("bytes", bytes))];
+  }
+
+  deviceAccess(dma: number, bytes: number, kind: "read" | "write"): AccessOutcome {
+    checkDma("dma", dma);
+    checkBytes("bytes", bytes);
+    const write = checkAccessKind(kind);
+    return ACCESS_OUTCOMES[this.core.deviceAccess(dma, bytes, write ? 1 : 0)];
+  }
+
+  stats(): Stats {
+    const s = {} as Stats;
+    COUNTER_NAMES.forEach((name, i) => {
+      s[name] = Number(this.counters[i]);
+    });
+    return s;
+  }
+
+  private checkIndex(index: number): number {
+    if (!Number.isInteger(index) || index < 0 || index >= this.config.entries) {
+      throw new ConfigError("index", index, `a table entry from 0 to ${this.config.entries - 1}`);
+    }
+    return index;
+  }
+
+  entryWord(index: number): bigint {
+    return BigInt.asUintN(64, this.core.entryWord(this.checkIndex(index)));
+  }
+
+  entryRaw(index: number): bigint {
+    return BigInt.asUintN(64, this.core.entryRaw(this.checkIndex(index)));
+  }
+
+  entryInUse(index: number): boolean {
+    return this.core.entryInUse(this.checkIndex(index)) !== 0;
+  }
+
+  hint(): number {
+    return this.core.hint() >>> 0;
+  }
+
+  cacheLines(): number {
+    return this.core.cacheLines() >>> 0;
+  }
+}
+
+/** An IOMMU on the WASM core, from an already compiled module (browser or Node). */
+export function createIommuWith(module: WebAssembly.Module, options: IommuOptions): Iommu {
+  return new WasmIommu(module, resolveConfig(options));
+}
