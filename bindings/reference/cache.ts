@@ -45,6 +45,7 @@ export class ReferenceCache {
   }
 
   invalidate(page: number): void {
+    if (!this.enabled) return;
     const set = this.setOf(page);
     set.forEach((l, i) => {
       if (l !== null && l.page === page) set[i] = null;

@@ -1,0 +1,104 @@
+#!/usr/bin/env node
+// iommu-sim command line. Exit codes: 0 done, 1 bad input (options, trace), 2 internal error.
+
+import { readFileSync } from "node:fs";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { COUNTER_NAMES, FLUSH_POLICIES, type FlushPolicyName } from "./abi.js";
+import type { IommuOptions } from "./config.js";
+import { ConfigError } from "./errors.js";
+import { createIommu } from "./node.js";
+import { PLATFORMS, type PlatformName } from "./platforms.js";
+import { parseTrace, TraceError } from "./trace/parse.js";
+import { replayTrace } from "./trace/replay.js";
+
+const EXIT_BAD_INPUT = 1;
+const EXIT_INTERNAL = 2;
+
+function cacheGeometry(v: string): { entries: number; ways: number } {
+  const m = /^(\d+)(?:x(\d+))?$/.exec(v);
+  if (!m) throw new InvalidArgumentError('expected ENTRIES or ENTRIESxWAYS, e.g. "64x4" or "0" for no cache');
+  const entries = Number(m[1]);
+  return { entries, ways: m[2] ? Number(m[2]) : entries === 0 ? 0 : Math.min(entries, 4) };
+}
+
+interface ReplayFlags {
+  platform: PlatformName;
+  tableSize?: string;
+  cache?: { entries: number; ways: number };
+  flushPolicy?: FlushPolicyName;
+  emit?: string;
+  lenient?: boolean;
+  json?: boolean;
+}
+
+function replay(file: string, flags: ReplayFlags): void {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new ConfigError("TRACE", file, `a readable trace file (${(e as Error).message})`);
+  }
+  const trace = parseTrace(text, { lenient: flags.lenient });
+  const options: IommuOptions = { platform: flags.platform };
+  if (flags.tableSize !== undefined) options.tableSize = flags.tableSize;
+  if (flags.cache !== undefined) options.cache = flags.cache;
+  if (flags.flushPolicy !== undefined) options.flushPolicy = flags.flushPolicy;
+  const result = replayTrace(trace, (sizing) => createIommu({ ...options, ...sizing }), { lenient: flags.lenient });
+
+  if (flags.json) {
+    process.stdout.write(JSON.stringify({
+      platform: flags.platform,
+      operations: result.operations,
+      skipped: result.skipped,
+      ignoredEvents: result.ignored,
+      stats: result.stats,
+      ...(flags.emit === "addresses" ? { addresses: result.addresses } : {}),
+    }, null, 2) + "\n");
+    return;
+  }
+  const out: string[] = [];
+  if (flags.emit === "addresses") {
+    for (const a of result.addresses) {
+      out.push(`${a.id} ${a.dma === null ? "error" : a.dma.map((d) => "0x" + d.toString(16)).join(" ")}`);
+    }
+  }
+  for (const name of COUNTER_NAMES) out.push(`${name} ${result.stats[name]}`);
+  out.push(`operations ${result.operations}`);
+  out.push(`skipped ${result.skipped.length}`);
+  if (result.ignored) out.push(`ignoredEvents ${result.ignored}`);
+  process.stdout.write(out.join("\n") + "\n");
+  for (const s of result.skipped) process.stderr.write(`skipped line ${s.line}: ${s.reason}: ${s.text.trim()}\n`);
+}
+
+const program = new Command()
+  .name("iommu-sim")
+  .description("What DMA protection costs with an IOMMU, and what it leaves exposed: IBM Calgary and DART models.")
+  .showHelpAfterError()
+  .exitOverride();
+
+program
+  .command("replay")
+  .description("Replay a DMA trace (native format or the kernel's dma: tracepoint text) through a simulated IOMMU")
+  .argument("<TRACE>", "trace file")
+  .addOption(new Option("--platform <name>", "IOMMU and driver era").choices(PLATFORMS).makeOptionMandatory())
+  .option("--table-size <bytes>", 'translation table size: Calgary 64K|128K|256K|512K|1M|2M|4M|8M (default 8M), DART 2M')
+  .option("--cache <geometry>", 'device-side cache as ENTRIESxWAYS (default 64x4; "0" for none)', cacheGeometry)
+  .addOption(new Option("--flush-policy <policy>", "override the platform's flush policy").choices(FLUSH_POLICIES))
+  .addOption(new Option("--emit <what>", "print the DMA address handed out for every map/alloc before the counters").choices(["addresses"]))
+  .option("--lenient", "skip malformed or out-of-sequence lines and count them, instead of stopping")
+  .option("--json", "print one JSON object")
+  .action((file: string, flags: ReplayFlags) => replay(file, flags));
+
+try {
+  program.parse();
+} catch (e) {
+  const err = e as { code?: string; exitCode?: number };
+  if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") process.exit(0);
+  if (typeof err.code === "string" && err.code.startsWith("commander.")) process.exit(EXIT_BAD_INPUT);
+  if (e instanceof ConfigError || e instanceof TraceError) {
+    process.stderr.write(`iommu-sim: ${e.message}\n`);
+    process.exit(EXIT_BAD_INPUT);
+  }
+  process.stderr.write(`iommu-sim: internal error: ${(e as Error).stack ?? e}\n`);
+  process.exit(EXIT_INTERNAL);
+}
