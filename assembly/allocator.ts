@@ -18,7 +18,7 @@
 
 import { ALLOC_CALGARY } from "./constants";
 import { clearRange, findSet, findZero, setRange } from "./bitmap";
-import { bump, C_WRAPS, pagesReturned, pagesTaken } from "./counters";
+import { pagesReturned, pagesTaken, stats } from "./counters";
 import { onAllocatorWrap } from "./flush";
 
 // @ts-ignore: decorator
@@ -86,7 +86,7 @@ function areaAlloc(start: u32, npages: u32, alignMask: u32): i32 {
 function calgaryAlloc(npages: u32, alignMask: u32): i32 {
   let n = areaAlloc(hint, npages, alignMask);
   if (n < 0) {
-    bump(C_WRAPS);
+    stats.wraps++;
     onAllocatorWrap();
     n = areaAlloc(0, npages, alignMask);
     if (n < 0) return -1;
@@ -111,7 +111,7 @@ function ppcAlloc(npages: u32, alignMask: u32, handle: u32): i32 {
         start = ((large ? 1 : 0) ^ pass) != 0 ? halfpoint : 0;
         if (pass != 0) limit = entries;
         pass++;
-        bump(C_WRAPS);
+        stats.wraps++;
         continue;
       }
       return -1;

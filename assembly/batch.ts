@@ -27,7 +27,7 @@ import {
   allocCoherent, deviceAccess, freeCoherent, mapSg, mapSingle, pagesSpanned, SG_ELEM_SIZE,
   unmapSg, unmapSingle,
 } from "./dma";
-import { bump, C_ACCESSES, C_FAULTS } from "./counters";
+import { stats } from "./counters";
 
 // @ts-ignore: decorator
 @inline export const RECORD_SIZE: u32 = 16;
@@ -146,8 +146,8 @@ export function runBatch(n: u32): u32 {
       let p = H(h);
       if (load<i32>(p, 0) < 0) {
         let pages = pagesSpanned(load<u32>(rec, 8), load<u32>(rec, 12));
-        bump(C_ACCESSES, pages);
-        bump(C_FAULTS, pages);
+        stats.accesses += <u64>(pages);
+        stats.faults += <u64>(pages);
         res = ACCESS_FAULT;
       } else {
         res = deviceAccess(dmaOf(h) + load<u32>(rec, 8), load<u32>(rec, 12), arg != 0);

@@ -10,11 +10,11 @@
 //         ╘══════════════════════╧══════════════════════╧═══ … ═══╛
 //
 // Table sizes are powers of two ≥ 8 Ki entries, so the map is a whole number of words.
-// The searches count every word they load in C_WORDS_SCANNED; the reference model derives the
+// The searches count every word they load in stats.wordsScanned; the reference model derives the
 // same count from its bit-level result (words from the start word to the word where the search
 // stopped), so the two can be compared event for event.
 
-import { bump, C_WORDS_SCANNED } from "./counters";
+import { stats } from "./counters";
 
 let mapBase: usize = 0;
 
@@ -42,14 +42,14 @@ export function findZero(start: u32, limit: u32): u32 {
   let words: u64 = 1;
   while (x == 0) {
     if (w == last) {
-      bump(C_WORDS_SCANNED, words);
+      stats.wordsScanned += <u64>(words);
       return limit;
     }
     w++;
     words++;
     x = ~WORD(w);
   }
-  bump(C_WORDS_SCANNED, words);
+  stats.wordsScanned += <u64>(words);
   let n = (w << 6) + <u32>ctz<u64>(x);
   return n < limit ? n : limit;
 }
@@ -63,14 +63,14 @@ export function findSet(from: u32, end: u32): u32 {
   let words: u64 = 1;
   while (x == 0) {
     if (w == last) {
-      bump(C_WORDS_SCANNED, words);
+      stats.wordsScanned += <u64>(words);
       return end;
     }
     w++;
     words++;
     x = WORD(w);
   }
-  bump(C_WORDS_SCANNED, words);
+  stats.wordsScanned += <u64>(words);
   let i = (w << 6) + <u32>ctz<u64>(x);
   return i < end ? i : end;
 }

@@ -9,7 +9,7 @@
 //   ╘════════════════╧════════════════╧══════════════════════════════╛
 //   tag: io page, EMPTY_TAG when invalid. lru: global touch stamp, oldest is evicted.
 
-import { bump, C_CACHE_EVICTIONS } from "./counters";
+import { stats } from "./counters";
 
 // @ts-ignore: decorator
 @inline export const SLOT_SIZE: u32 = 24;
@@ -82,7 +82,7 @@ export function cacheInsert(page: u32, word: u64): void {
       victim = slot;
     }
   }
-  if (evict) bump(C_CACHE_EVICTIONS);
+  if (evict) stats.cacheEvictions++;
   store<u32>(victim, page, TAG);
   store<u64>(victim, ++stamp, LRU);
   store<u64>(victim, word, WORD);

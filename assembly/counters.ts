@@ -1,90 +1,125 @@
-// === Statistics: plain u64 counters in linear memory ===
-// The TypeScript side reads them through a view at `countersPtr()`, in this order
-// (bindings/abi.ts keeps the names). Counting never branches on anything but the event itself.
+// === Statistics: plain counters ===
+// Kept in WASM globals (a namespace of `let`s) so the hot path never touches memory to count.
+// `writeCounters` lays them into linear memory in this order when JS asks (bindings/abi.ts keeps
+// the names in the same order). Counting never branches on anything but the event itself.
 
-// @ts-ignore: decorator
-@inline export const C_MAPS: u32 = 0;            // successful map_single
-// @ts-ignore: decorator
-@inline export const C_UNMAPS: u32 = 1;          // unmap_single calls (incl. bad and double frees)
-// @ts-ignore: decorator
-@inline export const C_MAP_SGS: u32 = 2;         // successful map_sg
-// @ts-ignore: decorator
-@inline export const C_UNMAP_SGS: u32 = 3;
-// @ts-ignore: decorator
-@inline export const C_ALLOCS: u32 = 4;          // successful alloc_coherent
-// @ts-ignore: decorator
-@inline export const C_FREES: u32 = 5;           // free_coherent calls
-// @ts-ignore: decorator
-@inline export const C_PAGES_MAPPED: u32 = 6;
-// @ts-ignore: decorator
-@inline export const C_PAGES_UNMAPPED: u32 = 7;
-// @ts-ignore: decorator
-@inline export const C_TCE_WRITES: u32 = 8;      // table entries stored (build and free)
-// @ts-ignore: decorator
-@inline export const C_WORDS_SCANNED: u32 = 9;   // 64-bit bitmap words loaded by the allocator's searches
-// @ts-ignore: decorator
-@inline export const C_WRAPS: u32 = 10;          // allocator restarts from the start of its range
-// @ts-ignore: decorator
-@inline export const C_FLUSHES: u32 = 11;        // whole-cache invalidations (Calgary blast, DART invalidate-all)
-// @ts-ignore: decorator
-@inline export const C_ENTRY_INVALIDATIONS: u32 = 12; // single-entry invalidations (DART U4)
-// @ts-ignore: decorator
-@inline export const C_ACCESSES: u32 = 13;       // device page accesses translated
-// @ts-ignore: decorator
-@inline export const C_HITS: u32 = 14;
-// @ts-ignore: decorator
-@inline export const C_MISSES: u32 = 15;
-// @ts-ignore: decorator
-@inline export const C_STALE_HITS: u32 = 16;
-// @ts-ignore: decorator
-@inline export const C_FAULTS: u32 = 17;
-// @ts-ignore: decorator
-@inline export const C_MAP_FAILURES: u32 = 18;   // IOMMU full (or order too large for a coherent buffer)
-// @ts-ignore: decorator
-@inline export const C_BAD_FREES: u32 = 19;
-// @ts-ignore: decorator
-@inline export const C_DOUBLE_FREES: u32 = 20;
-// @ts-ignore: decorator
-@inline export const C_CACHE_EVICTIONS: u32 = 21;
-// @ts-ignore: decorator
-@inline export const C_PAGES_IN_USE: u32 = 22;   // gauge: IO pages allocated now (reserved ranges excluded)
-// @ts-ignore: decorator
-@inline export const C_PEAK_PAGES_IN_USE: u32 = 23;
+export namespace stats {
+  /** successful map_single */
+  export let maps: u64 = 0;
+  /** unmap_single calls (incl. bad and double frees) */
+  export let unmaps: u64 = 0;
+  /** successful map_sg */
+  export let mapSgs: u64 = 0;
+  /** unmap_sg calls */
+  export let unmapSgs: u64 = 0;
+  /** successful alloc_coherent */
+  export let allocs: u64 = 0;
+  /** free_coherent calls */
+  export let frees: u64 = 0;
+  /** IO pages mapped */
+  export let pagesMapped: u64 = 0;
+  /** IO pages unmapped */
+  export let pagesUnmapped: u64 = 0;
+  /** table entries stored (build and free) */
+  export let tceWrites: u64 = 0;
+  /** 64-bit bitmap words loaded by the allocator's searches */
+  export let wordsScanned: u64 = 0;
+  /** allocator restarts from the start of its range */
+  export let wraps: u64 = 0;
+  /** whole-cache invalidations (Calgary blast, DART invalidate-all) */
+  export let flushes: u64 = 0;
+  /** single-entry invalidations (DART U4) */
+  export let entryInvalidations: u64 = 0;
+  /** device page accesses translated */
+  export let accesses: u64 = 0;
+  /** cache hits, translation current */
+  export let hits: u64 = 0;
+  /** table walks that found a valid translation */
+  export let misses: u64 = 0;
+  /** cache hits on a translation the table no longer holds */
+  export let staleHits: u64 = 0;
+  /** blocked accesses */
+  export let faults: u64 = 0;
+  /** IOMMU full (or a coherent order too large) */
+  export let mapFailures: u64 = 0;
+  /** frees Linux ignores (below 0x20000 on Calgary, past the table) */
+  export let badFrees: u64 = 0;
+  /** frees of pages already free (Linux clears them anyway) */
+  export let doubleFrees: u64 = 0;
+  /** cache lines replaced by LRU */
+  export let cacheEvictions: u64 = 0;
+  /** gauge: IO pages allocated now (reserved ranges excluded) */
+  export let pagesInUse: u64 = 0;
+  /** gauge: highest pagesInUse so far */
+  export let peakPagesInUse: u64 = 0;
+}
+
 // @ts-ignore: decorator
 @inline export const N_COUNTERS: u32 = 24;
 
-/** Base of the counter block; set once by layout.ts. */
-export let countersBase: usize = 0;
-
-export function setCountersBase(base: usize): void {
-  countersBase = base;
-}
-
-/** Adds `by` to counter `slot`. */
-// @ts-ignore: decorator
-@inline export function bump(slot: u32, by: u64 = 1): void {
-  let p = countersBase + (<usize>slot << 3);
-  store<u64>(p, load<u64>(p) + by);
-}
-
-// @ts-ignore: decorator
-@inline export function counter(slot: u32): u64 {
-  return load<u64>(countersBase + (<usize>slot << 3));
-}
-
-/** Pages-in-use gauge with its peak, kept beside the event counters. */
+/** Pages-in-use gauge with its peak. */
 // @ts-ignore: decorator
 @inline export function pagesTaken(n: u32): void {
-  let now = counter(C_PAGES_IN_USE) + n;
-  store<u64>(countersBase + (<usize>C_PAGES_IN_USE << 3), now);
-  if (now > counter(C_PEAK_PAGES_IN_USE)) store<u64>(countersBase + (<usize>C_PEAK_PAGES_IN_USE << 3), now);
+  stats.pagesInUse += n;
+  if (stats.pagesInUse > stats.peakPagesInUse) stats.peakPagesInUse = stats.pagesInUse;
 }
 
 // @ts-ignore: decorator
 @inline export function pagesReturned(n: u32): void {
-  store<u64>(countersBase + (<usize>C_PAGES_IN_USE << 3), counter(C_PAGES_IN_USE) - n);
+  stats.pagesInUse -= n;
+}
+
+/** Stores every counter at `base`, u64 each, in declaration order. */
+export function writeCounters(base: usize): void {
+  store<u64>(base, stats.maps, 0);
+  store<u64>(base, stats.unmaps, 8);
+  store<u64>(base, stats.mapSgs, 16);
+  store<u64>(base, stats.unmapSgs, 24);
+  store<u64>(base, stats.allocs, 32);
+  store<u64>(base, stats.frees, 40);
+  store<u64>(base, stats.pagesMapped, 48);
+  store<u64>(base, stats.pagesUnmapped, 56);
+  store<u64>(base, stats.tceWrites, 64);
+  store<u64>(base, stats.wordsScanned, 72);
+  store<u64>(base, stats.wraps, 80);
+  store<u64>(base, stats.flushes, 88);
+  store<u64>(base, stats.entryInvalidations, 96);
+  store<u64>(base, stats.accesses, 104);
+  store<u64>(base, stats.hits, 112);
+  store<u64>(base, stats.misses, 120);
+  store<u64>(base, stats.staleHits, 128);
+  store<u64>(base, stats.faults, 136);
+  store<u64>(base, stats.mapFailures, 144);
+  store<u64>(base, stats.badFrees, 152);
+  store<u64>(base, stats.doubleFrees, 160);
+  store<u64>(base, stats.cacheEvictions, 168);
+  store<u64>(base, stats.pagesInUse, 176);
+  store<u64>(base, stats.peakPagesInUse, 184);
 }
 
 export function resetCounters(): void {
-  memory.fill(countersBase, 0, <usize>N_COUNTERS << 3);
+  stats.maps = 0;
+  stats.unmaps = 0;
+  stats.mapSgs = 0;
+  stats.unmapSgs = 0;
+  stats.allocs = 0;
+  stats.frees = 0;
+  stats.pagesMapped = 0;
+  stats.pagesUnmapped = 0;
+  stats.tceWrites = 0;
+  stats.wordsScanned = 0;
+  stats.wraps = 0;
+  stats.flushes = 0;
+  stats.entryInvalidations = 0;
+  stats.accesses = 0;
+  stats.hits = 0;
+  stats.misses = 0;
+  stats.staleHits = 0;
+  stats.faults = 0;
+  stats.mapFailures = 0;
+  stats.badFrees = 0;
+  stats.doubleFrees = 0;
+  stats.cacheEvictions = 0;
+  stats.pagesInUse = 0;
+  stats.peakPagesInUse = 0;
 }

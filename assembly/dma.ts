@@ -7,11 +7,7 @@ import {
   ACCESS_FAULT, ACCESS_HIT, ACCESS_MISS, ACCESS_STALE, ALLOC_CALGARY, DMA_BIDIRECTIONAL,
   FREE_BAD, FREE_DOUBLE, FREE_OK, IO_PAGE_MASK, IO_PAGE_SHIFT, MAX_COHERENT_ORDER, NO_ENTRY,
 } from "./constants";
-import {
-  bump, C_ACCESSES, C_ALLOCS, C_BAD_FREES, C_DOUBLE_FREES, C_FAULTS, C_FREES, C_HITS, C_MAPS,
-  C_MAP_FAILURES, C_MAP_SGS, C_MISSES, C_PAGES_MAPPED, C_PAGES_UNMAPPED, C_STALE_HITS, C_UNMAPS,
-  C_UNMAP_SGS,
-} from "./counters";
+import { stats } from "./counters";
 import { allocPages, freePages } from "./allocator";
 import { buildEntries, clearEntries, permits, readEntry } from "./table";
 import { cacheEnabled, cacheInsert, cacheLookup, slotWord } from "./cache";
@@ -54,7 +50,7 @@ function mapPages(pfn: u32, npages: u32, dir: u32, alignMask: u32, handle: u32):
   if (e < 0) return NO_ENTRY;
   buildEntries(<u32>e, npages, pfn, dir);
   onBuild(<u32>e, npages);
-  bump(C_PAGES_MAPPED, npages);
+  stats.pagesMapped += <u64>(npages);
   return e;
 }
 
@@ -62,14 +58,14 @@ function mapPages(pfn: u32, npages: u32, dir: u32, alignMask: u32, handle: u32):
 function freeAt(dma: u32, npages: u32): i32 {
   let first = dma >> IO_PAGE_SHIFT;
   if (dma < badFreeBelow || <u64>first + npages > <u64>entries) {
-    bump(C_BAD_FREES);
+    stats.badFrees++;
     return FREE_BAD;
   }
   clearEntries(first, npages);
   let was = freePages(first, npages);
-  bump(C_PAGES_UNMAPPED, npages);
+  stats.pagesUnmapped += <u64>(npages);
   if (was != npages) {
-    bump(C_DOUBLE_FREES);
+    stats.doubleFrees++;
     return FREE_DOUBLE;
   }
   return FREE_OK;
@@ -78,16 +74,16 @@ function freeAt(dma: u32, npages: u32): i32 {
 export function mapSingle(pfn: u32, offset: u32, len: u32, dir: u32): i32 {
   let e = mapPages(pfn, pagesSpanned(offset, len), dir, 0, 0);
   if (e < 0) {
-    bump(C_MAP_FAILURES);
+    stats.mapFailures++;
     return NO_ENTRY;
   }
-  bump(C_MAPS);
+  stats.maps++;
   onCallEnd(false);
   return e;
 }
 
 export function unmapSingle(dma: u32, len: u32): i32 {
-  bump(C_UNMAPS);
+  stats.unmaps++;
   let r = freeAt(dma, pagesSpanned(dma, len));
   onCallEnd(r != FREE_BAD);
   return r;
@@ -135,24 +131,24 @@ export function mapSg(sg: usize, count: u32, dir: u32): u32 {
     let e = mapPages(load<u32>(el, SG_PFN), npages, dir, 0, allocKind == ALLOC_CALGARY ? 0 : handle);
     if (e < 0) {
       // The pages were counted as mapped by mapPages; the unwind takes them back out.
-      bump(C_PAGES_MAPPED, -pages);
+      stats.pagesMapped -= <u64>(pages);
       unwindSg(sg, i);
       for (let j: u32 = 0; j < count; j++) store<i32>(sg + <usize>(j * SG_ELEM_SIZE), NO_ENTRY, SG_ENTRY);
-      bump(C_MAP_FAILURES);
+      stats.mapFailures++;
       return 0;
     }
     store<i32>(el, e, SG_ENTRY);
     handle = <u32>e + npages;
     pages += npages;
   }
-  bump(C_MAP_SGS);
+  stats.mapSgs++;
   onCallEnd(false);
   return count;
 }
 
 /** unmap_sg: frees elements in order up to the first one that holds no mapping. */
 export function unmapSg(sg: usize, count: u32): i32 {
-  bump(C_UNMAP_SGS);
+  stats.unmapSgs++;
   let worst = FREE_OK;
   let freed = false;
   for (let i: u32 = 0; i < count; i++) {
@@ -175,7 +171,7 @@ export function unmapSg(sg: usize, count: u32): i32 {
 export function allocCoherent(bytes: u32): i32 {
   let order = getOrder(bytes);
   if (bytes == 0 || order > MAX_COHERENT_ORDER) {
-    bump(C_MAP_FAILURES);
+    stats.mapFailures++;
     return NO_ENTRY;
   }
   let block: u32 = 1 << order;
@@ -184,12 +180,12 @@ export function allocCoherent(bytes: u32): i32 {
   let alignMask: u32 = allocKind == ALLOC_CALGARY ? 0 : block - 1;
   let e = mapPages(pfn, npages, DMA_BIDIRECTIONAL, alignMask, 0);
   if (e < 0) {
-    bump(C_MAP_FAILURES);
+    stats.mapFailures++;
     return NO_ENTRY;
   }
   physNext = pfn + block;
   lastPfn = pfn;
-  bump(C_ALLOCS);
+  stats.allocs++;
   onCallEnd(false);
   return e;
 }
@@ -200,7 +196,7 @@ export function coherentPfn(): u32 {
 }
 
 export function freeCoherent(dma: u32, bytes: u32): i32 {
-  bump(C_FREES);
+  stats.frees++;
   let r = freeAt(dma, pagesSpanned(0, bytes));
   onCallEnd(r != FREE_BAD);
   return r;
@@ -209,7 +205,7 @@ export function freeCoherent(dma: u32, bytes: u32): i32 {
 /** One device access to IO page `page`. */
 function translate(page: u32, write: bool): i32 {
   if (page >= entries) {
-    bump(C_FAULTS);
+    stats.faults++;
     return ACCESS_FAULT;
   }
   let now = readEntry(page);
@@ -218,23 +214,23 @@ function translate(page: u32, write: bool): i32 {
     if (slot != 0) {
       let cached = slotWord(slot);
       if (!permits(cached, write)) {
-        bump(C_FAULTS);
+        stats.faults++;
         return ACCESS_FAULT;
       }
       if (cached != now) {
-        bump(C_STALE_HITS);
+        stats.staleHits++;
         return ACCESS_STALE;
       }
-      bump(C_HITS);
+      stats.hits++;
       return ACCESS_HIT;
     }
   }
   if (!permits(now, write)) {
-    bump(C_FAULTS);
+    stats.faults++;
     return ACCESS_FAULT;
   }
   if (cacheEnabled()) cacheInsert(page, now);
-  bump(C_MISSES);
+  stats.misses++;
   return ACCESS_MISS;
 }
 
@@ -242,7 +238,7 @@ function translate(page: u32, write: bool): i32 {
 export function deviceAccess(dma: u32, bytes: u32, write: bool): i32 {
   let first = dma >> IO_PAGE_SHIFT;
   let n = pagesSpanned(dma, bytes);
-  bump(C_ACCESSES, n);
+  stats.accesses += <u64>(n);
   let worst = ACCESS_HIT;
   for (let i: u32 = 0; i < n; i++) {
     let r = translate(first + i, write);

@@ -5,7 +5,7 @@
 // FLUSH_NEVER is every hook doing nothing.
 
 import { FLUSH_ALL_AFTER_MAP, FLUSH_ONE_PER_PAGE, FLUSH_ON_WRAP, FLUSH_STRICT } from "./constants";
-import { bump, C_ENTRY_INVALIDATIONS, C_FLUSHES } from "./counters";
+import { stats } from "./counters";
 import { cacheInvalidateAll, cacheInvalidateOne } from "./cache";
 
 let policy: u32 = FLUSH_ON_WRAP;
@@ -18,7 +18,7 @@ export function flushInit(p: u32): void {
 }
 
 function flushAll(): void {
-  bump(C_FLUSHES);
+  stats.flushes++;
   cacheInvalidateAll();
 }
 
@@ -31,7 +31,7 @@ export function onAllocatorWrap(): void {
 export function onBuild(first: u32, npages: u32): void {
   if (policy == FLUSH_ONE_PER_PAGE) {
     for (let i: u32 = 0; i < npages; i++) cacheInvalidateOne(first + i);
-    bump(C_ENTRY_INVALIDATIONS, npages);
+    stats.entryInvalidations += <u64>(npages);
   } else if (policy == FLUSH_ALL_AFTER_MAP) {
     dirty = true;
   }

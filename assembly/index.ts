@@ -15,7 +15,7 @@
 //                  ╘════════════════════════════════════════════════════════╛
 
 import { SG_MAX } from "./constants";
-import { N_COUNTERS, resetCounters, setCountersBase } from "./counters";
+import { N_COUNTERS, resetCounters, writeCounters } from "./counters";
 import { bitmapInit, testBit } from "./bitmap";
 import { entryBytes, rawEntry, readEntry, tableInit } from "./table";
 import { cacheInit, cacheOccupancy, SLOT_SIZE } from "./cache";
@@ -72,7 +72,6 @@ export function init(
     if (memory.grow(need) < 0) return -1;
   }
 
-  setCountersBase(countersAt);
   resetCounters();
   bitmapInit(mapAt, entries);
   tableInit(tableAt, format, entries, emptyWord);
@@ -90,7 +89,9 @@ export function reserve(first: u32, npages: u32): void {
   reserveRange(first, npages);
 }
 
+/** Writes the counters into their memory block and returns its address (JS reads them there). */
 export function countersPtr(): usize {
+  writeCounters(countersAt);
   return countersAt;
 }
 

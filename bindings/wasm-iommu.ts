@@ -143,6 +143,7 @@ class WasmIommu implements Iommu {
   }
 
   stats(): Stats {
+    this.core.countersPtr(); // lays the counters (WASM globals) into the view
     const s = {} as Stats;
     COUNTER_NAMES.forEach((name, i) => {
       s[name] = Number(this.counters[i]);
