@@ -17,7 +17,7 @@
 //   ├──────── small allocations ──────────┼─────────── large ─────────────────┤
 
 import { ALLOC_CALGARY } from "./constants";
-import { clearRange, findSet, findZero, setRange } from "./bitmap";
+import { clearOne, clearRange, findSet, findZero, setRange, takeOneInWord } from "./bitmap";
 import { pagesReturned, pagesTaken, stats } from "./counters";
 import { onAllocatorWrap } from "./flush";
 
@@ -133,6 +133,18 @@ function ppcAlloc(npages: u32, alignMask: u32, handle: u32): i32 {
  * scatter-gather hint (end of the previous element, 0 = none); Calgary ignores it.
  */
 export function allocPages(npages: u32, alignMask: u32, handle: u32): i32 {
+  if (npages == 1 && alignMask == 0 && handle == 0) {
+    // Fast path: a free page in the hint's word. The general search would load that word twice
+    // (findZero, then findSet over one page), so it counts two words.
+    let limit = kind == ALLOC_CALGARY ? entries : halfpoint;
+    let one = takeOneInWord(hint, limit);
+    if (one >= 0) {
+      stats.wordsScanned += 2;
+      hint = <u32>one + 1;
+      pagesTaken(1);
+      return one;
+    }
+  }
   let n = kind == ALLOC_CALGARY ? calgaryAlloc(npages, alignMask) : ppcAlloc(npages, alignMask, handle);
   if (n >= 0) {
     setRange(<u32>n, npages);
@@ -143,7 +155,7 @@ export function allocPages(npages: u32, alignMask: u32, handle: u32): i32 {
 
 /** Returns pages to the map; the count of pages that were really in use (less on a double free). */
 export function freePages(first: u32, npages: u32): u32 {
-  let was = clearRange(first, npages);
+  let was = npages == 1 ? clearOne(first) : clearRange(first, npages);
   pagesReturned(was);
   return was;
 }

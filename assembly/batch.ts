@@ -89,7 +89,8 @@ export function batchInit(opsBase: usize, resultsBase: usize, handlesBase: usize
   return (<u32>load<i32>(p, 0) << IO_PAGE_SHIFT) | load<u32>(p, 4);
 }
 
-function unmapHandle(h: u32, coherent: bool): i32 {
+// @ts-ignore: decorator
+@inline function unmapHandle(h: u32, coherent: bool): i32 {
   let p = H(h);
   if (load<u32>(p, 12) == 0) return FREE_NOT_MAPPED;
   store<u32>(p, 0, 12);
@@ -112,6 +113,11 @@ function handlesToSg(h: u32, n: u32): bool {
   return live;
 }
 
+/** An sg record's handles [h, h + count) exist, count ≤ SG_MAX, and a map_sg's elements are in the batch. */
+function sgFits(h: u32, count: u32, isMap: bool, i: u32, n: u32): bool {
+  return count <= SG_MAX && <u64>h + count <= <u64>handleCount && (!isMap || <u64>i + 1 + count <= <u64>n);
+}
+
 /** Applies `n` records; returns the number applied. */
 export function runBatch(n: u32): u32 {
   let i: u32 = 0;
@@ -124,8 +130,7 @@ export function runBatch(n: u32): u32 {
     let off = (w0 >> 8) & IO_PAGE_MASK;
     let res: i32 = 0;
     // Records come from user-writable memory: refuse, never trap, on a handle or list out of range.
-    let span: u64 = op == OP_MAP_SG || op == OP_UNMAP_SG ? <u64>load<u32>(rec, 8) : 1;
-    if (<u64>h + span > <u64>handleCount || span > <u64>SG_MAX || (op == OP_MAP_SG && <u64>i + 1 + span > <u64>n)) {
+    if (h >= handleCount || ((op == OP_MAP_SG || op == OP_UNMAP_SG) && !sgFits(h, load<u32>(rec, 8), op == OP_MAP_SG, i, n))) {
       store<i32>(results + <usize>(i << 2), BAD_RECORD);
       i++;
       continue;

@@ -116,6 +116,34 @@ export function clearRange(start: u32, n: u32): u32 {
   return was;
 }
 
+/**
+ * The ring's common case in one word load: the first clear bit at or after `start`, if it lies in
+ * start's own word and `i + 1 < limit`, is taken (set) and returned; otherwise -1 and nothing
+ * changes. Same answer as findZero + findSet for one page, which would load that word twice.
+ */
+// @ts-ignore: decorator
+@inline export function takeOneInWord(start: u32, limit: u32): i32 {
+  if (start >= limit) return -1;
+  let w = start >> 6;
+  let v = WORD(w);
+  let x = ~v & (<u64>-1 << <u64>(start & 63));
+  if (x == 0) return -1;
+  let i = (w << 6) + <u32>ctz<u64>(x);
+  if (i + 1 >= limit) return -1;
+  SETWORD(w, v | (<u64>1 << <u64>(i & 63)));
+  return <i32>i;
+}
+
+/** Clears bit i; returns 1 if it was set. */
+// @ts-ignore: decorator
+@inline export function clearOne(i: u32): u32 {
+  let w = i >> 6;
+  let v = WORD(w);
+  let m = <u64>1 << <u64>(i & 63);
+  SETWORD(w, v & ~m);
+  return <u32>((v & m) != 0);
+}
+
 // @ts-ignore: decorator
 @inline export function testBit(i: u32): bool {
   return ((WORD(i >> 6) >> <u64>(i & 63)) & 1) != 0;

@@ -4,6 +4,8 @@
 // the names in the same order). Counting never branches on anything but the event itself.
 
 export namespace stats {
+  /** Internal: pages built then cleared again by a failed map_sg (for tceWrites). */
+  export let pagesUnwound: u64 = 0;
   /** successful map_single */
   export let maps: u64 = 0;
   /** unmap_single calls (incl. bad and double frees) */
@@ -20,8 +22,6 @@ export namespace stats {
   export let pagesMapped: u64 = 0;
   /** IO pages unmapped */
   export let pagesUnmapped: u64 = 0;
-  /** table entries stored (build and free) */
-  export let tceWrites: u64 = 0;
   /** 64-bit bitmap words loaded by the allocator's searches */
   export let wordsScanned: u64 = 0;
   /** allocator restarts from the start of its range */
@@ -79,7 +79,8 @@ export function writeCounters(base: usize): void {
   store<u64>(base, stats.frees, 40);
   store<u64>(base, stats.pagesMapped, 48);
   store<u64>(base, stats.pagesUnmapped, 56);
-  store<u64>(base, stats.tceWrites, 64);
+  // Every built page and every cleared page is one TCE store: derived, not counted per event.
+  store<u64>(base, stats.pagesMapped + stats.pagesUnmapped + 2 * stats.pagesUnwound, 64);
   store<u64>(base, stats.wordsScanned, 72);
   store<u64>(base, stats.wraps, 80);
   store<u64>(base, stats.flushes, 88);
@@ -106,7 +107,7 @@ export function resetCounters(): void {
   stats.frees = 0;
   stats.pagesMapped = 0;
   stats.pagesUnmapped = 0;
-  stats.tceWrites = 0;
+  stats.pagesUnwound = 0;
   stats.wordsScanned = 0;
   stats.wraps = 0;
   stats.flushes = 0;

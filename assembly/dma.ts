@@ -71,7 +71,8 @@ function freeAt(dma: u32, npages: u32): i32 {
   return FREE_OK;
 }
 
-export function mapSingle(pfn: u32, offset: u32, len: u32, dir: u32): i32 {
+// @ts-ignore: decorator
+@inline export function mapSingle(pfn: u32, offset: u32, len: u32, dir: u32): i32 {
   let e = mapPages(pfn, pagesSpanned(offset, len), dir, 0, 0);
   if (e < 0) {
     stats.mapFailures++;
@@ -82,7 +83,8 @@ export function mapSingle(pfn: u32, offset: u32, len: u32, dir: u32): i32 {
   return e;
 }
 
-export function unmapSingle(dma: u32, len: u32): i32 {
+// @ts-ignore: decorator
+@inline export function unmapSingle(dma: u32, len: u32): i32 {
   stats.unmaps++;
   let r = freeAt(dma, pagesSpanned(dma, len));
   onCallEnd(r != FREE_BAD);
@@ -132,6 +134,7 @@ export function mapSg(sg: usize, count: u32, dir: u32): u32 {
     if (e < 0) {
       // The pages were counted as mapped by mapPages; the unwind takes them back out.
       stats.pagesMapped -= <u64>(pages);
+      stats.pagesUnwound += <u64>(pages);
       unwindSg(sg, i);
       for (let j: u32 = 0; j < count; j++) store<i32>(sg + <usize>(j * SG_ELEM_SIZE), NO_ENTRY, SG_ENTRY);
       stats.mapFailures++;

@@ -28,7 +28,8 @@ export function onAllocatorWrap(): void {
 }
 
 /** Entries [first, first + npages) were just built. */
-export function onBuild(first: u32, npages: u32): void {
+// @ts-ignore: decorator
+@inline export function onBuild(first: u32, npages: u32): void {
   if (policy == FLUSH_ONE_PER_PAGE) {
     for (let i: u32 = 0; i < npages; i++) cacheInvalidateOne(first + i);
     stats.entryInvalidations += <u64>(npages);
@@ -38,7 +39,8 @@ export function onBuild(first: u32, npages: u32): void {
 }
 
 /** End of a DMA-API call that changed the table; `unmapped` when it freed entries. */
-export function onCallEnd(unmapped: bool): void {
+// @ts-ignore: decorator
+@inline export function onCallEnd(unmapped: bool): void {
   if (policy == FLUSH_ALL_AFTER_MAP) {
     if (dirty) {
       dirty = false;

@@ -5,7 +5,6 @@
 import { FORMAT_CALGARY } from "./constants";
 import { tceEncode, tceLoad, tcePermits, tceStore, TCE_EMPTY, TCE_ENTRY_SHIFT } from "./tce";
 import { dartEncode, dartLoad, dartPermits, dartStore, DART_ENTRY_SHIFT } from "./dart";
-import { stats } from "./counters";
 
 let tableBase: usize = 0;
 let format: u32 = FORMAT_CALGARY;
@@ -47,15 +46,17 @@ export function tableInit(base: usize, fmt: u32, entries: u32, empty: u64): void
 }
 
 /** tce_build / dart_build: consecutive physical pages into consecutive entries. */
-export function buildEntries(first: u32, npages: u32, pfn: u32, dir: u32): void {
+// @ts-ignore: decorator
+@inline export function buildEntries(first: u32, npages: u32, pfn: u32, dir: u32): void {
+  // Counted as tceWrites through pagesMapped (counters.ts derives it).
   for (let i: u32 = 0; i < npages; i++) writeEntry(first + i, encodeEntry(pfn + i, dir));
-  stats.tceWrites += <u64>(npages);
 }
 
 /** tce_free / dart_free. */
-export function clearEntries(first: u32, npages: u32): void {
+// @ts-ignore: decorator
+@inline export function clearEntries(first: u32, npages: u32): void {
+  // Counted as tceWrites through pagesUnmapped and pagesUnwound (counters.ts derives it).
   for (let i: u32 = 0; i < npages; i++) writeEntry(first + i, emptyWord);
-  stats.tceWrites += <u64>(npages);
 }
 
 /** Raw stored bytes of an entry as the hardware reads them (big-endian), for inspection. */
