@@ -9,30 +9,32 @@ import type { DmaSegment, SgSegment } from "./types.js";
 const U32_MAX = 0xffffffff;
 
 export function checkBytes(field: string, v: unknown): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > U32_MAX) {
+  if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > U32_MAX) {
     throw new ConfigError(field, v, "a whole number of bytes from 1 to 4294967295");
   }
-  return v;
+  return v as number;
 }
 
 export function checkDma(field: string, v: unknown): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > U32_MAX) {
+  if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > U32_MAX) {
     throw new ConfigError(field, v, "a DMA address from 0 to 0xffffffff");
   }
-  return v;
+  return v as number;
 }
 
 export function checkPhys(field: string, v: unknown, cfg: ResolvedConfig): number {
   const max = (cfg.maxPfn + 1) * IO_PAGE_SIZE - 1;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > max) {
+  if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > max) {
     throw new ConfigError(field, v, `a physical address from 0 to 0x${max.toString(16)} (what a ${cfg.platform} entry can hold)`);
   }
-  return v;
+  return v as number;
 }
 
+const DIRECTION_CODE: Record<string, number> = Object.fromEntries(DIRECTIONS.map((d, i) => [d, i]));
+
 export function checkDirection(v: unknown): number {
-  const i = DIRECTIONS.indexOf(v as Direction);
-  if (i < 0) throw new ConfigError("dir", v, DIRECTIONS.join(" | "));
+  const i = typeof v === "string" ? DIRECTION_CODE[v] : undefined;
+  if (i === undefined) throw new ConfigError("dir", v, DIRECTIONS.join(" | "));
   return i;
 }
 

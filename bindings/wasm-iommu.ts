@@ -92,8 +92,8 @@ class WasmIommu implements Iommu {
   mapSingle(phys: number, bytes: number, dir: Direction = "bidirectional"): number | null {
     checkPhys("phys", phys, this.config);
     checkBytes("bytes", bytes);
-    const [pfn, off] = splitPhys(phys);
-    const e = this.core.mapSingle(pfn, off, bytes, checkDirection(dir));
+    const off = phys % IO_PAGE_SIZE;
+    const e = this.core.mapSingle((phys - off) / IO_PAGE_SIZE, off, bytes, checkDirection(dir));
     return e < 0 ? null : e * IO_PAGE_SIZE + off;
   }
 
