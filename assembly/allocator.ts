@@ -132,7 +132,8 @@ function ppcAlloc(npages: u32, alignMask: u32, handle: u32): i32 {
  * Allocates `npages` IO pages; returns the first entry or -1. `handle` is the PowerPC
  * scatter-gather hint (end of the previous element, 0 = none); Calgary ignores it.
  */
-export function allocPages(npages: u32, alignMask: u32, handle: u32): i32 {
+// @ts-ignore: decorator
+@inline export function allocPages(npages: u32, alignMask: u32, handle: u32): i32 {
   if (npages == 1 && alignMask == 0 && handle == 0) {
     // Fast path: a free page in the hint's word. The general search would load that word twice
     // (findZero, then findSet over one page), so it counts two words.
@@ -154,7 +155,8 @@ export function allocPages(npages: u32, alignMask: u32, handle: u32): i32 {
 }
 
 /** Returns pages to the map; the count of pages that were really in use (less on a double free). */
-export function freePages(first: u32, npages: u32): u32 {
+// @ts-ignore: decorator
+@inline export function freePages(first: u32, npages: u32): u32 {
   let was = npages == 1 ? clearOne(first) : clearRange(first, npages);
   pagesReturned(was);
   return was;

@@ -44,7 +44,8 @@ function getOrder(bytes: u32): u32 {
 }
 
 /** Maps one physically contiguous buffer; returns the first entry or NO_ENTRY. */
-function mapPages(pfn: u32, npages: u32, dir: u32, alignMask: u32, handle: u32): i32 {
+// @ts-ignore: decorator
+@inline function mapPages(pfn: u32, npages: u32, dir: u32, alignMask: u32, handle: u32): i32 {
   if (npages == 0) return NO_ENTRY;
   let e = allocPages(npages, alignMask, handle);
   if (e < 0) return NO_ENTRY;
@@ -55,7 +56,8 @@ function mapPages(pfn: u32, npages: u32, dir: u32, alignMask: u32, handle: u32):
 }
 
 /** iommu_free: range checks, clear the entries, release the bits. */
-function freeAt(dma: u32, npages: u32): i32 {
+// @ts-ignore: decorator
+@inline function freeAt(dma: u32, npages: u32): i32 {
   let first = dma >> IO_PAGE_SHIFT;
   if (dma < badFreeBelow || <u64>first + npages > <u64>entries) {
     stats.badFrees++;
