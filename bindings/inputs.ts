@@ -6,7 +6,7 @@ import type { ResolvedConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
 import type { DmaSegment, SgSegment } from "./types.js";
 
-const U32_MAX = 0xffffffff;
+export const U32_MAX = 0xffffffff;
 
 export function checkBytes(field: string, v: unknown): number {
   if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > U32_MAX) {
@@ -30,7 +30,7 @@ export function checkPhys(field: string, v: unknown, cfg: ResolvedConfig): numbe
   return v as number;
 }
 
-const DIRECTION_CODE: Record<string, number> = Object.fromEntries(DIRECTIONS.map((d, i) => [d, i]));
+export const DIRECTION_CODE: Record<string, number> = Object.fromEntries(DIRECTIONS.map((d, i) => [d, i]));
 
 export function checkDirection(v: unknown): number {
   const i = typeof v === "string" ? DIRECTION_CODE[v] : undefined;

@@ -13,7 +13,7 @@ import {
 import { resolveConfig, type IommuOptions, type ResolvedConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
 import {
-  checkAccessKind, checkBytes, checkDirection, checkDma, checkPhys, checkSgList, splitPhys,
+  checkAccessKind, checkBytes, checkDirection, checkDma, checkPhys, checkSgList, DIRECTION_CODE, splitPhys, U32_MAX,
 } from "./inputs.js";
 import type { BatchArea, CoherentBuffer, DmaSegment, Iommu, SgSegment } from "./types.js";
 
@@ -59,9 +59,11 @@ class WasmIommu implements Iommu {
   private readonly counters: BigUint64Array;
   private readonly sg: Uint32Array;
   private readonly sgBase: number;
+  private readonly maxPhys: number;
 
   constructor(module: WebAssembly.Module, readonly config: ResolvedConfig) {
     this.core = new WebAssembly.Instance(module, imports).exports as unknown as CoreExports;
+    this.maxPhys = (config.maxPfn + 1) * IO_PAGE_SIZE - 1;
     const c = config;
     const sets = c.cacheEntries === 0 ? 1 : c.cacheEntries / c.cacheWays;
     const rc = this.core.init(
@@ -89,16 +91,26 @@ class WasmIommu implements Iommu {
     };
   }
 
+  // map_single / unmap_single are the per-call hot path: one combined range test, and the
+  // precise checks (which build the error message) only when it fails.
   mapSingle(phys: number, bytes: number, dir: Direction = "bidirectional"): number | null {
-    checkPhys("phys", phys, this.config);
-    checkBytes("bytes", bytes);
+    const d = DIRECTION_CODE[dir];
+    if (!(phys >= 0 && phys <= this.maxPhys && bytes >= 1 && bytes <= U32_MAX && d !== undefined && Number.isInteger(phys) && Number.isInteger(bytes))) {
+      checkPhys("phys", phys, this.config);
+      checkBytes("bytes", bytes);
+      checkDirection(dir);
+    }
     const off = phys % IO_PAGE_SIZE;
-    const e = this.core.mapSingle((phys - off) / IO_PAGE_SIZE, off, bytes, checkDirection(dir));
+    const e = this.core.mapSingle((phys - off) / IO_PAGE_SIZE, off, bytes, d);
     return e < 0 ? null : e * IO_PAGE_SIZE + off;
   }
 
   unmapSingle(dma: number, bytes: number): FreeResult {
-    return FREE_RESULTS[this.core.unmapSingle(checkDma("dma", dma), checkBytes("bytes", bytes))];
+    if (!(dma >= 0 && dma <= U32_MAX && bytes >= 1 && bytes <= U32_MAX && Number.isInteger(dma) && Number.isInteger(bytes))) {
+      checkDma("dma", dma);
+      checkBytes("bytes", bytes);
+    }
+    return FREE_RESULTS[this.core.unmapSingle(dma, bytes)];
   }
 
   mapSg(segments: readonly SgSegment[], dir: Direction = "bidirectional"): number[] | null {
