@@ -46,60 +46,54 @@ const EMERGENCY_PAGES = 32;
 /** The DART driver's table: 1 << 21 bytes, 4 bytes an entry. */
 const DART_TABLE_BYTES = 2 * MiB;
 
+/** What both Calgary generations share (2.6.23 pci-calgary drives both). */
+const CALGARY = {
+  format: FORMAT_CALGARY,
+  allocator: ALLOC_CALGARY,
+  flushPolicy: "on-wrap",
+  tableSizes: CALGARY_TABLE_SIZES,
+  badFreeBelow: EMERGENCY_PAGES * 4096,
+  maxPfn: 2 ** 36 - 1,
+  cache: { entries: 64, ways: 4 },
+} as const;
+
+/** What U3 and U4 share: the DART driver and the 2.6.18 PowerPC allocator. */
+const DART = {
+  format: FORMAT_DART,
+  allocator: ALLOC_PPC2007,
+  tableSizes: [DART_TABLE_BYTES],
+  reserved: (entries: number) => [{ first: entries - 1, pages: 1, why: "last entry (controller prefetch past the table)" }],
+  badFreeBelow: 0,
+  maxPfn: 0xffffff,
+  cache: { entries: 64, ways: 4 },
+} as const;
+
+const emergency = { first: 0, pages: EMERGENCY_PAGES, why: "emergency pages at the error address 0" };
+
 export const PLATFORM_PRESETS: Record<PlatformName, Platform> = {
   "calgary-pcix": {
+    ...CALGARY,
     name: "calgary-pcix",
     description: "IBM Calgary PCI-X bridge (x86-64), Linux 2.6.23 pci-calgary",
-    format: FORMAT_CALGARY,
-    allocator: ALLOC_CALGARY,
-    flushPolicy: "on-wrap",
-    tableSizes: CALGARY_TABLE_SIZES,
-    reserved: () => [
-      { first: 0, pages: EMERGENCY_PAGES, why: "emergency pages at the error address 0" },
-      { first: 160, pages: 96, why: "legacy hole 640 KiB–1 MiB" },
-    ],
-    badFreeBelow: EMERGENCY_PAGES * 4096,
-    maxPfn: 2 ** 36 - 1,
-    cache: { entries: 64, ways: 4 },
+    reserved: () => [emergency, { first: 160, pages: 96, why: "legacy hole 640 KiB–1 MiB" }],
   },
   calioc2: {
+    ...CALGARY,
     name: "calioc2",
     description: "IBM CalIOC2 PCIe bridge (x86-64), Linux 2.6.23 pci-calgary",
-    format: FORMAT_CALGARY,
-    allocator: ALLOC_CALGARY,
-    flushPolicy: "on-wrap",
-    tableSizes: CALGARY_TABLE_SIZES,
-    reserved: () => [
-      { first: 0, pages: EMERGENCY_PAGES, why: "emergency pages at the error address 0" },
-      { first: 0, pages: 512, why: "CalIOC2: first 2 MiB (2.6.23; 1 MiB from v4.x)" },
-    ],
-    badFreeBelow: EMERGENCY_PAGES * 4096,
-    maxPfn: 2 ** 36 - 1,
-    cache: { entries: 64, ways: 4 },
+    reserved: () => [emergency, { first: 0, pages: 512, why: "CalIOC2: first 2 MiB (2.6.23; 1 MiB from v4.x)" }],
   },
   "dart-u3": {
+    ...DART,
     name: "dart-u3",
     description: "IBM/Apple DART on U3 (PowerPC), Linux 2.6.18 iommu.c + dart_iommu.c",
-    format: FORMAT_DART,
-    allocator: ALLOC_PPC2007,
     flushPolicy: "all-after-map",
-    tableSizes: [DART_TABLE_BYTES],
-    reserved: (entries) => [{ first: entries - 1, pages: 1, why: "last entry (controller prefetch past the table)" }],
-    badFreeBelow: 0,
-    maxPfn: 0xffffff,
-    cache: { entries: 64, ways: 4 },
   },
   "dart-u4": {
+    ...DART,
     name: "dart-u4",
     description: "IBM DART on U4/CPC945 (PowerPC), Linux 2.6.18 iommu.c + dart_iommu.c",
-    format: FORMAT_DART,
-    allocator: ALLOC_PPC2007,
     flushPolicy: "one-per-page",
-    tableSizes: [DART_TABLE_BYTES],
-    reserved: (entries) => [{ first: entries - 1, pages: 1, why: "last entry (controller prefetch past the table)" }],
-    badFreeBelow: 0,
-    maxPfn: 0xffffff,
-    cache: { entries: 64, ways: 4 },
   },
 };
 
