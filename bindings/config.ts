@@ -1,7 +1,7 @@
 // Options in, a validated and fully resolved configuration out. Every refusal names the field,
 // the value and what is allowed.
 
-import { FLUSH_POLICIES, FORMAT_DART, IO_PAGE_SIZE, type FlushPolicyName } from "./abi.js";
+import { FLUSH_POLICIES, FORMAT_CALGARY, FORMAT_DART, IO_PAGE_SIZE, type FlushPolicyName } from "./abi.js";
 import { ConfigError } from "./errors.js";
 import { entryBytesOf, PLATFORM_PRESETS, PLATFORMS, type PlatformName, type ReservedRange } from "./platforms.js";
 
@@ -10,6 +10,12 @@ export interface IommuOptions {
   platform: PlatformName;
   /** Bytes of translation table: Calgary "64K" … "8M" (default "8M", 4 GiB of IO space); DART "2M". */
   tableSize?: string | number;
+  /**
+   * Highest RAM address of the machine, in bytes. Without `tableSize`, Calgary sizes its table
+   * from it as 2.6.18–2.6.23 do: spec = min(get_order(ram >> 13), 7). Default: a machine with
+   * ≥ 4 GiB, hence the 8M table.
+   */
+  ramBytes?: number;
   /** Device-side cache geometry; `entries: 0` models no cache. */
   cache?: { entries: number; ways: number };
   /** Override the platform's flush policy (what-if: strict, never, …). */
@@ -68,12 +74,20 @@ function checkInt(field: string, v: unknown, min: number, max: number): number {
 
 const fmtSize = (b: number) => (b >= 1024 * 1024 ? `${b / 1024 / 1024}M` : `${b / 1024}K`);
 
+/** 2.6.23 calgary_init_one: spec = min(get_order(end_pfn · 4096 >> 13), 7); table = 64 KiB << spec. */
+export function calgaryTableFromRam(ramBytes: number): number {
+  const x = Math.floor(ramBytes / 8192);
+  let order = 0;
+  while (4096 * 2 ** order < x) order++;
+  return 65536 * 2 ** Math.min(order, 7);
+}
+
 export function resolveConfig(options: IommuOptions): ResolvedConfig {
   if (options === null || typeof options !== "object") {
     throw new ConfigError("options", options, "an object with at least { platform }");
   }
   const known = new Set([
-    "platform", "tableSize", "cache", "flushPolicy", "pciWindows", "segmentBoundary",
+    "platform", "tableSize", "ramBytes", "cache", "flushPolicy", "pciWindows", "segmentBoundary",
     "dartDummyPfn", "coherentBasePfn", "maxHandles", "batchCapacity",
   ]);
   for (const k of Object.keys(options)) {
@@ -84,7 +98,12 @@ export function resolveConfig(options: IommuOptions): ResolvedConfig {
   }
   const p = PLATFORM_PRESETS[options.platform];
 
-  const tableBytes = options.tableSize === undefined ? p.tableSizes[0] : parseSize("tableSize", options.tableSize);
+  let tableBytes = options.tableSize === undefined ? p.tableSizes[0] : parseSize("tableSize", options.tableSize);
+  if (options.ramBytes !== undefined) {
+    const ram = checkInt("ramBytes", options.ramBytes, 1, 2 ** 52);
+    if (options.tableSize !== undefined) throw new ConfigError("ramBytes", ram, "to be left out when tableSize is given (one decides the table size)");
+    if (p.format === FORMAT_CALGARY) tableBytes = calgaryTableFromRam(ram);
+  }
   if (!p.tableSizes.includes(tableBytes)) {
     throw new ConfigError("tableSize", options.tableSize, `for ${p.name} one of ${p.tableSizes.map(fmtSize).join(", ")}`);
   }

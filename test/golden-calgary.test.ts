@@ -53,6 +53,18 @@ describe("Calgary PCI-X, 64K table (8 Ki entries): wrap, flush, full", () => {
   });
 });
 
+describe("table size from RAM, as 2.6.23 sizes it", () => {
+  it.each([
+    [1024 ** 3, 2 * 1024 * KiB], // 1 GiB: get_order(2^30 >> 13 = 2^17) = 5 → 2M table (256 Ki entries, 1 GiB IO space)
+    [2 * 1024 ** 3, 4 * 1024 * KiB], // 2 GiB → order 6 → 4M table
+    [Math.round(2.2 * 1024 ** 3), 8 * 1024 * KiB], // just over 2 GiB → order 7 → 8M
+    [64 * 1024 ** 3, 8 * 1024 * KiB], // capped at spec 7
+    [256 * 1024 ** 2, 512 * KiB], // 256 MiB → order 3 → 512K
+  ])("ram %d bytes → %d-byte table", (ramBytes, table) => {
+    expect(createIommu({ platform: "calgary-pcix", ramBytes }).config.tableBytes).toBe(table);
+  });
+});
+
 describe("CalIOC2", () => {
   it("reserves the first 2 MiB (2.6.23): the first map lands at 0x200000", () => {
     const io = createIommu({ platform: "calioc2" });
