@@ -101,6 +101,18 @@ export function cacheInvalidateAll(): void {
   for (let i: u32 = 0; i < n; i++) store<u32>(cacheBase + <usize>(i * SLOT_SIZE), EMPTY_TAG, TAG);
 }
 
+/** Lines whose copy differs from the table now (stale: usable by the device, unknown to the driver). */
+export function cacheStaleLines(current: (page: u32) => u64): u32 {
+  let n = (setMask + 1) * ways;
+  let stale: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    let slot = cacheBase + <usize>(i * SLOT_SIZE);
+    let tag = load<u32>(slot, TAG);
+    if (tag != EMPTY_TAG && load<u64>(slot, WORD) != current(tag)) stale++;
+  }
+  return stale;
+}
+
 /** Lines currently holding a translation (for exposure figures). */
 export function cacheOccupancy(): u32 {
   let n = (setMask + 1) * ways;

@@ -6,6 +6,8 @@
 export namespace stats {
   /** Internal: pages built then cleared again by a failed map_sg (for tceWrites). */
   export let pagesUnwound: u64 = 0;
+  /** Internal: pages released by unmapKeep, whose entries were not cleared (for tceWrites). */
+  export let pagesKept: u64 = 0;
   /** successful map_single */
   export let maps: u64 = 0;
   /** unmap_single calls (incl. bad and double frees) */
@@ -80,7 +82,7 @@ export function writeCounters(base: usize): void {
   store<u64>(base, stats.pagesMapped, 48);
   store<u64>(base, stats.pagesUnmapped, 56);
   // Every built page and every cleared page is one TCE store: derived, not counted per event.
-  store<u64>(base, stats.pagesMapped + stats.pagesUnmapped + 2 * stats.pagesUnwound, 64);
+  store<u64>(base, stats.pagesMapped + stats.pagesUnmapped - stats.pagesKept + 2 * stats.pagesUnwound, 64);
   store<u64>(base, stats.wordsScanned, 72);
   store<u64>(base, stats.wraps, 80);
   store<u64>(base, stats.flushes, 88);
@@ -108,6 +110,7 @@ export function resetCounters(): void {
   stats.pagesMapped = 0;
   stats.pagesUnmapped = 0;
   stats.pagesUnwound = 0;
+  stats.pagesKept = 0;
   stats.wordsScanned = 0;
   stats.wraps = 0;
   stats.flushes = 0;

@@ -57,13 +57,14 @@ function getOrder(bytes: u32): u32 {
 
 /** iommu_free: range checks, clear the entries, release the bits. */
 // @ts-ignore: decorator
-@inline function freeAt(dma: u32, npages: u32): i32 {
+@inline function freeAt(dma: u32, npages: u32, keepEntries: bool = false): i32 {
   let first = dma >> IO_PAGE_SHIFT;
   if (dma < badFreeBelow || <u64>first + npages > <u64>entries) {
     stats.badFrees++;
     return FREE_BAD;
   }
-  clearEntries(first, npages);
+  if (keepEntries) stats.pagesKept += <u64>npages;
+  else clearEntries(first, npages);
   let was = freePages(first, npages);
   stats.pagesUnmapped += <u64>(npages);
   if (was != npages) {
@@ -91,6 +92,15 @@ function getOrder(bytes: u32): u32 {
   let r = freeAt(dma, pagesSpanned(dma, len));
   onCallEnd(r != FREE_BAD);
   return r;
+}
+
+/**
+ * The never-free strategy's unmap: the pages go back to the allocator but their entries stay
+ * valid (no TCE write, no flush) until the allocator hands them out again.
+ */
+export function unmapKeep(dma: u32, len: u32): i32 {
+  stats.unmaps++;
+  return freeAt(dma, pagesSpanned(dma, len), true);
 }
 
 // Scatter-gather lists live in the SG scratch area, one 16-byte element each:

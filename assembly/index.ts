@@ -18,14 +18,14 @@ import { SG_MAX } from "./constants";
 import { N_COUNTERS, resetCounters, writeCounters } from "./counters";
 import { bitmapInit, testBit } from "./bitmap";
 import { entryBytes, rawEntry, readEntry, tableInit } from "./table";
-import { cacheInit, cacheOccupancy, SLOT_SIZE } from "./cache";
+import { cacheInit, cacheOccupancy, cacheStaleLines, SLOT_SIZE } from "./cache";
 import { flushInit } from "./flush";
 import { allocatorHint, allocatorInit, allocatorLargeHint, reserveRange } from "./allocator";
 import { dmaInit, SG_ELEM_SIZE } from "./dma";
 import { batchInit, HANDLE_SIZE, RECORD_SIZE } from "./batch";
 
 export {
-  mapSingle, unmapSingle, mapSg, unmapSg, allocCoherent, freeCoherent, coherentPfn, deviceAccess,
+  mapSingle, unmapSingle, unmapKeep, mapSg, unmapSg, allocCoherent, freeCoherent, coherentPfn, deviceAccess,
 } from "./dma";
 export { runBatch } from "./batch";
 
@@ -131,4 +131,9 @@ export function largeHint(): u32 {
 
 export function cacheLines(): u32 {
   return cacheOccupancy();
+}
+
+/** Cache lines holding a translation the table no longer has. */
+export function staleLines(): u32 {
+  return cacheStaleLines((page: u32): u64 => readEntry(page));
 }

@@ -35,6 +35,11 @@ export interface Iommu {
   /** dma_map_single: the DMA address, or null when the IO space is full. */
   mapSingle(phys: number, bytes: number, dir?: Direction): number | null;
   unmapSingle(dma: number, bytes: number): FreeResult;
+  /**
+   * Never-free unmap: the pages return to the allocator but their entries stay valid (no table
+   * write, no flush), so the device keeps reaching the buffer until the entries are reused.
+   */
+  unmapKeep(dma: number, bytes: number): FreeResult;
   /** dma_map_sg: one DMA address per segment, or null (nothing left mapped) when one does not fit. */
   mapSg(segments: readonly SgSegment[], dir?: Direction): number[] | null;
   unmapSg(segments: readonly DmaSegment[]): FreeResult;
@@ -53,5 +58,7 @@ export interface Iommu {
   hint(): number;
   /** Lines of the device-side cache holding a translation. */
   cacheLines(): number;
+  /** Lines of the device-side cache whose translation the table no longer holds. */
+  staleLines(): number;
   readonly batch: BatchArea;
 }

@@ -36,6 +36,8 @@ interface CoreExports {
   cacheLines(): number;
   mapSingle(pfn: number, offset: number, bytes: number, dir: number): number;
   unmapSingle(dma: number, bytes: number): number;
+  unmapKeep(dma: number, bytes: number): number;
+  staleLines(): number;
   mapSg(sg: number, count: number, dir: number): number;
   unmapSg(sg: number, count: number): number;
   allocCoherent(bytes: number): number;
@@ -113,6 +115,10 @@ class WasmIommu implements Iommu {
     return FREE_RESULTS[this.core.unmapSingle(dma, bytes)];
   }
 
+  unmapKeep(dma: number, bytes: number): FreeResult {
+    return FREE_RESULTS[this.core.unmapKeep(checkDma("dma", dma), checkBytes("bytes", bytes))];
+  }
+
   mapSg(segments: readonly SgSegment[], dir: Direction = "bidirectional"): number[] | null {
     checkSgList("segments", segments);
     const d = checkDirection(dir);
@@ -188,6 +194,10 @@ class WasmIommu implements Iommu {
 
   cacheLines(): number {
     return this.core.cacheLines() >>> 0;
+  }
+
+  staleLines(): number {
+    return this.core.staleLines() >>> 0;
   }
 }
 

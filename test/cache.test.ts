@@ -90,3 +90,25 @@ describe("DART TLB outcomes", () => {
     expect(io.deviceAccess(a, 8, "read")).toBe("stale");
   });
 });
+
+describe("never-free unmap", () => {
+  it("returns the pages to the allocator but leaves the entry valid until reuse", () => {
+    const io = createIommu({ platform: "calgary-pcix", tableSize: "64K" });
+    const dma = io.mapSingle(0x5000, 4096)!;
+    expect(io.unmapKeep(dma, 4096)).toBe("ok");
+    expect(io.entryInUse(dma / 4096)).toBe(false);
+    expect(io.entryWord(dma / 4096)).not.toBe(0n);
+    expect(io.deviceAccess(dma, 8, "read")).toBe("miss"); // still translates: the exposure
+    const s = io.stats();
+    expect([s.tceWrites, s.pagesUnmapped, s.pagesInUse, s.staleHits]).toEqual([1, 1, 0, 0]);
+  });
+
+  it("counts stale cache lines", () => {
+    const io = createIommu({ platform: "calgary-pcix" });
+    const a = io.mapSingle(0x5000, 2 * 4096)!;
+    io.deviceAccess(a, 8192, "read");
+    expect(io.staleLines()).toBe(0);
+    io.unmapSingle(a, 2 * 4096);
+    expect(io.staleLines()).toBe(2);
+  });
+});

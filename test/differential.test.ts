@@ -11,6 +11,7 @@ type Op =
   | { t: "map"; pfn: number; off: number; bytes: number; dir: Direction }
   | { t: "unmap"; pick: number }
   | { t: "unmapAgain"; pick: number }
+  | { t: "unmapKeep"; pick: number }
   | { t: "unmapRandom"; dma: number; bytes: number }
   | { t: "mapSg"; segs: Array<{ pfn: number; off: number; bytes: number }>; dir: Direction }
   | { t: "unmapSg"; pick: number }
@@ -39,6 +40,7 @@ const opArbWith = (bytesArb: fc.Arbitrary<number>): fc.Arbitrary<Op> => fc.oneof
   { weight: 8, arbitrary: fc.record({ t: fc.constant("map" as const), pfn: pfnArb, off: fc.integer({ min: 0, max: 4095 }), bytes: bytesArb, dir: dirArb }) },
   { weight: 7, arbitrary: fc.record({ t: fc.constant("unmap" as const), pick }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant("unmapAgain" as const), pick }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant("unmapKeep" as const), pick }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant("unmapRandom" as const), dma: fc.integer({ min: 0, max: 0xffffffff }), bytes: fc.integer({ min: 1, max: 20000 }) }) },
   {
     weight: 2,
@@ -115,6 +117,13 @@ function step(a: Iommu, b: Iommu, op: Op, live: Live[], dead: Live[]): [unknown,
       if (kind === "sg") return both((m) => m.unmapSg(x.segs));
       return both((m) => m.freeCoherent(x.segs[0].dma, x.segs[0].bytes));
     }
+    case "unmapKeep": {
+      const x = take(live, op.pick, "single");
+      if (!x) return [null, null];
+      live.splice(live.indexOf(x), 1);
+      dead.push(x);
+      return both((m) => [m.unmapKeep(x.segs[0].dma, x.segs[0].bytes), m.staleLines()]);
+    }
     case "unmapAgain": {
       const x = take(dead, op.pick);
       if (!x) return [null, null];
@@ -154,6 +163,7 @@ describe.each(PLATFORMS)("WASM core ≡ reference model on %s", (platform) => {
         expect(a.stats()).toEqual(b.stats());
         expect(a.hint()).toBe(b.hint());
         expect(a.cacheLines()).toBe(b.cacheLines());
+        expect(a.staleLines()).toBe(b.staleLines());
       }),
       { numRuns: 100, seed: 20071001, endOnFailure: true },
     );

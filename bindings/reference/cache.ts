@@ -56,6 +56,10 @@ export class ReferenceCache {
     for (const set of this.sets) set.fill(null);
   }
 
+  lines(): Line[] {
+    return this.sets.flatMap((set) => set.filter((l): l is Line => l !== null));
+  }
+
   occupancy(): number {
     return this.sets.reduce((n, set) => n + set.filter((l) => l !== null).length, 0);
   }

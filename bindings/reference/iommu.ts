@@ -203,14 +203,20 @@ export class ReferenceIommu implements Iommu {
     return was;
   }
 
-  /** iommu_free with its checks; returns a FREE_RESULTS index. */
-  private freeAt(dma: number, npages: number): number {
+  private releaseBitsOnly(first: number, npages: number): number {
+    const was = this.map.clear(first, npages);
+    this.n.pagesInUse -= was;
+    return was;
+  }
+
+  /** iommu_free with its checks; returns a FREE_RESULTS index. `keep`: leave the entries valid. */
+  private freeAt(dma: number, npages: number, keep = false): number {
     const first = Math.floor(dma / PAGE);
     if (dma < this.config.badFreeBelow || first + npages > this.config.entries) {
       this.n.badFrees++;
       return 1;
     }
-    const was = this.releasePages(first, npages);
+    const was = keep ? this.releaseBitsOnly(first, npages) : this.releasePages(first, npages);
     this.n.pagesUnmapped += npages;
     if (was !== npages) {
       this.n.doubleFrees++;
@@ -357,6 +363,13 @@ export class ReferenceIommu implements Iommu {
     return FREE_RESULTS[this.unmapSingleRaw(checkDma("dma", dma), checkBytes("bytes", bytes))];
   }
 
+  unmapKeep(dma: number, bytes: number): FreeResult {
+    checkDma("dma", dma);
+    checkBytes("bytes", bytes);
+    this.n.unmaps++;
+    return FREE_RESULTS[this.freeAt(dma, pagesSpanned(dma, bytes), true)];
+  }
+
   mapSg(segments: readonly SgSegment[], dir: Direction = "bidirectional"): number[] | null {
     checkSgList("segments", segments);
     const d = checkDirection(dir);
@@ -429,6 +442,10 @@ export class ReferenceIommu implements Iommu {
 
   cacheLines(): number {
     return this.cache.occupancy();
+  }
+
+  staleLines(): number {
+    return this.cache.lines().filter((l) => l.word !== this.table[l.page]).length;
   }
 
   // ── batches: the same record format as the core ─────────────────────────────────────────
