@@ -8,6 +8,11 @@ import type { IommuOptions } from "./config.js";
 import { ConfigError } from "./errors.js";
 import { createIommu } from "./node.js";
 import { PLATFORMS, type PlatformName } from "./platforms.js";
+import { DEFAULT_PROFILE, validateProfile, type CostProfile } from "./sim/cost-profile.js";
+import { ENVIRONMENTS, type EnvironmentName } from "./sim/environments.js";
+import { replayThroughSimulation } from "./sim/replay.js";
+import { createSimulation, type SimPlatform } from "./sim/simulation.js";
+import { STRATEGIES } from "./sim/strategies.js";
 import { parseTrace, TraceError } from "./trace/parse.js";
 import { replayTrace } from "./trace/replay.js";
 
@@ -22,7 +27,11 @@ function cacheGeometry(v: string): { entries: number; ways: number } {
 }
 
 interface ReplayFlags {
-  platform: PlatformName;
+  platform: PlatformName | "none";
+  strategy?: string;
+  environment?: EnvironmentName;
+  profile?: string;
+  batchSize?: number;
   tableSize?: string;
   cache?: { entries: number; ways: number };
   flushPolicy?: FlushPolicyName;
@@ -39,6 +48,10 @@ function replay(file: string, flags: ReplayFlags): void {
     throw new ConfigError("TRACE", file, `a readable trace file (${(e as Error).message})`);
   }
   const trace = parseTrace(text, { lenient: flags.lenient });
+  if (flags.strategy !== undefined || flags.environment !== undefined || flags.profile !== undefined || flags.platform === "none") {
+    simulate(trace, flags);
+    return;
+  }
   const options: IommuOptions = { platform: flags.platform };
   if (flags.tableSize !== undefined) options.tableSize = flags.tableSize;
   if (flags.cache !== undefined) options.cache = flags.cache;
@@ -70,6 +83,62 @@ function replay(file: string, flags: ReplayFlags): void {
   for (const s of result.skipped) process.stderr.write(`skipped line ${s.line}: ${s.reason}: ${s.text.trim()}\n`);
 }
 
+function loadProfile(file: string | undefined): CostProfile {
+  if (file === undefined) return DEFAULT_PROFILE;
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new ConfigError("--profile", file, `a readable JSON cost profile (${(e as Error).message})`);
+  }
+  return validateProfile(json, `profile ${file}`);
+}
+
+/** replay with --strategy / --environment / --profile (or --platform none): the priced run. */
+function simulate(trace: ReturnType<typeof parseTrace>, flags: ReplayFlags): void {
+  const iommu: Omit<IommuOptions, "platform" | "flushPolicy"> = {};
+  if (flags.tableSize !== undefined) iommu.tableSize = flags.tableSize;
+  if (flags.cache !== undefined) iommu.cache = flags.cache;
+  if (flags.flushPolicy !== undefined) throw new ConfigError("--flush-policy", flags.flushPolicy, "to be left out with --strategy: use deferred-flush or strict-flush in the strategy");
+  const sim = createSimulation(
+    {
+      platform: flags.platform as SimPlatform,
+      strategy: flags.strategy,
+      environment: flags.environment,
+      profile: loadProfile(flags.profile),
+      iommu,
+      batchSize: flags.batchSize,
+    },
+    (o) => createIommu(o),
+  );
+  const r = replayThroughSimulation(trace, sim, flags.lenient);
+  if (flags.json) {
+    process.stdout.write(JSON.stringify({ ...r.report, operations: r.operations, skipped: r.skipped }, null, 2) + "\n");
+    return;
+  }
+  const rep = r.report;
+  const out = [
+    `platform ${rep.platform}`,
+    `strategy ${rep.strategy.mapping}${rep.strategy.flush ? "+" + rep.strategy.flush : ""}`,
+    `environment ${rep.environment}`,
+    `profile ${rep.profile.name} v${rep.profile.version}`,
+    `operations ${r.operations}`,
+    `skipped ${r.skipped.length}`,
+    `crossings ${rep.crossings}`,
+    `cycles ${Math.round(rep.cycles.total)}`,
+    ...Object.entries(rep.cycles.byParty).map(([k, v]) => `cycles.${k} ${Math.round(v ?? 0)}`),
+    ...Object.entries(rep.cycles.byOperation).map(([k, v]) => `cycles.op.${k} ${Math.round(v ?? 0)}`),
+    `exposure.releasedButLivePeak ${rep.exposure.releasedButLivePeak}`,
+    `exposure.releasedButLivePageSeconds ${rep.exposure.releasedButLivePageSeconds.toPrecision(6)}`,
+    `exposure.dmaAfterRelease.reached ${rep.exposure.dmaAfterRelease.reached}`,
+    `exposure.dmaAfterRelease.blocked ${rep.exposure.dmaAfterRelease.blocked}`,
+    `exposure.reachableBytes ${rep.exposure.reachableBytes}`,
+    `exposure.ioSpaceInUse.peakPages ${rep.exposure.ioSpaceInUse.peakPages}`,
+    ...COUNTER_NAMES.map((n) => `${n} ${rep.counters[n]}`),
+  ];
+  process.stdout.write(out.join("\n") + "\n");
+}
+
 const program = new Command()
   .name("iommu-sim")
   .description("What DMA protection costs with an IOMMU, and what it leaves exposed: IBM Calgary and DART models.")
@@ -80,7 +149,14 @@ program
   .command("replay")
   .description("Replay a DMA trace (native format or the kernel's dma: tracepoint text) through a simulated IOMMU")
   .argument("<TRACE>", "trace file")
-  .addOption(new Option("--platform <name>", "IOMMU and driver era").choices(PLATFORMS).makeOptionMandatory())
+  .addOption(new Option("--platform <name>", 'IOMMU and driver era ("none": no IOMMU, DMA address = physical)').choices([...PLATFORMS, "none"]).makeOptionMandatory())
+  .option("--strategy <s>", `mapping strategy, optionally +deferred-flush|+strict-flush: ${STRATEGIES.join(", ")} (prices the run)`)
+  .addOption(new Option("--environment <e>", "who runs the driver and programs the IOMMU (prices the run)").choices(ENVIRONMENTS))
+  .option("--profile <file>", "CostProfile JSON (default: the built-in assumed profile)")
+  .option("--batch-size <n>", "operations per dma_map_multi / dma_unmap_multi (batched)", (v) => {
+    if (!/^\d+$/.test(v)) throw new InvalidArgumentError("expected a whole number");
+    return Number(v);
+  })
   .option("--table-size <bytes>", 'translation table size: Calgary 64K|128K|256K|512K|1M|2M|4M|8M (default 8M), DART 2M')
   .option("--cache <geometry>", 'device-side cache as ENTRIESxWAYS (default 64x4; "0" for none)', cacheGeometry)
   .addOption(new Option("--flush-policy <policy>", "override the platform's flush policy").choices(FLUSH_POLICIES))

@@ -11,6 +11,11 @@ export { createReferenceIommu } from "./reference/index.js";
 export * from "./records.js";
 export { parseTrace, type TraceOp, type ParsedTrace } from "./trace/parse.js";
 export { replayTrace, type ReplayResult, type ReplayOptions } from "./trace/replay.js";
+export { createSimulation, Simulation, OP_KINDS, type SimulationOptions, type SimulationReport, type SimPlatform, type OpKind } from "./sim/simulation.js";
+export { DEFAULT_PROFILE, validateProfile, type CostProfile } from "./sim/cost-profile.js";
+export { ENVIRONMENTS, ENVIRONMENT_PRESETS, type EnvironmentName, type Environment, type Party } from "./sim/environments.js";
+export { STRATEGIES, MAPPING_STRATEGIES, FLUSH_STRATEGIES, STRATEGY_TEXT, parseStrategy, type StrategyChoice } from "./sim/strategies.js";
+export { replayThroughSimulation, type SimReplayResult } from "./sim/replay.js";
 
 /** Compiles the core from a URL, Response or bytes (browser or Node). */
 export async function loadIommuModule(source: URL | string | Response | ArrayBuffer | Uint8Array<ArrayBuffer>): Promise<WebAssembly.Module> {

@@ -1,0 +1,650 @@
+// A Simulation runs DMA operations (named by ids, as in a trace) through a platform, a mapping
+// strategy and an environment, and accounts the price (cycles by party, operation and CPU) and
+// the protection left (exposure). The core does the mapping; this layer decides what the core
+// sees and who pays for it.
+
+import type { AccessOutcome, Direction, Stats } from "../abi.js";
+import { COUNTER_NAMES, IO_PAGE_SIZE } from "../abi.js";
+import type { IommuOptions } from "../config.js";
+import { ConfigError } from "../errors.js";
+import type { PlatformName } from "../platforms.js";
+import type { Iommu } from "../types.js";
+import { DEFAULT_PROFILE, validateProfile, type CostProfile } from "./cost-profile.js";
+import { ENVIRONMENT_PRESETS, ENVIRONMENTS, type Environment, type EnvironmentName, type Party } from "./environments.js";
+import { parseStrategy, type StrategyChoice } from "./strategies.js";
+
+export type SimPlatform = PlatformName | "none";
+export const OP_KINDS = ["setup", "map", "unmap", "map_sg", "unmap_sg", "alloc", "free", "flush"] as const;
+export type OpKind = (typeof OP_KINDS)[number];
+
+export interface SimulationOptions {
+  platform: SimPlatform;
+  /** e.g. "straightforward", "cached", "batched+deferred-flush". @default "straightforward" */
+  strategy?: string;
+  /** @default "baremetal" */
+  environment?: EnvironmentName;
+  profile?: CostProfile;
+  /** Core options other than the platform (tableSize, cache, …). */
+  iommu?: Omit<IommuOptions, "platform" | "flushPolicy">;
+  /** Operations per dma_map_multi / dma_unmap_multi (batched). @default 16 */
+  batchSize?: number;
+  /** Parked mappings the DMA-API cache keeps (cached). @default 256 */
+  mappingCacheSize?: number;
+  /** Guest memory mapped up front (preallocated). @default min(2 GiB, IO space) */
+  guestBytes?: number;
+  /** Simulated time between consecutive operations, for exposure integrals. @default 1000 */
+  opIntervalNs?: number;
+}
+
+export interface SimulationReport {
+  platform: SimPlatform;
+  strategy: StrategyChoice;
+  environment: EnvironmentName;
+  profile: { name: string; version: number };
+  /** The core's counters (all zero on the none platform except what it counts itself). */
+  counters: Stats;
+  /** Hypervisor entries (hypercalls, multicalls, grant operations). */
+  crossings: number;
+  hypercalls: number;
+  cycles: {
+    total: number;
+    byParty: Partial<Record<Party, number>>;
+    byOperation: Partial<Record<OpKind, number>>;
+    byCpu: number[];
+  };
+  exposure: {
+    /** Translations the device could still use after the driver released them: peak and time average. */
+    releasedButLivePeak: number;
+    releasedButLiveAverage: number;
+    /** ∫ released-but-live pages dt, in page·seconds. */
+    releasedButLivePageSeconds: number;
+    /** Device DMAs to buffers the driver had released: reached memory, or were blocked. */
+    dmaAfterRelease: { reached: number; blocked: number };
+    /** Guest memory the device can reach at the end (bytes): all of it with no IOMMU or preallocated. */
+    reachableBytes: number | "all";
+    ioSpaceInUse: { peakPages: number; averagePages: number };
+  };
+  simulatedSeconds: number;
+}
+
+interface Buffer {
+  dma: number[];
+  bytes: number[];
+  phys: number[];
+  dir: Direction;
+  kind: "single" | "sg" | "coherent";
+  live: boolean;
+  /** The map failed (IO space full): the driver got an error and will not unmap it. */
+  failed?: boolean;
+  /** persistent/cached: the pool or cache slot behind it. */
+  slot?: Parked;
+}
+
+interface Parked {
+  key: string;
+  dmaBase: number;
+  pages: number;
+  lastUse: number;
+  inUse: boolean;
+}
+
+const pagesOf = (addr: number, bytes: number) => Math.ceil(((addr % IO_PAGE_SIZE) + bytes) / IO_PAGE_SIZE);
+
+export class Simulation {
+  readonly strategy: StrategyChoice;
+  readonly env: Environment;
+  readonly profile: CostProfile;
+  private readonly iommu: Iommu | null;
+  private readonly ids = new Map<string, Buffer>();
+  private readonly byParty: Partial<Record<Party, number>> = {};
+  private readonly byOperation: Partial<Record<OpKind, number>> = {};
+  private readonly byCpu: number[];
+  private crossings = 0;
+  private hypercalls = 0;
+  private last: Stats | null = null;
+  private clock = 0;
+  // strategy state
+  private readonly parked = new Map<string, Parked>(); // cached: key → parked or in use
+  private readonly pool = new Map<number, Parked[]>(); // persistent: pages → free buffers
+  private poolPages = 0;
+  private readonly keptPages = new Set<number>(); // never-free: entries still valid after unmap
+  private readonly pendingUnmaps: Buffer[] = []; // batched
+  private mapBatchFill = 0;
+  private readonly batchSize: number;
+  private readonly cacheSize: number;
+  private readonly guestBytes: number;
+  private readonly intervalNs: number;
+  // exposure
+  private exposedPeak = 0;
+  private exposedIntegral = 0; // page·ns
+  private ioPeak = 0;
+  private ioIntegral = 0;
+  private reached = 0;
+  private blocked = 0;
+  private counterNone: Stats;
+
+  constructor(readonly options: SimulationOptions, makeIommu: (o: IommuOptions) => Iommu) {
+    const environment = options.environment ?? "baremetal";
+    if (!ENVIRONMENTS.includes(environment)) throw new ConfigError("environment", environment, `one of ${ENVIRONMENTS.join(", ")}`);
+    this.env = ENVIRONMENT_PRESETS[environment];
+    this.strategy = parseStrategy(options.strategy ?? "straightforward", options.platform, environment);
+    this.profile = validateProfile(options.profile ?? DEFAULT_PROFILE);
+    this.byCpu = new Array(this.profile.machine.cores).fill(0);
+    const int = (f: string, v: number | undefined, d: number, min: number, max: number) => {
+      const x = v ?? d;
+      if (!Number.isInteger(x) || x < min || x > max) throw new ConfigError(f, v, `an integer from ${min} to ${max}`);
+      return x;
+    };
+    this.batchSize = int("batchSize", options.batchSize, 16, 1, 1 << 16);
+    this.cacheSize = int("mappingCacheSize", options.mappingCacheSize, 256, 1, 1 << 20);
+    this.intervalNs = int("opIntervalNs", options.opIntervalNs, 1000, 0, 1e12);
+    const flushPolicy = this.strategy.flush === "strict-flush" ? "strict" : this.strategy.flush === "deferred-flush" ? "on-wrap" : undefined;
+    if (options.platform === "none") {
+      this.iommu = null;
+    } else {
+      const o: IommuOptions = { ...(options.iommu ?? {}), platform: options.platform };
+      if (flushPolicy) o.flushPolicy = flushPolicy;
+      this.iommu = makeIommu(o);
+    }
+    const ioSpace = this.iommu?.config.ioSpaceBytes ?? 2 ** 52;
+    this.guestBytes = int("guestBytes", options.guestBytes, Math.min(2 ** 31, ioSpace), IO_PAGE_SIZE, 2 ** 52);
+    if (this.strategy.mapping === "preallocated" && this.guestBytes > ioSpace) {
+      throw new ConfigError("guestBytes", this.guestBytes, `at most the IO space of ${options.platform} (${ioSpace} bytes): preallocated maps the whole guest`);
+    }
+    this.counterNone = Object.fromEntries(COUNTER_NAMES.map((k) => [k, 0])) as Stats;
+    this.last = this.iommu?.stats() ?? null;
+    if (this.strategy.mapping === "preallocated") this.setupPreallocated();
+  }
+
+  // ── accounting ──────────────────────────────────────────────────────────────────────────
+
+  private charge(party: Party, kind: OpKind, cycles: number): void {
+    if (cycles === 0) return;
+    this.byParty[party] = (this.byParty[party] ?? 0) + cycles;
+    this.byOperation[kind] = (this.byOperation[kind] ?? 0) + cycles;
+    const cpu = this.env.cpuOf[party] ?? this.env.cpuOf[this.env.driver] ?? 0;
+    this.byCpu[cpu] += cycles;
+  }
+
+  private get c() {
+    return this.profile.cycles;
+  }
+
+  /** Counter deltas of the core since the last call. */
+  private delta(): Stats {
+    const now = this.iommu!.stats();
+    const d = {} as Stats;
+    for (const k of Object.keys(now) as Array<keyof Stats>) d[k] = now[k] - this.last![k];
+    this.last = now;
+    return d;
+  }
+
+  /** The driver kernel's share of a DMA-API call: entry and the allocator's bitmap scan. */
+  private driverWork(kind: OpKind, d: Stats | null, entries = 1): void {
+    this.charge(this.env.driver, kind, entries * this.c.dmaApiEntry + (d ? d.wordsScanned * this.c.bitmapWordScan : 0));
+  }
+
+  /** Table cache lines the CPU flushes after writing `pages` entries (Calgary: one per TCE; DART: 128-byte lines, one extra entry). */
+  private tableLines(pages: number): number {
+    if (pages === 0) return 0;
+    return this.iommu!.config.format === 0 ? pages : Math.ceil(((pages + 1) * 4) / 128);
+  }
+
+  /**
+   * Entry writes and their flushes. `crossing`: how the request reaches Xen — "per-entry" (one
+   * hypercall per TCE update), "one" (a single hypercall or grant op carries them), "multicall-entry"
+   * (inside a multicall whose trap was already paid), or none on bare metal.
+   */
+  private tableWork(kind: OpKind, pages: number, crossing: "per-entry" | "one" | "multicall-entry"): void {
+    if (pages === 0) return;
+    const c = this.c;
+    const work = pages * c.tceWrite + this.tableLines(pages) * c.tableCacheLineFlush;
+    if (this.env.iommuOwner === "kernel") {
+      this.charge("kernel", kind, work);
+      return;
+    }
+    let traps = 0;
+    if (crossing === "per-entry") traps = pages;
+    else if (crossing === "one") traps = 1;
+    this.crossings += traps;
+    this.hypercalls += traps;
+    const perEntry = crossing === "multicall-entry" ? c.multicallPerEntry * pages : 0;
+    this.charge("xen", kind, traps * (c.hypercallEntry + c.hypercallExit) + pages * c.hypervisorValidate + perEntry + work);
+  }
+
+  /** Device-cache flushes the core performed during the last call, at the platform's price. */
+  private flushWork(d: Stats, inFlight: number): void {
+    const c = this.c;
+    const platform = this.options.platform;
+    let cycles = 0;
+    if (d.flushes > 0) {
+      if (platform === "calgary-pcix") {
+        // stop arbitration, push, poll the split queue until DMA in flight drains (≤ 100), rewrite TAR, restore
+        const polls = Math.min(100, 1 + inFlight);
+        cycles = d.flushes * (3 * c.mmioRead + 3 * c.mmioWrite + polls * c.flushWaitPoll);
+      } else if (platform === "calioc2") {
+        const polls = Math.min(100, 1 + inFlight);
+        cycles = d.flushes * (6 * c.mmioRead + 3 * c.mmioWrite + polls * c.flushWaitPoll);
+      } else {
+        cycles = d.flushes * (2 * c.mmioRead + c.mmioWrite); // DART invalidate-all: set bit, poll once
+      }
+    }
+    cycles += d.entryInvalidations * (c.mmioWrite + c.mmioRead); // DART U4: write IONE, poll
+    this.charge(this.env.iommuOwner, "flush", cycles);
+  }
+
+  /**
+   * xen-domU only: the front-end grants its pages, dom0 grant-maps them (and unmaps them after),
+   * whatever the mapping strategy. With grant-table integration the grant operation also programs
+   * the IOMMU: its trap is the single crossing tableWork("one") pays, so only the grant work is added.
+   */
+  private grantWork(kind: OpKind, pages: number): void {
+    if (!this.env.frontend || pages === 0) return;
+    const c = this.c;
+    if (kind === "map" || kind === "map_sg") this.charge(this.env.frontend, kind, pages * c.grantIssue);
+    if (this.integrated) {
+      this.charge("xen", kind, pages * c.grantOp);
+      return;
+    }
+    if (this.strategy.mapping === "batched") {
+      // netback batches its grant operations with the mappings: they ride in the batch's trap
+      this.charge("xen", kind, pages * c.grantOp + c.multicallPerEntry);
+      return;
+    }
+    this.crossings++;
+    this.hypercalls++;
+    this.charge("xen", kind, c.hypercallEntry + c.hypercallExit + pages * c.grantOp);
+  }
+
+  private get integrated(): boolean {
+    return this.strategy.mapping === "grant-table";
+  }
+
+  private liveMappings(): number {
+    let n = 0;
+    for (const b of this.ids.values()) if (b.live) n++;
+    return n;
+  }
+
+  /** End of an operation: advance simulated time and integrate exposure and IO-space use. */
+  private tick(): void {
+    const stale = this.iommu ? this.iommu.staleLines() : 0;
+    let parkedPages = 0;
+    for (const p of this.parked.values()) if (!p.inUse) parkedPages += p.pages;
+    let idlePool = 0;
+    for (const list of this.pool.values()) for (const p of list) idlePool += p.pages;
+    let pending = 0;
+    for (const b of this.pendingUnmaps) for (let i = 0; i < b.dma.length; i++) pending += pagesOf(b.dma[i], b.bytes[i]);
+    const exposed = stale + parkedPages + idlePool + pending + this.keptPages.size;
+    const io = this.last ? this.last.pagesInUse : 0;
+    this.exposedPeak = Math.max(this.exposedPeak, exposed);
+    this.ioPeak = Math.max(this.ioPeak, io);
+    this.exposedIntegral += exposed * this.intervalNs;
+    this.ioIntegral += io * this.intervalNs;
+    this.clock += this.intervalNs;
+  }
+
+  // ── core calls with their price ─────────────────────────────────────────────────────────
+
+  /** A real map through the core, paid as the strategy says. */
+  private coreMap(kind: OpKind, phys: number, bytes: number, dir: Direction, batchedEntry: boolean): number | null {
+    const dma = this.iommu!.mapSingle(phys, bytes, dir);
+    const d = this.delta();
+    const pages = dma === null ? 0 : pagesOf(phys, bytes);
+    this.driverWork(kind, d, batchedEntry ? 0 : 1);
+    this.tableWork(kind, pages, batchedEntry ? "multicall-entry" : this.integrated ? "one" : "per-entry");
+    this.flushWork(d, this.liveMappings());
+    if (dma !== null) this.forgetKept(dma, pages);
+    return dma;
+  }
+
+  private coreUnmap(kind: OpKind, dma: number, bytes: number, batchedEntry: boolean): void {
+    const keep = this.strategy.mapping === "never-free";
+    if (keep) this.iommu!.unmapKeep(dma, bytes);
+    else this.iommu!.unmapSingle(dma, bytes);
+    const d = this.delta();
+    const pages = pagesOf(dma, bytes);
+    this.driverWork(kind, d, batchedEntry ? 0 : 1);
+    if (keep) {
+      for (let p = 0; p < pages; p++) this.keptPages.add(Math.floor(dma / IO_PAGE_SIZE) + p);
+      return; // nothing written, nothing crossed: that is the point (and the exposure)
+    }
+    this.tableWork(kind, pages, batchedEntry ? "multicall-entry" : this.integrated ? "one" : "per-entry");
+    this.flushWork(d, this.liveMappings());
+  }
+
+  private forgetKept(dma: number, pages: number): void {
+    if (this.keptPages.size === 0) return;
+    const first = Math.floor(dma / IO_PAGE_SIZE);
+    for (let p = 0; p < pages; p++) this.keptPages.delete(first + p);
+  }
+
+  /** A dma_map_multi / dma_unmap_multi call starts: one API entry, one multicall trap under Xen. */
+  private multicallStart(kind: OpKind): void {
+    this.charge(this.env.driver, kind, this.c.dmaApiEntry);
+    if (this.env.iommuOwner === "xen") {
+      this.crossings++;
+      this.charge("xen", kind, this.c.hypercallEntry + this.c.hypercallExit);
+    }
+  }
+
+  private setupPreallocated(): void {
+    const pages = Math.ceil(this.guestBytes / IO_PAGE_SIZE);
+    const c = this.c;
+    const work = pages * c.tceWrite + this.tableLines(pages) * c.tableCacheLineFlush;
+    if (this.env.iommuOwner === "kernel") this.charge("kernel", "setup", work);
+    else {
+      // at boot the whole guest is mapped through the same per-entry interface
+      this.crossings += pages;
+      this.hypercalls += pages;
+      this.charge("xen", "setup", pages * (c.hypercallEntry + c.hypercallExit + c.hypervisorValidate) + work);
+    }
+  }
+
+  // ── the DMA API by id ───────────────────────────────────────────────────────────────────
+
+  private fresh(id: string): void {
+    if (this.ids.get(id)?.live) throw new ConfigError("id", id, "an id that is not mapped now");
+  }
+
+  /** The live buffer `id`, or null (after ending it) when its map had failed: nothing to undo. */
+  private held(id: string, kind: Buffer["kind"]): Buffer | null {
+    const b = this.ids.get(id);
+    if (!b || !b.live || b.kind !== kind) throw new ConfigError("id", id, `an id mapped by ${kind === "sg" ? "mapSg" : kind === "coherent" ? "alloc" : "map"} and not yet released`);
+    if (b.failed) {
+      b.live = false;
+      this.tick();
+      return null;
+    }
+    return b;
+  }
+
+  /** dma_map_single; returns the DMA address, or null when the IO space is full. */
+  map(id: string, phys: number, bytes: number, dir: Direction): number | null {
+    this.fresh(id);
+    const dma = this.mapOne("map", phys, bytes, dir);
+    if (dma !== null) {
+      this.grantWork("map", pagesOf(phys, bytes));
+      this.ids.set(id, { dma: [dma.dma], bytes: [bytes], phys: [phys], dir, kind: "single", live: true, slot: dma.slot });
+    } else {
+      this.ids.set(id, { dma: [], bytes: [bytes], phys: [phys], dir, kind: "single", live: true, failed: true });
+    }
+    this.tick();
+    return dma === null ? null : dma.dma;
+  }
+
+  private mapOne(kind: OpKind, phys: number, bytes: number, dir: Direction): { dma: number; slot?: Parked } | null {
+    const s = this.strategy.mapping;
+    const c = this.c;
+    if (!this.iommu) {
+      this.charge(this.env.driver, kind, c.dmaApiEntry);
+      return { dma: phys };
+    }
+    if (s === "preallocated") {
+      if (phys + bytes > this.guestBytes) throw new ConfigError("phys", phys, `a buffer inside the preallocated guest (below ${this.guestBytes} bytes)`);
+      this.charge(this.env.driver, kind, c.dmaApiEntry);
+      return { dma: phys };
+    }
+    if (s === "cached") {
+      const pages = pagesOf(phys, bytes);
+      const key = `${Math.floor(phys / IO_PAGE_SIZE)}:${pages}:${dir}`;
+      this.charge(this.env.driver, kind, c.mappingCacheLookup);
+      const hit = this.parked.get(key);
+      if (hit && !hit.inUse) {
+        hit.inUse = true;
+        hit.lastUse = this.clock;
+        this.charge(this.env.driver, kind, c.dmaApiEntry);
+        return { dma: hit.dmaBase + (phys % IO_PAGE_SIZE), slot: hit };
+      }
+      const dma = this.coreMap(kind, phys, bytes, dir, false);
+      if (dma === null) return null;
+      if (hit) return { dma }; // the same pages mapped twice at once: the second is not cached
+      const slot: Parked = { key, dmaBase: dma - (phys % IO_PAGE_SIZE), pages, lastUse: this.clock, inUse: true };
+      this.parked.set(key, slot);
+      return { dma, slot };
+    }
+    if (s === "persistent") {
+      const pages = pagesOf(phys, bytes);
+      let buf = this.pool.get(pages)?.pop();
+      if (!buf) {
+        const e = this.iommu.allocCoherent(pages * IO_PAGE_SIZE);
+        const d = this.delta();
+        this.driverWork(kind, d);
+        this.tableWork(kind, e ? pages : 0, "per-entry");
+        this.flushWork(d, this.liveMappings());
+        if (!e) return null;
+        buf = { key: "", dmaBase: e.dma, pages, lastUse: this.clock, inUse: true };
+        this.poolPages += pages;
+      } else {
+        this.charge(this.env.driver, kind, c.dmaApiEntry);
+      }
+      buf.inUse = true;
+      if (dir !== "from-device") this.charge(this.env.driver, kind, bytes * c.copyPerByte);
+      return { dma: buf.dmaBase + (phys % IO_PAGE_SIZE), slot: buf };
+    }
+    if (s === "batched") {
+      if (this.mapBatchFill === 0) this.multicallStart(kind);
+      this.mapBatchFill = (this.mapBatchFill + 1) % this.batchSize;
+      const dma = this.coreMap(kind, phys, bytes, dir, true);
+      return dma === null ? null : { dma };
+    }
+    const dma = this.coreMap(kind, phys, bytes, dir, false);
+    return dma === null ? null : { dma };
+  }
+
+  private unmapOne(kind: OpKind, b: Buffer, i: number): void {
+    const s = this.strategy.mapping;
+    const c = this.c;
+    if (!this.iommu || s === "preallocated") {
+      this.charge(this.env.driver, kind, c.dmaApiEntry);
+      return;
+    }
+    if (s === "cached" && b.slot) {
+      this.charge(this.env.driver, kind, c.dmaApiEntry + c.mappingCacheLookup);
+      b.slot.inUse = false;
+      b.slot.lastUse = this.clock;
+      this.evictParked(kind);
+      return;
+    }
+    if (s === "persistent" && b.slot) {
+      this.charge(this.env.driver, kind, c.dmaApiEntry);
+      if (b.dir !== "to-device") this.charge(this.env.driver, kind, b.bytes[i] * c.copyPerByte);
+      b.slot.inUse = false;
+      const list = this.pool.get(b.slot.pages) ?? [];
+      list.push(b.slot);
+      this.pool.set(b.slot.pages, list);
+      return;
+    }
+    this.coreUnmap(kind, b.dma[i], b.bytes[i], false);
+  }
+
+  /** Parked mappings beyond the cache size are really unmapped, least recently used first. */
+  private evictParked(kind: OpKind): void {
+    let idle = [...this.parked.values()].filter((p) => !p.inUse);
+    while (idle.length > this.cacheSize) {
+      const victim = idle.reduce((a, b) => (b.lastUse < a.lastUse ? b : a));
+      this.parked.delete(victim.key);
+      this.coreUnmap(kind, victim.dmaBase, victim.pages * IO_PAGE_SIZE, false);
+      idle = idle.filter((p) => p !== victim);
+    }
+  }
+
+  unmap(id: string): void {
+    const b = this.held(id, "single");
+    if (!b) return;
+    b.live = false;
+    this.grantWork("unmap", pagesOf(b.phys[0], b.bytes[0]));
+    if (this.strategy.mapping === "batched") this.queueUnmap(b);
+    else this.unmapOne("unmap", b, 0);
+    this.tick();
+  }
+
+  private queueUnmap(b: Buffer): void {
+    this.pendingUnmaps.push(b);
+    if (this.pendingUnmaps.length >= this.batchSize) this.drainUnmaps();
+  }
+
+  /** dma_unmap_multi over the queued unmaps. */
+  private drainUnmaps(): void {
+    if (this.pendingUnmaps.length === 0) return;
+    const kind: OpKind = this.pendingUnmaps[0].kind === "sg" ? "unmap_sg" : "unmap";
+    this.multicallStart(kind);
+    for (const b of this.pendingUnmaps.splice(0)) {
+      for (let i = 0; i < b.dma.length; i++) this.coreUnmap(b.kind === "sg" ? "unmap_sg" : "unmap", b.dma[i], b.bytes[i], true);
+    }
+  }
+
+  mapSg(id: string, segments: ReadonlyArray<{ phys: number; bytes: number }>, dir: Direction): number[] | null {
+    this.fresh(id);
+    const out: number[] = [];
+    const slots: Array<Parked | undefined> = [];
+    for (const s of segments) {
+      const r = this.mapOne("map_sg", s.phys, s.bytes, dir);
+      if (r === null) {
+        // undo what this list mapped so far, as map_sg does
+        const undo: Buffer = { dma: out, bytes: segments.map((x) => x.bytes), phys: [], dir, kind: "sg", live: false };
+        out.forEach((_, i) => {
+          undo.slot = slots[i];
+          this.unmapOne("unmap_sg", undo, i);
+        });
+        this.ids.set(id, { dma: [], bytes: [], phys: [], dir, kind: "sg", live: true, failed: true });
+        this.tick();
+        return null;
+      }
+      out.push(r.dma);
+      slots.push(r.slot);
+    }
+    // One scatterlist = one Buffer; per-segment slots are kept by index.
+    const b: Buffer = { dma: out, bytes: segments.map((s) => s.bytes), phys: segments.map((s) => s.phys), dir, kind: "sg", live: true };
+    this.grantWork("map_sg", segments.reduce((n, s) => n + pagesOf(s.phys, s.bytes), 0));
+    this.sgSlots.set(b, slots);
+    this.ids.set(id, b);
+    this.tick();
+    return out;
+  }
+
+  private readonly sgSlots = new WeakMap<Buffer, Array<Parked | undefined>>();
+
+  unmapSg(id: string): void {
+    const b = this.held(id, "sg");
+    if (!b) return;
+    b.live = false;
+    this.grantWork("unmap_sg", b.phys.reduce((n, p, i) => n + pagesOf(p, b.bytes[i]), 0));
+    if (this.strategy.mapping === "batched") this.queueUnmap(b);
+    else {
+      const slots = this.sgSlots.get(b) ?? [];
+      b.dma.forEach((_, i) => {
+        b.slot = slots[i];
+        this.unmapOne("unmap_sg", b, i);
+      });
+      b.slot = undefined;
+    }
+    this.tick();
+  }
+
+  /** dma_alloc_coherent: a long-lived buffer, mapped the same way under every strategy. */
+  alloc(id: string, bytes: number): number | null {
+    this.fresh(id);
+    let dma: number | null;
+    if (!this.iommu || this.strategy.mapping === "preallocated") {
+      this.charge(this.env.driver, "alloc", this.c.dmaApiEntry);
+      dma = this.physNext;
+      this.physNext += Math.ceil(bytes / IO_PAGE_SIZE) * IO_PAGE_SIZE;
+    } else {
+      const r = this.iommu.allocCoherent(bytes);
+      const d = this.delta();
+      const pages = r ? Math.ceil(bytes / IO_PAGE_SIZE) : 0;
+      // the driver domain's own buffer (a descriptor ring): no grant involved
+      this.driverWork("alloc", d);
+      this.tableWork("alloc", pages, "per-entry");
+      this.flushWork(d, this.liveMappings());
+      dma = r ? r.dma : null;
+    }
+    this.ids.set(id, { dma: dma === null ? [] : [dma], bytes: [bytes], phys: [], dir: "bidirectional", kind: "coherent", live: true, failed: dma === null });
+    this.tick();
+    return dma;
+  }
+
+  private physNext = 0x1000_0000;
+
+  free(id: string): void {
+    const b = this.held(id, "coherent");
+    if (!b) return;
+    b.live = false;
+    if (!this.iommu || this.strategy.mapping === "preallocated") this.charge(this.env.driver, "free", this.c.dmaApiEntry);
+    else {
+      this.iommu.freeCoherent(b.dma[0], b.bytes[0]);
+      const d = this.delta();
+      this.driverWork("free", d);
+      this.tableWork("free", Math.ceil(b.bytes[0] / IO_PAGE_SIZE), "per-entry");
+      this.flushWork(d, this.liveMappings());
+    }
+    this.tick();
+  }
+
+  /**
+   * The device reads or writes `bytes` at `offset` of buffer `id` (segment `segment` for sg).
+   * A DMA to a buffer the driver released that still reaches memory is an exposure; one that is
+   * stopped is a blocked fault.
+   */
+  access(id: string, offset: number, bytes: number, kind: "read" | "write", segment = 0): AccessOutcome | "unchecked" {
+    const b = this.ids.get(id);
+    if (!b) throw new ConfigError("id", id, "an id that was mapped at some point");
+    if (b.failed) {
+      this.tick();
+      return "fault"; // the driver had no address to give the device
+    }
+    const dma = b.dma[segment] + offset;
+    let outcome: AccessOutcome | "unchecked";
+    if (!this.iommu) outcome = "unchecked";
+    else if (this.strategy.mapping === "preallocated") outcome = dma + bytes <= this.guestBytes ? "unchecked" : "fault";
+    else {
+      outcome = this.iommu.deviceAccess(dma, bytes, kind);
+      this.last = this.iommu.stats();
+    }
+    if (!b.live) {
+      if (outcome === "fault") this.blocked++;
+      else this.reached++;
+    }
+    this.tick();
+    return outcome;
+  }
+
+  /** Ends the run: queued batched unmaps are issued (they would be by the next batch). */
+  finish(): void {
+    if (this.strategy.mapping === "batched") {
+      this.drainUnmaps();
+      this.tick();
+    }
+  }
+
+  report(): SimulationReport {
+    const total = Object.values(this.byParty).reduce((a, b) => a + (b ?? 0), 0);
+    const seconds = this.clock / 1e9;
+    const reachable: number | "all" = !this.iommu ? "all" : this.strategy.mapping === "preallocated" ? this.guestBytes : (this.last?.pagesInUse ?? 0) * IO_PAGE_SIZE + this.keptPages.size * IO_PAGE_SIZE;
+    return {
+      platform: this.options.platform,
+      strategy: this.strategy,
+      environment: this.env.name,
+      profile: { name: this.profile.name, version: this.profile.version },
+      counters: this.iommu ? this.iommu.stats() : this.counterNone,
+      crossings: this.crossings,
+      hypercalls: this.hypercalls,
+      cycles: { total, byParty: { ...this.byParty }, byOperation: { ...this.byOperation }, byCpu: [...this.byCpu] },
+      exposure: {
+        releasedButLivePeak: this.exposedPeak,
+        releasedButLiveAverage: this.clock ? this.exposedIntegral / this.clock : 0,
+        releasedButLivePageSeconds: this.exposedIntegral / 1e9,
+        dmaAfterRelease: { reached: this.reached, blocked: this.blocked },
+        reachableBytes: reachable,
+        ioSpaceInUse: { peakPages: this.ioPeak, averagePages: this.clock ? this.ioIntegral / this.clock : 0 },
+      },
+      simulatedSeconds: seconds,
+    };
+  }
+}
+
+/** A simulation with the given core factory (createIommu in Node, createIommuWith in a browser). */
+export function createSimulation(options: SimulationOptions, makeIommu: (o: IommuOptions) => Iommu): Simulation {
+  return new Simulation(options, makeIommu);
+}
