@@ -140,3 +140,22 @@ describe("CLI errors", () => {
     expect(r.stdout).toMatch(/^skipped 1$/m);
   });
 });
+
+describe("priced replay from the command line", () => {
+  it("--json prints counters, cycles by party and operation, and exposure in one object", () => {
+    const r = spawnSync("node", [CLI, "replay", join(__dirname, "..", "examples", "nic-ring.trace"), "--platform", "calgary-pcix", "--strategy", "batched+deferred-flush", "--environment", "xen-domU", "--json"], { encoding: "utf8" });
+    expect(r.status).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.strategy).toEqual({ mapping: "batched", flush: "deferred-flush" });
+    expect(Object.keys(j.cycles.byParty).sort()).toEqual(["dom0", "domU", "xen"]);
+    expect(j.cycles.byOperation.map).toBeGreaterThan(0);
+    expect(j.exposure.dmaAfterRelease.reached).toBe(1);
+    expect(j.counters.maps).toBe(1280);
+  });
+
+  it("a refused combination exits 1 with its reason", () => {
+    const r = spawnSync("node", [CLI, "replay", join(__dirname, "..", "examples", "nic-ring.trace"), "--platform", "dart-u3", "--strategy", "grant-table", "--environment", "baremetal"], { encoding: "utf8" });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/grant-table integration is for PV driver domains: it needs --environment xen-domU/);
+  });
+});
