@@ -183,6 +183,16 @@ describe("flush strategies and their price", () => {
     expect(r.exposure.releasedButLivePeak).toBe(1);
   });
 
+  it("a scatterlist is one map_sg call: one U3 invalidate-all, PowerPC's chained addresses", () => {
+    const s = createSimulation({ platform: "dart-u3", profile: flushy }, createIommu);
+    const dmas = s.mapSg("l", [{ phys: 0x5000, bytes: 4096 }, { phys: 0x9000, bytes: 100 }, { phys: 0x7000, bytes: 10 }], "to-device");
+    expect(dmas).toEqual([0x0, 0x1000, 0x2000]);
+    s.unmapSg("l");
+    const r = s.report();
+    expect([r.counters.mapSgs, r.counters.unmapSgs, r.counters.flushes, r.counters.maps]).toEqual([1, 1, 1, 0]);
+    expect(r.cycles.byParty.kernel).toBe(100 + 6 + 3 * 10 + 1000 + 4 + (100 + 3 * 10 + 1000));
+  });
+
   it("DART U3: an invalidate-all after every map call", () => {
     const s = createSimulation({ platform: "dart-u3", profile: flushy }, createIommu);
     s.map("a", 0x200000, 3 * 4096, "to-device");

@@ -490,12 +490,60 @@ export class Simulation {
     const kind: OpKind = this.pendingUnmaps[0].kind === "sg" ? "unmap_sg" : "unmap";
     this.multicallStart(kind);
     for (const b of this.pendingUnmaps.splice(0)) {
-      for (let i = 0; i < b.dma.length; i++) this.coreUnmap(b.kind === "sg" ? "unmap_sg" : "unmap", b.dma[i], b.bytes[i], true);
+      if (b.kind === "sg") this.coreUnmapSg(b, true);
+      else this.coreUnmap("unmap", b.dma[0], b.bytes[0], true);
     }
+  }
+
+  /** Strategies under which a scatterlist goes to the core as one map_sg call (one flush hook, PowerPC's chaining). */
+  private get wholeSg(): boolean {
+    const s = this.strategy.mapping;
+    return this.iommu !== null && (s === "straightforward" || s === "never-free" || s === "grant-table" || s === "batched");
+  }
+
+  /** One dma_map_sg through the core, priced like a map of all its pages. */
+  private coreMapSg(segments: ReadonlyArray<{ phys: number; bytes: number }>, dir: Direction): number[] | null {
+    const batched = this.strategy.mapping === "batched";
+    if (batched) {
+      if (this.mapBatchFill === 0) this.multicallStart("map_sg");
+      this.mapBatchFill = (this.mapBatchFill + 1) % this.batchSize;
+    }
+    const out = this.iommu!.mapSg(segments, dir);
+    const d = this.delta();
+    const pages = out === null ? 0 : segments.reduce((n, s) => n + pagesOf(s.phys, s.bytes), 0);
+    this.driverWork("map_sg", d, batched ? 0 : 1);
+    // Unwound elements of a failed list were written twice: those writes are the core's tceWrites delta.
+    this.tableWork("map_sg", out === null ? d.tceWrites : pages, batched ? "multicall-entry" : this.integrated ? "one" : "per-entry");
+    this.flushWork(d, this.liveMappings());
+    if (out) out.forEach((dma, i) => this.forgetKept(dma, pagesOf(segments[i].phys, segments[i].bytes)));
+    return out;
+  }
+
+  private coreUnmapSg(b: Buffer, batchedEntry: boolean): void {
+    if (this.strategy.mapping === "never-free") {
+      b.dma.forEach((dma, i) => this.coreUnmap("unmap_sg", dma, b.bytes[i], batchedEntry));
+      return;
+    }
+    this.iommu!.unmapSg(b.dma.map((dma, i) => ({ dma, bytes: b.bytes[i] })));
+    const d = this.delta();
+    this.driverWork("unmap_sg", d, batchedEntry ? 0 : 1);
+    this.tableWork("unmap_sg", d.pagesUnmapped, batchedEntry ? "multicall-entry" : this.integrated ? "one" : "per-entry");
+    this.flushWork(d, this.liveMappings());
   }
 
   mapSg(id: string, segments: ReadonlyArray<{ phys: number; bytes: number }>, dir: Direction): number[] | null {
     this.fresh(id);
+    if (this.wholeSg) {
+      const dmas = this.coreMapSg(segments, dir);
+      if (dmas === null) {
+        this.ids.set(id, { dma: [], bytes: [], phys: [], dir, kind: "sg", live: true, failed: true });
+      } else {
+        this.grantWork("map_sg", segments.reduce((n, s) => n + pagesOf(s.phys, s.bytes), 0));
+        this.ids.set(id, { dma: dmas, bytes: segments.map((s) => s.bytes), phys: segments.map((s) => s.phys), dir, kind: "sg", live: true });
+      }
+      this.tick();
+      return dmas;
+    }
     const out: number[] = [];
     const slots: Array<Parked | undefined> = [];
     for (const s of segments) {
@@ -531,6 +579,7 @@ export class Simulation {
     b.live = false;
     this.grantWork("unmap_sg", b.phys.reduce((n, p, i) => n + pagesOf(p, b.bytes[i]), 0));
     if (this.strategy.mapping === "batched") this.queueUnmap(b);
+    else if (this.wholeSg) this.coreUnmapSg(b, false);
     else {
       const slots = this.sgSlots.get(b) ?? [];
       b.dma.forEach((_, i) => {
