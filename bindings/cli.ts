@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // iommu-sim command line. Exit codes: 0 done, 1 bad input (options, trace), 2 internal error.
 
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { COUNTER_NAMES, FLUSH_POLICIES, type FlushPolicyName } from "./abi.js";
 import type { IommuOptions } from "./config.js";
@@ -14,6 +15,8 @@ import { replayThroughSimulation } from "./sim/replay.js";
 import { createSimulation, type SimPlatform } from "./sim/simulation.js";
 import { STRATEGIES } from "./sim/strategies.js";
 import { parseTrace, TraceError } from "./trace/parse.js";
+import { calibrate, parseMeasured, type Calibration } from "./workloads/reproduction.js";
+import { fidelity, formatFidelity, formatTables, formatWhatIf, reproduceRows, whatIf } from "./workloads/report.js";
 import { replayTrace } from "./trace/replay.js";
 
 const EXIT_BAD_INPUT = 1;
@@ -139,6 +142,90 @@ function simulate(trace: ReturnType<typeof parseTrace>, flags: ReplayFlags): voi
   process.stdout.write(out.join("\n") + "\n");
 }
 
+const PACKAGE_ROOT = new URL("../", import.meta.url);
+const DEFAULT_MEASURED = new URL("data/seed-netperf.csv", PACKAGE_ROOT);
+const DEFAULT_CALIBRATION = new URL("profiles/netperf-calibrated.json", PACKAGE_ROOT);
+const HOLDOUT_CALIBRATION = new URL("profiles/netperf-holdout.json", PACKAGE_ROOT);
+
+function readText(field: string, file: string | URL): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (e) {
+    throw new ConfigError(field, String(file), `a readable file (${(e as Error).message})`);
+  }
+}
+
+function loadCalibration(file: string | URL): Calibration {
+  let c: Calibration;
+  try {
+    c = JSON.parse(readText("--calibration", file)) as Calibration;
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    throw new ConfigError("--calibration", String(file), `a calibration written by iommu-sim calibrate (${(e as Error).message})`);
+  }
+  validateProfile(c.costProfile, "calibration.costProfile");
+  for (const env of ENVIRONMENTS) {
+    if (!c.environments?.[env]?.params) throw new ConfigError(`calibration.environments.${env}`, undefined, "fitted parameters for every environment");
+  }
+  return c;
+}
+
+interface ReproduceFlags {
+  json?: string;
+  holdout?: boolean;
+  calibration?: string;
+  data?: string;
+  whatIf?: boolean;
+}
+
+function reproduce(flags: ReproduceFlags): void {
+  const started = performance.now();
+  const measured = parseMeasured(readText("--data", flags.data ?? DEFAULT_MEASURED));
+  const cal = loadCalibration(flags.calibration ?? (flags.holdout ? HOLDOUT_CALIBRATION : DEFAULT_CALIBRATION));
+  const rows = reproduceRows(measured, cal, createIommu);
+  const out: string[] = [
+    "iommu-sim reproduce: netperf TCP_STREAM over 1 GbE, IOMMU off and on (Calgary PCI-X, straightforward mapping)",
+    `calibration: ${cal.name} v${cal.version}, fitted to ${cal.fittedTo}${cal.sizes === "all" ? "" : ` on message sizes ${cal.sizes.join(", ")} (* = held out)`}`,
+    "each cell: simulated, measured, relative error",
+    formatTables(rows),
+    "",
+    formatFidelity(fidelity(rows)),
+  ];
+  if (cal.sizes !== "all") {
+    const inS = fidelity(rows.filter((r) => r.inSample));
+    const outS = fidelity(rows.filter((r) => !r.inSample));
+    out.push(formatFidelity(inS, "in sample"), formatFidelity(outS, "held out"));
+    out.push(`hold-out / in-sample mean |error|: throughput ${(outS.meanAbsTputErrPct / inS.meanAbsTputErrPct).toFixed(2)}×, CPU ${(outS.meanAbsCpuErrPct / inS.meanAbsCpuErrPct).toFixed(2)}× (target ≤ 1.5×)`);
+  }
+  const what = flags.whatIf === false ? [] : whatIf(cal, createIommu);
+  if (what.length) out.push(formatWhatIf(what));
+  out.push("", `(${((performance.now() - started) / 1000).toFixed(2)} s wall)`);
+  process.stdout.write(out.join("\n") + "\n");
+  if (flags.json) {
+    const json = {
+      calibration: { name: cal.name, version: cal.version, fittedTo: cal.fittedTo, sizes: cal.sizes },
+      rows: rows.map((r) => ({ environment: r.environment, messageBytes: r.messageBytes, simulated: r.simulated, measured: r.measured, inSample: r.inSample })),
+      fidelity: fidelity(rows),
+      whatIf: what,
+    };
+    writeFileSync(flags.json, JSON.stringify(json, null, 2) + "\n");
+  }
+}
+
+function runCalibrate(flags: { out?: string; holdout?: boolean; data?: string }): void {
+  const measured = parseMeasured(readText("--data", flags.data ?? DEFAULT_MEASURED));
+  const cal = calibrate(measured, createIommu, { holdout: flags.holdout });
+  const target = flags.out ?? (flags.holdout ? HOLDOUT_CALIBRATION : DEFAULT_CALIBRATION);
+  const path = typeof target === "string" ? target : target.pathname;
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, JSON.stringify(cal, null, 2) + "\n");
+  for (const env of ENVIRONMENTS) {
+    const e = cal.environments[env];
+    process.stdout.write(`${env}: squared relative error ${e.error.toFixed(4)} over ${e.rows} rows; ${Object.entries(e.params).map(([k, v]) => `${k}=${(v as number).toPrecision(4)}`).join(" ")}\n`);
+  }
+  process.stdout.write(`wrote ${path}\n`);
+}
+
 const program = new Command()
   .name("iommu-sim")
   .description("What DMA protection costs with an IOMMU, and what it leaves exposed: IBM Calgary and DART models.")
@@ -164,6 +251,24 @@ program
   .option("--lenient", "skip malformed or out-of-sequence lines and count them, instead of stopping")
   .option("--json", "print one JSON object")
   .action((file: string, flags: ReplayFlags) => replay(file, flags));
+
+program
+  .command("reproduce", { isDefault: false })
+  .description("Print the study's three netperf tables, simulated beside measured, then the what-if tables per strategy")
+  .option("--json <file>", "also write the rows as JSON")
+  .option("--holdout", "use the hold-out calibration (fitted on half the message sizes) and report in- and out-of-sample error")
+  .option("--calibration <file>", "a calibration written by iommu-sim calibrate (default: the shipped one)")
+  .option("--data <csv>", "measured table (default: data/seed-netperf.csv)")
+  .option("--no-what-if", "skip the what-if tables")
+  .action((flags: ReproduceFlags) => reproduce(flags));
+
+program
+  .command("calibrate")
+  .description("Fit the netperf model's free parameters (8 per environment, bounded) to the measured tables, deterministically")
+  .option("--out <file>", "where to write the calibration (default: profiles/netperf-calibrated.json, or netperf-holdout.json)")
+  .option("--holdout", "fit on every other message size only")
+  .option("--data <csv>", "measured table (default: data/seed-netperf.csv)")
+  .action((flags: { out?: string; holdout?: boolean; data?: string }) => runCalibrate(flags));
 
 try {
   program.parse();

@@ -235,7 +235,8 @@ export class Simulation {
 
   /**
    * xen-domU only: the front-end grants its pages, dom0 grant-maps them (and unmaps them after),
-   * whatever the mapping strategy. With grant-table integration the grant operation also programs
+   * whatever the mapping strategy, one grant operation per buffer. Grants are paid with the IOMMU
+   * off too, so batching the DMA API does not batch them (the IOMMU's price stays comparable). With grant-table integration the grant operation also programs
    * the IOMMU: its trap is the single crossing tableWork("one") pays, so only the grant work is added.
    */
   private grantWork(kind: OpKind, pages: number): void {
@@ -244,11 +245,6 @@ export class Simulation {
     if (kind === "map" || kind === "map_sg") this.charge(this.env.frontend, kind, pages * c.grantIssue);
     if (this.integrated) {
       this.charge("xen", kind, pages * c.grantOp);
-      return;
-    }
-    if (this.strategy.mapping === "batched") {
-      // netback batches its grant operations with the mappings: they ride in the batch's trap
-      this.charge("xen", kind, pages * c.grantOp + c.multicallPerEntry);
       return;
     }
     this.crossings++;
