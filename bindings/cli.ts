@@ -17,6 +17,9 @@ import { STRATEGIES } from "./sim/strategies.js";
 import { parseTrace, TraceError } from "./trace/parse.js";
 import { calibrate, parseMeasured, type Calibration } from "./workloads/reproduction.js";
 import { fidelity, formatFidelity, formatTables, formatWhatIf, reproduceRows, whatIf } from "./workloads/report.js";
+import { ffsb } from "./workloads/ffsb.js";
+import { priceRing } from "./workloads/dma-price.js";
+import { simulateRow } from "./workloads/reproduction.js";
 import { replayTrace } from "./trace/replay.js";
 
 const EXIT_BAD_INPUT = 1;
@@ -261,6 +264,73 @@ program
   .option("--data <csv>", "measured table (default: data/seed-netperf.csv)")
   .option("--no-what-if", "skip the what-if tables")
   .action((flags: ReproduceFlags) => reproduce(flags));
+
+interface RunFlags {
+  workload: "netperf" | "ffsb";
+  platform: PlatformName;
+  strategy?: string;
+  environment?: EnvironmentName;
+  messageSize?: number;
+  pattern?: "sequential" | "random";
+  read?: number;
+  ioSize?: string;
+  queueDepth?: number;
+  json?: boolean;
+}
+
+const positiveInt = (v: string) => {
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError("expected a whole number");
+  return Number(v);
+};
+
+function run(flags: RunFlags): void {
+  const env = flags.environment ?? "baremetal";
+  const strategy = flags.strategy ?? "straightforward";
+  let result: Record<string, unknown>;
+  if (flags.workload === "netperf") {
+    const size = flags.messageSize ?? 65536;
+    const cal = loadCalibration(DEFAULT_CALIBRATION);
+    const counts = { off: priceRing("none", env, "straightforward", createIommu).counts, on: priceRing(flags.platform, env, strategy, createIommu).counts };
+    const r = simulateRow(env, size, cal.environments[env].params, counts, cal.costProfile);
+    result = { workload: "netperf", messageBytes: size, off: r.off, on: r.on };
+  } else {
+    const ioBytes = flags.ioSize === undefined ? undefined : Number(resolveSize(flags.ioSize));
+    const r = ffsb({ pattern: flags.pattern, readFraction: flags.read, ioBytes, queueDepth: flags.queueDepth }, flags.platform, env, strategy, createIommu);
+    result = { workload: "ffsb", ...r };
+  }
+  const full = { platform: flags.platform, strategy, environment: env, ...result };
+  if (flags.json) {
+    process.stdout.write(JSON.stringify(full, null, 2) + "\n");
+    return;
+  }
+  const lines = [`${flags.workload} on ${flags.platform}, ${strategy}, ${env} (CPU ${env === "baremetal" ? "out of 100" : "out of 800"})`];
+  for (const side of ["off", "on"] as const) {
+    const p = result[side] as Record<string, number | string>;
+    lines.push(`IOMMU ${side.padEnd(3)} ${Object.entries(p).map(([k, v]) => `${k} ${typeof v === "number" ? +v.toPrecision(5) : v}`).join("  ")}`);
+  }
+  process.stdout.write(lines.join("\n") + "\n");
+}
+
+function resolveSize(v: string): number {
+  const m = /^(\d+)([KM]?)$/i.exec(v);
+  if (!m) throw new ConfigError("--io-size", v, 'bytes or a size such as "64K", "1M"');
+  return Number(m[1]) * (m[2] === "" ? 1 : m[2].toUpperCase() === "K" ? 1024 : 1024 * 1024);
+}
+
+program
+  .command("run")
+  .description("One configuration of a workload (netperf or ffsb) with the IOMMU off and on")
+  .addOption(new Option("--workload <w>", "netperf TCP_STREAM or ffsb-style block IO").choices(["netperf", "ffsb"]).default("netperf"))
+  .addOption(new Option("--platform <name>", "IOMMU and driver era").choices(PLATFORMS).default("calgary-pcix"))
+  .option("--strategy <s>", `mapping strategy (+deferred-flush|+strict-flush): ${STRATEGIES.join(", ")}`)
+  .addOption(new Option("--environment <e>", "where it runs").choices(ENVIRONMENTS))
+  .option("--message-size <bytes>", "netperf message size", positiveInt)
+  .addOption(new Option("--pattern <p>", "ffsb access pattern").choices(["sequential", "random"]))
+  .option("--read <share>", "ffsb share of reads, 0 … 1", (v) => Number(v))
+  .option("--io-size <bytes>", "ffsb request size (64K, 1M, …)")
+  .option("--queue-depth <n>", "ffsb requests outstanding", positiveInt)
+  .option("--json", "print one JSON object")
+  .action((flags: RunFlags) => run(flags));
 
 program
   .command("calibrate")

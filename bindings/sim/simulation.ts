@@ -529,6 +529,15 @@ export class Simulation {
 
   mapSg(id: string, segments: ReadonlyArray<{ phys: number; bytes: number }>, dir: Direction): number[] | null {
     this.fresh(id);
+    if (!this.iommu) {
+      // no IOMMU: one API call hands back the physical addresses
+      this.charge(this.env.driver, "map_sg", this.c.dmaApiEntry);
+      const dmas = segments.map((s) => s.phys);
+      this.grantWork("map_sg", segments.reduce((n, s) => n + pagesOf(s.phys, s.bytes), 0));
+      this.ids.set(id, { dma: dmas, bytes: segments.map((s) => s.bytes), phys: segments.map((s) => s.phys), dir, kind: "sg", live: true });
+      this.tick();
+      return dmas;
+    }
     if (this.wholeSg) {
       const dmas = this.coreMapSg(segments, dir);
       if (dmas === null) {
@@ -574,7 +583,8 @@ export class Simulation {
     if (!b) return;
     b.live = false;
     this.grantWork("unmap_sg", b.phys.reduce((n, p, i) => n + pagesOf(p, b.bytes[i]), 0));
-    if (this.strategy.mapping === "batched") this.queueUnmap(b);
+    if (!this.iommu) this.charge(this.env.driver, "unmap_sg", this.c.dmaApiEntry);
+    else if (this.strategy.mapping === "batched") this.queueUnmap(b);
     else if (this.wholeSg) this.coreUnmapSg(b, false);
     else {
       const slots = this.sgSlots.get(b) ?? [];

@@ -80,6 +80,39 @@ export function priceRing(
   return { counts: out, exposure: exposure! };
 }
 
+/**
+ * Counts per block IO: one scatter-gather list of `pages` one-page elements mapped (map_sg) and
+ * unmapped after completion (unmap_sg), `depth` IOs outstanding, as a disk driver does.
+ */
+export function priceSgIo(
+  platform: SimPlatform, environment: EnvironmentName, strategy: string, pages: number, depth: number,
+  makeIommu: (o: IommuOptions) => Iommu,
+): PairCounts {
+  const out: PairCounts = {};
+  const IOS = 64;
+  for (const k of PRIMITIVES) {
+    const cycles = Object.fromEntries(PRIMITIVES.map((p) => [p, p === k ? 1 : 0])) as CostProfile["cycles"];
+    const profile: CostProfile = { ...DEFAULT_PROFILE, name: `unit-${k}`, cycles };
+    const iommu = platform === "none" ? undefined : { tableSize: "1M" };
+    const sim = createSimulation({ platform, environment, strategy, profile, guestBytes: 1 << 28, iommu }, makeIommu);
+    const list = (io: number) => Array.from({ length: pages }, (_, j) => ({ phys: 0x100_0000 + ((io * pages + j) % 60000) * 4096, bytes: 4096 }));
+    for (let i = 0; i < depth; i++) sim.mapSg(`io${i}`, list(i), "from-device");
+    const before = sim.report().cycles.byParty;
+    for (let i = 0; i < IOS; i++) {
+      const slot = i % depth;
+      sim.unmapSg(`io${slot}`);
+      sim.mapSg(`io${slot}`, list(depth + i), "from-device");
+    }
+    sim.finish();
+    const after = sim.report().cycles.byParty;
+    for (const party of Object.keys(after) as Party[]) {
+      const n = ((after[party] ?? 0) - (before[party] ?? 0)) / IOS;
+      if (n !== 0) ((out[party] ??= {})[k] = n);
+    }
+  }
+  return out;
+}
+
 /** Cycles per pair for each party under `profile`. */
 export function pairCycles(counts: PairCounts, cycles: CostProfile["cycles"]): Partial<Record<Party, number>> {
   const out: Partial<Record<Party, number>> = {};
