@@ -17,9 +17,13 @@ import { STRATEGIES } from "./sim/strategies.js";
 import { parseTrace, TraceError } from "./trace/parse.js";
 import { calibrate, parseMeasured, type Calibration } from "./workloads/reproduction.js";
 import { fidelity, formatFidelity, formatTables, formatWhatIf, reproduceRows, whatIf } from "./workloads/report.js";
-import { ffsb } from "./workloads/ffsb.js";
-import { priceRing } from "./workloads/dma-price.js";
-import { simulateRow } from "./workloads/reproduction.js";
+import { writeAtomicallySync } from "./io/atomic.js";
+import { progress } from "./io/progress.js";
+import { frontierSpec, messageSizeSpec, type VegaLiteSpec } from "./plot/specs.js";
+import { writePlot } from "./plot/render.js";
+import { expandGrid, parseGridArg, resolveRun, RUN_KEYS, type RunConfig } from "./sweep/config.js";
+import { evaluate, type RunResult } from "./sweep/run.js";
+import { sweep } from "./sweep/sweep.js";
 import { replayTrace } from "./trace/replay.js";
 
 const EXIT_BAD_INPUT = 1;
@@ -175,13 +179,16 @@ function loadCalibration(file: string | URL): Calibration {
 
 interface ReproduceFlags {
   json?: string;
+  csv?: string;
+  plot?: string;
+  quiet?: boolean;
   holdout?: boolean;
   calibration?: string;
   data?: string;
   whatIf?: boolean;
 }
 
-function reproduce(flags: ReproduceFlags): void {
+async function reproduce(flags: ReproduceFlags): Promise<void> {
   const started = performance.now();
   const measured = parseMeasured(readText("--data", flags.data ?? DEFAULT_MEASURED));
   const cal = loadCalibration(flags.calibration ?? (flags.holdout ? HOLDOUT_CALIBRATION : DEFAULT_CALIBRATION));
@@ -211,7 +218,17 @@ function reproduce(flags: ReproduceFlags): void {
       fidelity: fidelity(rows),
       whatIf: what,
     };
-    writeFileSync(flags.json, JSON.stringify(json, null, 2) + "\n");
+    writeAtomicallySync(flags.json, JSON.stringify(json, null, 2) + "\n");
+  }
+  if (flags.csv) {
+    const head = "environment,message_bytes,in_sample,sim_off_mbps,sim_off_cpu,sim_on_mbps,sim_on_cpu,meas_off_mbps,meas_off_cpu,meas_on_mbps,meas_on_cpu";
+    const body = rows.map((r) => [r.environment, r.messageBytes, r.inSample, r.simulated.offMbps, r.simulated.offCpu, r.simulated.onMbps, r.simulated.onCpu, r.measured.offMbps, r.measured.offCpu, r.measured.onMbps, r.measured.onCpu].join(","));
+    writeAtomicallySync(flags.csv, [head, ...body].join("\n") + "\n");
+  }
+  if (flags.plot) {
+    const specs: VegaLiteSpec[] = [messageSizeSpec(rows)];
+    if (what.length) specs.push(frontierSpec(what));
+    await writePlot(flags.plot, specs);
   }
 }
 
@@ -221,7 +238,7 @@ function runCalibrate(flags: { out?: string; holdout?: boolean; data?: string })
   const target = flags.out ?? (flags.holdout ? HOLDOUT_CALIBRATION : DEFAULT_CALIBRATION);
   const path = typeof target === "string" ? target : target.pathname;
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, JSON.stringify(cal, null, 2) + "\n");
+  writeAtomicallySync(path, JSON.stringify(cal, null, 2) + "\n");
   for (const env of ENVIRONMENTS) {
     const e = cal.environments[env];
     process.stdout.write(`${env}: squared relative error ${e.error.toFixed(4)} over ${e.rows} rows; ${Object.entries(e.params).map(([k, v]) => `${k}=${(v as number).toPrecision(4)}`).join(" ")}\n`);
@@ -231,6 +248,7 @@ function runCalibrate(flags: { out?: string; holdout?: boolean; data?: string })
 
 const program = new Command()
   .name("iommu-sim")
+  .version("0.1.0")
   .description("What DMA protection costs with an IOMMU, and what it leaves exposed: IBM Calgary and DART models.")
   .showHelpAfterError()
   .exitOverride();
@@ -263,74 +281,134 @@ program
   .option("--calibration <file>", "a calibration written by iommu-sim calibrate (default: the shipped one)")
   .option("--data <csv>", "measured table (default: data/seed-netperf.csv)")
   .option("--no-what-if", "skip the what-if tables")
+  .option("--csv <file>", "also write the rows as CSV")
+  .option("--plot <file>", "also plot: FILE.svg (throughput and CPU against message size; -2.svg: the price-of-safety frontier) or FILE.html")
+  .option("--quiet", "no progress output")
   .action((flags: ReproduceFlags) => reproduce(flags));
 
-interface RunFlags {
-  workload: "netperf" | "ffsb";
-  platform: PlatformName;
-  strategy?: string;
-  environment?: EnvironmentName;
-  messageSize?: number;
-  pattern?: "sequential" | "random";
-  read?: number;
-  ioSize?: string;
-  queueDepth?: number;
+interface RunFlags extends Partial<Record<keyof RunConfig, string>> {
+  config?: string;
   json?: boolean;
 }
 
-const positiveInt = (v: string) => {
-  if (!/^\d+$/.test(v)) throw new InvalidArgumentError("expected a whole number");
-  return Number(v);
-};
-
-function run(flags: RunFlags): void {
-  const env = flags.environment ?? "baremetal";
-  const strategy = flags.strategy ?? "straightforward";
-  let result: Record<string, unknown>;
-  if (flags.workload === "netperf") {
-    const size = flags.messageSize ?? 65536;
-    const cal = loadCalibration(DEFAULT_CALIBRATION);
-    const counts = { off: priceRing("none", env, "straightforward", createIommu).counts, on: priceRing(flags.platform, env, strategy, createIommu).counts };
-    const r = simulateRow(env, size, cal.environments[env].params, counts, cal.costProfile);
-    result = { workload: "netperf", messageBytes: size, off: r.off, on: r.on };
-  } else {
-    const ioBytes = flags.ioSize === undefined ? undefined : Number(resolveSize(flags.ioSize));
-    const r = ffsb({ pattern: flags.pattern, readFraction: flags.read, ioBytes, queueDepth: flags.queueDepth }, flags.platform, env, strategy, createIommu);
-    result = { workload: "ffsb", ...r };
+/** Flags as RunConfig fields (numbers where numeric). */
+function runLayer(flags: RunFlags): Partial<Record<string, unknown>> {
+  const layer: Record<string, unknown> = {};
+  for (const k of RUN_KEYS) {
+    const v = flags[k];
+    if (v === undefined) continue;
+    layer[k] = ["messageBytes", "readFraction", "ioBytes", "queueDepth"].includes(k) ? Number(v) : v;
   }
-  const full = { platform: flags.platform, strategy, environment: env, ...result };
-  if (flags.json) {
-    process.stdout.write(JSON.stringify(full, null, 2) + "\n");
-    return;
-  }
-  const lines = [`${flags.workload} on ${flags.platform}, ${strategy}, ${env} (CPU ${env === "baremetal" ? "out of 100" : "out of 800"})`];
-  for (const side of ["off", "on"] as const) {
-    const p = result[side] as Record<string, number | string>;
-    lines.push(`IOMMU ${side.padEnd(3)} ${Object.entries(p).map(([k, v]) => `${k} ${typeof v === "number" ? +v.toPrecision(5) : v}`).join("  ")}`);
-  }
-  process.stdout.write(lines.join("\n") + "\n");
+  return layer;
 }
 
-function resolveSize(v: string): number {
-  const m = /^(\d+)([KM]?)$/i.exec(v);
-  if (!m) throw new ConfigError("--io-size", v, 'bytes or a size such as "64K", "1M"');
-  return Number(m[1]) * (m[2] === "" ? 1 : m[2].toUpperCase() === "K" ? 1024 : 1024 * 1024);
+function readConfig(file: string | undefined): Partial<Record<string, unknown>> | undefined {
+  if (!file) return undefined;
+  try {
+    return JSON.parse(readText("--config", file)) as Record<string, unknown>;
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    throw new ConfigError("--config", file, `a JSON object of run settings (${(e as Error).message})`);
+  }
 }
 
-program
-  .command("run")
-  .description("One configuration of a workload (netperf or ffsb) with the IOMMU off and on")
-  .addOption(new Option("--workload <w>", "netperf TCP_STREAM or ffsb-style block IO").choices(["netperf", "ffsb"]).default("netperf"))
-  .addOption(new Option("--platform <name>", "IOMMU and driver era").choices(PLATFORMS).default("calgary-pcix"))
-  .option("--strategy <s>", `mapping strategy (+deferred-flush|+strict-flush): ${STRATEGIES.join(", ")}`)
-  .addOption(new Option("--environment <e>", "where it runs").choices(ENVIRONMENTS))
-  .option("--message-size <bytes>", "netperf message size", positiveInt)
-  .addOption(new Option("--pattern <p>", "ffsb access pattern").choices(["sequential", "random"]))
-  .option("--read <share>", "ffsb share of reads, 0 … 1", (v) => Number(v))
-  .option("--io-size <bytes>", "ffsb request size (64K, 1M, …)")
-  .option("--queue-depth <n>", "ffsb requests outstanding", positiveInt)
+function addRunOptions(cmd: Command): Command {
+  return cmd
+    .option("--config <file>", "JSON file of run settings; flags override it")
+    .addOption(new Option("--workload <w>", "netperf TCP_STREAM or ffsb-style block IO").choices(["netperf", "ffsb"]))
+    .addOption(new Option("--platform <name>", "IOMMU and driver era").choices(PLATFORMS))
+    .option("--strategy <s>", `mapping strategy (+deferred-flush|+strict-flush): ${STRATEGIES.join(", ")}`)
+    .addOption(new Option("--environment <e>", "where it runs").choices(ENVIRONMENTS))
+    .option("--message-bytes <n>", "netperf message size")
+    .addOption(new Option("--pattern <p>", "ffsb access pattern").choices(["sequential", "random"]))
+    .option("--read-fraction <share>", "ffsb share of reads, 0 … 1")
+    .option("--io-bytes <n>", "ffsb request size in bytes (multiple of 4096)")
+    .option("--queue-depth <n>", "ffsb requests outstanding");
+}
+
+const RESULT_COLS: Array<keyof RunResult> = ["offMbps", "offCpu", "onMbps", "onCpu", "bottleneckOn", "releasedButLivePeak", "lateDmaReachedPct"];
+
+function formatResults(configs: RunConfig[], results: RunResult[], keys: Array<keyof RunConfig>): string {
+  const head = [...keys, ...RESULT_COLS];
+  const lines = [head.join("\t")];
+  configs.forEach((c, i) => {
+    const r = results[i];
+    lines.push([...keys.map((k) => c[k]), ...RESULT_COLS.map((k) => (typeof r[k] === "number" ? +(r[k] as number).toPrecision(5) : r[k]))].join("\t"));
+  });
+  return lines.join("\n");
+}
+
+function csvOf(configs: RunConfig[], results: RunResult[]): string {
+  const head = [...RUN_KEYS, ...RESULT_COLS];
+  return [head.join(","), ...configs.map((c, i) => [...RUN_KEYS.map((k) => c[k]), ...RESULT_COLS.map((k) => results[i][k])].join(","))].join("\n") + "\n";
+}
+
+addRunOptions(
+  program
+    .command("run")
+    .description("One configuration (workload, platform, strategy, environment, workload knobs), IOMMU off and on"),
+)
   .option("--json", "print one JSON object")
-  .action((flags: RunFlags) => run(flags));
+  .action((flags: RunFlags) => {
+    const config = resolveRun(readConfig(flags.config), runLayer(flags));
+    const result = evaluate(config);
+    if (flags.json) process.stdout.write(JSON.stringify({ config, result }, null, 2) + "\n");
+    else process.stdout.write(formatResults([config], [result], RUN_KEYS.filter((k) => config.workload === "ffsb" ? k !== "messageBytes" : !["pattern", "readFraction", "ioBytes", "queueDepth"].includes(k))) + "\n");
+  });
+
+interface SweepFlags extends RunFlags {
+  grid?: string[];
+  threads?: string;
+  serial?: boolean;
+  csv?: string;
+  plot?: string;
+  quiet?: boolean;
+  json?: boolean;
+}
+
+addRunOptions(
+  program
+    .command("sweep")
+    .description("Evaluate a grid of configurations (any run setting), in parallel over worker threads"),
+)
+  .option("--grid <key=v1,v2,...>", "a grid axis; repeat for more axes (e.g. --grid messageBytes=64,1024,65536 --grid strategy=straightforward,batched)", (v: string, prev: string[] = []) => [...prev, v])
+  .option("--threads <n>", "worker threads (default: all cores)")
+  .option("--serial", "evaluate in this thread")
+  .option("--csv <file>", "write the results as CSV")
+  .option("--json", "print the results as JSON")
+  .option("--plot <file>", "plot on-CPU against the first grid axis (FILE.svg or FILE.html)")
+  .option("--quiet", "no progress bar")
+  .action(async (flags: SweepFlags) => {
+    const base = resolveRun(readConfig(flags.config), runLayer(flags));
+    const grid = (flags.grid ?? []).map(parseGridArg);
+    if (grid.length === 0) throw new ConfigError("--grid", undefined, "at least one axis, KEY=V1,V2,…");
+    const configs = expandGrid(base, grid);
+    const bar = progress(`sweep of ${configs.length}`, flags.quiet ?? false);
+    const threads = flags.serial ? 1 : flags.threads !== undefined ? Number(flags.threads) : undefined;
+    const results = await sweep(configs, { threads, onProgress: (d, t) => bar.update(d, t) });
+    bar.stop();
+    const keys = grid.map(([k]) => k);
+    if (flags.json) process.stdout.write(JSON.stringify(configs.map((config, i) => ({ config, result: results[i] })), null, 2) + "\n");
+    else process.stdout.write(formatResults(configs, results, keys) + "\n");
+    if (flags.csv) writeAtomicallySync(flags.csv, csvOf(configs, results));
+    if (flags.plot) {
+      const [xKey] = keys;
+      const values = configs.map((c, i) => ({ x: c[xKey], series: keys.slice(1).map((k) => `${k}=${c[k]}`).join(" ") || "all", onCpu: results[i].onCpu, offCpu: results[i].offCpu, onMbps: results[i].onMbps }));
+      await writePlot(flags.plot, [{
+        $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+        title: `sweep: CPU with the IOMMU on against ${String(xKey)}`,
+        data: { values },
+        width: 480,
+        height: 280,
+        mark: { type: "line", point: true },
+        encoding: {
+          x: { field: "x", type: typeof values[0].x === "number" ? "quantitative" : "nominal", title: String(xKey) },
+          y: { field: "onCpu", type: "quantitative", title: "CPU, IOMMU on (study's scale)" },
+          color: { field: "series", type: "nominal", title: null },
+        },
+      }]);
+    }
+  });
 
 program
   .command("calibrate")
@@ -341,7 +419,7 @@ program
   .action((flags: { out?: string; holdout?: boolean; data?: string }) => runCalibrate(flags));
 
 try {
-  program.parse();
+  await program.parseAsync();
 } catch (e) {
   const err = e as { code?: string; exitCode?: number };
   if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") process.exit(0);

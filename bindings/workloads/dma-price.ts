@@ -89,7 +89,7 @@ export function priceSgIo(
   makeIommu: (o: IommuOptions) => Iommu,
 ): PairCounts {
   const out: PairCounts = {};
-  const IOS = 64;
+  const IOS = 16;
   for (const k of PRIMITIVES) {
     const cycles = Object.fromEntries(PRIMITIVES.map((p) => [p, p === k ? 1 : 0])) as CostProfile["cycles"];
     const profile: CostProfile = { ...DEFAULT_PROFILE, name: `unit-${k}`, cycles };

@@ -84,7 +84,7 @@ export function ffsb(
   const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<FfsbOptions>;
   const o = checkFfsb({ ...FFSB_DEFAULTS, ...given, disk: { ...FFSB_DEFAULTS.disk, ...(given.disk ?? {}) } });
   const pages = o.ioBytes / 4096;
-  const depth = Math.min(o.queueDepth, 32);
+  const depth = Math.min(o.queueDepth, 16);
   const off = pairCycles(priceSgIo("none", env, "straightforward", pages, depth, makeIommu), profile.cycles);
   const on = pairCycles(priceSgIo(platform, env, strategy, pages, depth, makeIommu), profile.cycles);
   return { off: point(o, env, off, profile), on: point(o, env, on, profile) };

@@ -1,0 +1,56 @@
+// Evaluates one RunConfig (Node: loads the WASM core and the shipped calibration). Used by the
+// serial sweep, the pool's workers and the `run` command alike, so their results are identical.
+
+import { readFileSync } from "node:fs";
+import { createIommu } from "../node.js";
+import { validateProfile } from "../sim/cost-profile.js";
+import { priceRing, type PairCounts, type RingExposure } from "../workloads/dma-price.js";
+import { ffsb } from "../workloads/ffsb.js";
+import { simulateRow, type Calibration } from "../workloads/reproduction.js";
+import type { RunConfig } from "./config.js";
+
+let calibration: Calibration | undefined;
+const priced = new Map<string, { counts: PairCounts; exposure: RingExposure }>();
+
+function shippedCalibration(): Calibration {
+  if (!calibration) {
+    calibration = JSON.parse(readFileSync(new URL("../../profiles/netperf-calibrated.json", import.meta.url), "utf8")) as Calibration;
+    validateProfile(calibration.costProfile);
+  }
+  return calibration;
+}
+
+function ring(platform: "none" | RunConfig["platform"], env: RunConfig["environment"], strategy: string) {
+  const key = `${platform}|${env}|${strategy}`;
+  let p = priced.get(key);
+  if (!p) {
+    p = priceRing(platform, env, strategy, createIommu);
+    priced.set(key, p);
+  }
+  return p;
+}
+
+export interface RunResult {
+  offMbps: number;
+  offCpu: number;
+  onMbps: number;
+  onCpu: number;
+  /** ffsb only */
+  offIops?: number;
+  onIops?: number;
+  bottleneckOn: string;
+  releasedButLivePeak: number;
+  lateDmaReachedPct: number;
+}
+
+export function evaluate(c: RunConfig): RunResult {
+  const exposure = ring(c.platform, c.environment, c.strategy).exposure;
+  if (c.workload === "netperf") {
+    const cal = shippedCalibration();
+    const counts = { off: ring("none", c.environment, "straightforward").counts, on: ring(c.platform, c.environment, c.strategy).counts };
+    const r = simulateRow(c.environment, c.messageBytes, cal.environments[c.environment].params, counts, cal.costProfile);
+    return { offMbps: r.offMbps, offCpu: r.offCpu, onMbps: r.onMbps, onCpu: r.onCpu, bottleneckOn: r.on.bottleneck, releasedButLivePeak: exposure.releasedButLivePeak, lateDmaReachedPct: exposure.lateDmaReachedPct };
+  }
+  const r = ffsb({ pattern: c.pattern, readFraction: c.readFraction, ioBytes: c.ioBytes, queueDepth: c.queueDepth }, c.platform, c.environment, c.strategy, createIommu);
+  return { offMbps: r.off.mbps * 8, offCpu: r.off.cpu, onMbps: r.on.mbps * 8, onCpu: r.on.cpu, offIops: r.off.iops, onIops: r.on.iops, bottleneckOn: r.on.bottleneck, releasedButLivePeak: exposure.releasedButLivePeak, lateDmaReachedPct: exposure.lateDmaReachedPct };
+}
