@@ -36,7 +36,7 @@ export function messageSizeSpec(rows: ReproRow[], title = "netperf TCP_STREAM: s
         y: { field: "value", type: "quantitative", title: null },
         color: { field: "iommu", type: "nominal", title: null },
         strokeDash: { field: "source", type: "nominal", title: null },
-        shape: { field: "source", type: "nominal", title: null },
+        shape: { field: "source", type: "nominal", legend: null },
         tooltip: [{ field: "environment" }, { field: "messageBytes" }, { field: "iommu" }, { field: "source" }, { field: "value", format: ".2f" }],
       },
     },
@@ -49,9 +49,10 @@ export function frontierSpec(rows: WhatIfRow[]): VegaLiteSpec {
     environment: r.environment,
     strategy: r.strategy,
     cpuOverheadPct: Math.round(r.cpuOverheadPct * 10) / 10,
-    exposurePages: r.exposure.releasedButLivePeak + (r.exposure.reachableBytes === "all" ? 0 : 0),
+    exposurePages: r.exposure.releasedButLivePeak,
     lateDmaReachedPct: r.exposure.lateDmaReachedPct,
-    reachableMiB: r.exposure.reachableBytes === "all" ? null : r.exposure.reachableBytes / 2 ** 20,
+    reachableKiB: r.exposure.reachableBytes === "all" ? null : r.exposure.reachableBytes / 1024,
+    lateDma: `${Math.round(r.exposure.lateDmaReachedPct)} %`,
   }));
   return {
     $schema: SCHEMA,
@@ -65,11 +66,11 @@ export function frontierSpec(rows: WhatIfRow[]): VegaLiteSpec {
         {
           mark: { type: "point", filled: true, size: 80 },
           encoding: {
-            x: { field: "reachableMiB", type: "quantitative", scale: { type: "symlog" }, title: "memory the device can reach (MiB, symlog)" },
+            x: { field: "reachableKiB", type: "quantitative", scale: { type: "log" }, title: "memory the device can reach (KiB, log)" },
             y: { field: "cpuOverheadPct", type: "quantitative", title: "CPU overhead of the IOMMU (%)" },
             color: { field: "strategy", type: "nominal", title: "strategy" },
-            shape: { field: "lateDmaReachedPct", type: "ordinal", title: "late DMAs reaching memory (%)" },
-            tooltip: [{ field: "strategy" }, { field: "cpuOverheadPct" }, { field: "reachableMiB", format: ".2f" }, { field: "exposurePages", title: "released-but-live peak (pages)" }, { field: "lateDmaReachedPct" }],
+            shape: { field: "lateDma", type: "nominal", title: "late DMAs reach memory" },
+            tooltip: [{ field: "strategy" }, { field: "cpuOverheadPct" }, { field: "reachableKiB", format: ".0f" }, { field: "exposurePages", title: "released-but-live peak (pages)" }, { field: "lateDma" }],
           },
         },
       ],
