@@ -16,10 +16,18 @@ export { DEFAULT_PROFILE, validateProfile, type CostProfile } from "./sim/cost-p
 export { ENVIRONMENTS, ENVIRONMENT_PRESETS, type EnvironmentName, type Environment, type Party } from "./sim/environments.js";
 export { STRATEGIES, MAPPING_STRATEGIES, FLUSH_STRATEGIES, STRATEGY_TEXT, parseStrategy, type StrategyChoice } from "./sim/strategies.js";
 export { replayThroughSimulation, type SimReplayResult } from "./sim/replay.js";
+export { priceRing, pairCycles, type PairCounts, type RingExposure } from "./workloads/dma-price.js";
+export { netperfPoint, MSS, FRAME_OVERHEAD, PARAM_BOUNDS, type NetperfParams, type NetperfPoint } from "./workloads/netperf.js";
+export { parseMeasured, simulateRow, calibrate, type Calibration, type MeasuredRow, type DmaCounts } from "./workloads/reproduction.js";
+export { fidelity, formatTables, reproduceRows, whatIf, tputDiff, cpuDiff, type ReproRow, type WhatIfRow, type Quad } from "./workloads/report.js";
+export { messageSizeSpec, frontierSpec, type VegaLiteSpec } from "./plot/specs.js";
 
-/** Compiles the core from a URL, Response or bytes (browser or Node). */
+/**
+ * Compiles the core from a URL, Response or bytes (browser or Node). From a URL it streams
+ * (WebAssembly.compileStreaming, the server must send application/wasm).
+ */
 export async function loadIommuModule(source: URL | string | Response | ArrayBuffer | Uint8Array<ArrayBuffer>): Promise<WebAssembly.Module> {
   if (source instanceof ArrayBuffer || source instanceof Uint8Array) return WebAssembly.compile(source);
-  const res = source instanceof Response ? source : await fetch(source);
-  return WebAssembly.compile(await res.arrayBuffer());
+  const res = source instanceof Response ? source : fetch(source);
+  return WebAssembly.compileStreaming(res);
 }

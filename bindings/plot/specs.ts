@@ -9,7 +9,7 @@ export type VegaLiteSpec = Record<string, unknown>;
 const SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json";
 
 /** Throughput and CPU against message size, IOMMU off and on, simulated and measured, per environment. */
-export function messageSizeSpec(rows: ReproRow[], title = "netperf TCP_STREAM: simulated against measured"): VegaLiteSpec {
+export function messageSizeSpec(rows: ReproRow[], title = "netperf TCP_STREAM: simulated (solid) against measured (dashed)"): VegaLiteSpec {
   const values = rows.flatMap((r) =>
     (["simulated", "measured"] as const).flatMap((source) =>
       (["off", "on"] as const).flatMap((iommu) => [
@@ -35,8 +35,8 @@ export function messageSizeSpec(rows: ReproRow[], title = "netperf TCP_STREAM: s
         x: { field: "messageBytes", type: "quantitative", scale: { type: "log", base: 2 }, title: "message size (bytes)" },
         y: { field: "value", type: "quantitative", title: null },
         color: { field: "iommu", type: "nominal", title: null },
-        strokeDash: { field: "source", type: "nominal", title: null },
-        shape: { field: "source", type: "nominal", legend: null },
+        strokeDash: { field: "source", type: "nominal", title: null, scale: { domain: ["simulated", "measured"], range: [[1, 0], [4, 3]] } },
+        shape: { field: "source", type: "nominal", legend: null, scale: { domain: ["simulated", "measured"] } },
         tooltip: [{ field: "environment" }, { field: "messageBytes" }, { field: "iommu" }, { field: "source" }, { field: "value", format: ".2f" }],
       },
     },

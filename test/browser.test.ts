@@ -1,0 +1,68 @@
+// The demo page in real Chromium (Debian's, driven by playwright-core): it loads the WASM core
+// by streaming compilation, computes in the page, updates when a control changes, matches the
+// same computation in Node, and logs no console error.
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createIommu, parseMeasured, priceRing, simulateRow, type Calibration } from "../bindings/node.js";
+import { serve } from "./helpers/static-server.js";
+
+const root = join(__dirname, "..");
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const calibration = JSON.parse(readFileSync(join(root, "profiles", "netperf-calibrated.json"), "utf8")) as Calibration;
+parseMeasured(readFileSync(join(root, "data", "seed-netperf.csv"), "utf8"));
+
+/** The page's table, computed in Node the same way. */
+function nodeTable(platform: "calgary-pcix", strategy: string, environment: "baremetal" | "xen-dom0", sizes: number[]): string[][] {
+  const counts = { off: priceRing("none", environment, "straightforward", createIommu).counts, on: priceRing(platform, environment, strategy, createIommu).counts };
+  return sizes.map((m) => {
+    const s = simulateRow(environment, m, calibration.environments[environment].params, counts, calibration.costProfile);
+    return [String(m), s.offMbps.toFixed(1), s.offCpu.toFixed(2), s.onMbps.toFixed(1), s.onCpu.toFixed(2)];
+  });
+}
+
+async function pageTable(page: Page): Promise<string[][]> {
+  return page.$$eval("#table tr[data-size]", (trs) => trs.map((tr) => Array.from(tr.querySelectorAll("td")).slice(0, 5).map((td) => td.textContent ?? "")));
+}
+
+describe("demo page in Chromium", () => {
+  let browser: Browser;
+  let server: Awaited<ReturnType<typeof serve>>;
+  const errors: string[] = [];
+
+  beforeAll(async () => {
+    server = await serve(root);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it("computes the tables and plot in the page, updates on a control, and agrees with Node", async () => {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 1100 } });
+    page.on("console", (m) => {
+      if (m.type() === "error") errors.push(m.text());
+    });
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await page.goto(`${server.url}/web/index.html`);
+    await page.waitForFunction(() => document.getElementById("status")?.textContent?.startsWith("ready: calgary-pcix / straightforward / baremetal"), null, { timeout: 60_000 });
+    const sizes = [64, 128, 256, 512, 1024, 1460, 1480, 2048, 4096, 8192, 16384, 32768, 65536];
+    expect(await pageTable(page)).toEqual(nodeTable("calgary-pcix", "straightforward", "baremetal", sizes));
+    expect(await page.$$eval("#plot svg path", (p) => p.length)).toBeGreaterThan(10);
+
+    await page.selectOption("#environment", "xen-dom0");
+    await page.selectOption("#strategy", "batched");
+    await page.waitForFunction(() => document.getElementById("status")?.textContent === "ready: calgary-pcix / batched / xen-dom0", null, { timeout: 60_000 });
+    expect(await pageTable(page)).toEqual(nodeTable("calgary-pcix", "batched", "xen-dom0", sizes));
+
+    mkdirSync(join(root, "test-output"), { recursive: true });
+    await page.screenshot({ path: join(root, "test-output", "demo.png"), fullPage: true });
+    expect(errors).toEqual([]);
+  });
+});
