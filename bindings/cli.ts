@@ -207,7 +207,9 @@ async function reproduce(flags: ReproduceFlags): Promise<void> {
     out.push(formatFidelity(inS, "in sample"), formatFidelity(outS, "held out"));
     out.push(`hold-out / in-sample mean |error|: throughput ${(outS.meanAbsTputErrPct / inS.meanAbsTputErrPct).toFixed(2)}×, CPU ${(outS.meanAbsCpuErrPct / inS.meanAbsCpuErrPct).toFixed(2)}× (target ≤ 1.5×)`);
   }
-  const what = flags.whatIf === false ? [] : whatIf(cal, createIommu);
+  const bar = progress("what-if", flags.quiet ?? false);
+  const what = flags.whatIf === false ? [] : whatIf(cal, createIommu, (d, t) => bar.update(d, t));
+  bar.stop();
   if (what.length) out.push(formatWhatIf(what));
   out.push("", `(${((performance.now() - started) / 1000).toFixed(2)} s wall)`);
   process.stdout.write(out.join("\n") + "\n");
@@ -232,9 +234,12 @@ async function reproduce(flags: ReproduceFlags): Promise<void> {
   }
 }
 
-function runCalibrate(flags: { out?: string; holdout?: boolean; data?: string }): void {
+function runCalibrate(flags: { out?: string; holdout?: boolean; data?: string; quiet?: boolean }): void {
   const measured = parseMeasured(readText("--data", flags.data ?? DEFAULT_MEASURED));
-  const cal = calibrate(measured, createIommu, { holdout: flags.holdout });
+  const bar = progress("calibrating", flags.quiet ?? false);
+  bar.update(0, ENVIRONMENTS.length);
+  const cal = calibrate(measured, createIommu, { holdout: flags.holdout, onProgress: (d, t) => bar.update(d, t) });
+  bar.stop();
   const target = flags.out ?? (flags.holdout ? HOLDOUT_CALIBRATION : DEFAULT_CALIBRATION);
   const path = typeof target === "string" ? target : target.pathname;
   mkdirSync(dirname(path), { recursive: true });
@@ -416,7 +421,8 @@ program
   .option("--out <file>", "where to write the calibration (default: profiles/netperf-calibrated.json, or netperf-holdout.json)")
   .option("--holdout", "fit on every other message size only")
   .option("--data <csv>", "measured table (default: data/seed-netperf.csv)")
-  .action((flags: { out?: string; holdout?: boolean; data?: string }) => runCalibrate(flags));
+  .option("--quiet", "no progress bar")
+  .action((flags: { out?: string; holdout?: boolean; data?: string; quiet?: boolean }) => runCalibrate(flags));
 
 try {
   await program.parseAsync();

@@ -137,9 +137,11 @@ export interface WhatIfRow {
 }
 
 /** The same tables under each strategy, with the calibrated parameters: the study's "which we know how to fix". */
-export function whatIf(cal: Calibration, makeIommu: (o: IommuOptions) => Iommu): WhatIfRow[] {
+export function whatIf(cal: Calibration, makeIommu: (o: IommuOptions) => Iommu, onProgress?: (done: number, total: number) => void): WhatIfRow[] {
   const rows: WhatIfRow[] = [];
+  let step = 0;
   for (const env of ENVIRONMENTS) {
+    onProgress?.(step++, ENVIRONMENTS.length);
     const off = priceRing("none", env, "straightforward", makeIommu).counts;
     const strategies = [...MAPPING_STRATEGIES.filter((s) => s !== "grant-table" || env === "xen-domU"), "straightforward+strict-flush"];
     for (const strategy of strategies) {

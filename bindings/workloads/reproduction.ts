@@ -154,7 +154,10 @@ export interface Calibration {
   environments: Record<EnvironmentName, { params: NetperfParams; error: number; rows: number }>;
 }
 
-export function calibrate(measured: MeasuredRow[], makeIommu: (o: IommuOptions) => Iommu, options: { holdout?: boolean; source?: string } = {}): Calibration {
+export function calibrate(
+  measured: MeasuredRow[], makeIommu: (o: IommuOptions) => Iommu,
+  options: { holdout?: boolean; source?: string; onProgress?: (done: number, total: number) => void } = {},
+): Calibration {
   const sizes = [...new Set(measured.map((r) => r.messageBytes))].sort((a, b) => a - b);
   const fitSizes = options.holdout ? sizes.filter((_, i) => i % 2 === 0) : sizes;
   const environments = {} as Calibration["environments"];
@@ -163,6 +166,7 @@ export function calibrate(measured: MeasuredRow[], makeIommu: (o: IommuOptions) 
     const counts = dmaCounts(env, "straightforward", makeIommu);
     const fit = fitEnvironment(env, rows, counts, DEFAULT_PROFILE);
     environments[env] = { params: fit.params, error: fit.error, rows: rows.length };
+    options.onProgress?.(Object.keys(environments).length, ENVIRONMENTS.length);
   }
   return {
     name: options.holdout ? "netperf-holdout" : "netperf-calibrated",
