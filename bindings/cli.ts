@@ -416,6 +416,17 @@ addRunOptions(
   });
 
 program
+  .command("serve")
+  .description("Serve the package on 127.0.0.1 for the demo page (web/index.html)")
+  .option("--port <n>", "port (default: any free one)", "0")
+  .action(async (flags: { port: string }) => {
+    const { serve } = await import("./io/static-server.js");
+    const root = decodeURIComponent(PACKAGE_ROOT.pathname).replace(/\/$/, "");
+    const s = await serve(root, Number(flags.port));
+    process.stdout.write(`demo page: ${s.url}/web/index.html (Ctrl-C to stop)\n`);
+  });
+
+program
   .command("calibrate")
   .description("Fit the netperf model's free parameters (8 per environment, bounded) to the measured tables, deterministically")
   .option("--out <file>", "where to write the calibration (default: profiles/netperf-calibrated.json, or netperf-holdout.json)")

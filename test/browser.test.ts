@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createIommu, parseMeasured, priceRing, simulateRow, type Calibration } from "../bindings/node.js";
-import { serve } from "./helpers/static-server.js";
+import { serve } from "../bindings/io/static-server.js";
 
 const root = join(__dirname, "..");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";

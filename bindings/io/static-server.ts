@@ -1,4 +1,4 @@
-// A static file server on 127.0.0.1 for the browser test (serves the repository root).
+// A static file server on 127.0.0.1 for the demo page (`iommu-sim serve`) and its browser test.
 import { createReadStream, statSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { extname, join, normalize } from "node:path";
@@ -12,7 +12,7 @@ const TYPES: Record<string, string> = {
   ".map": "application/json",
 };
 
-export async function serve(root: string): Promise<{ url: string; close: () => Promise<void> }> {
+export async function serve(root: string, port = 0): Promise<{ url: string; close: () => Promise<void> }> {
   const server: Server = createServer((req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname));
     const file = join(root, path.endsWith("/") ? path + "index.html" : path);
@@ -29,7 +29,7 @@ export async function serve(root: string): Promise<{ url: string; close: () => P
     res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream" });
     createReadStream(file).pipe(res);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as { port: number }).port;
-  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(() => r())) };
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  const bound = (server.address() as { port: number }).port;
+  return { url: `http://127.0.0.1:${bound}`, close: () => new Promise((r) => server.close(() => r())) };
 }
