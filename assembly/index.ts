@@ -28,6 +28,8 @@ export {
   mapSingle, unmapSingle, unmapKeep, mapSg, unmapSg, allocCoherent, freeCoherent, coherentPfn, deviceAccess,
 } from "./dma";
 export { runBatch } from "./batch";
+export { ringRun } from "./ring";
+import { ringStart } from "./ring";
 
 let countersAt: usize = 0;
 let sgAt: usize = 0;
@@ -82,6 +84,11 @@ export function init(
   batchInit(opsAt, resultsAt, handlesAt, sgAt, maxHandles);
   memory.fill(handlesAt, 0, <usize>maxHandles * HANDLE_SIZE);
   return 0;
+}
+
+/** Starts the built-in NIC-ring workload in the SG scratch area (ring ≤ SG_MAX × 4 slots). */
+export function ringInit(ring: u32, firstPfn: u32): u32 {
+  return ringStart(sgAt, ring, firstPfn);
 }
 
 /** Marks [first, first + npages) in use before the first mapping (reserved regions). */

@@ -6,7 +6,7 @@ export { ConfigError } from "./errors.js";
 export { resolveConfig, type IommuOptions, type ResolvedConfig } from "./config.js";
 export { PLATFORMS, PLATFORM_PRESETS, type PlatformName, type Platform } from "./platforms.js";
 export type { BatchArea, CoherentBuffer, DmaSegment, Iommu, SgSegment } from "./types.js";
-export { createIommuWith } from "./wasm-iommu.js";
+export { createIommuWith, createNicRingWith, type NicRing } from "./wasm-iommu.js";
 export { createReferenceIommu } from "./reference/index.js";
 export * from "./records.js";
 export { parseTrace, type TraceOp, type ParsedTrace } from "./trace/parse.js";

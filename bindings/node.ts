@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import type { IommuOptions } from "./config.js";
 import type { Iommu } from "./types.js";
-import { createIommuWith } from "./wasm-iommu.js";
+import { createIommuWith, createNicRingWith, type NicRing } from "./wasm-iommu.js";
 
 export * from "./index.js";
 
@@ -13,6 +13,11 @@ let compiled: WebAssembly.Module | undefined;
 export function iommuModule(): WebAssembly.Module {
   compiled ??= new WebAssembly.Module(readFileSync(new URL("../build/iommu.wasm", import.meta.url)));
   return compiled;
+}
+
+/** The built-in NIC-ring workload on the WASM core (allocator microbenchmarks). */
+export function createNicRing(options: IommuOptions, ring = 256): NicRing {
+  return createNicRingWith(iommuModule(), options, ring);
 }
 
 /** A simulated IOMMU on the WASM core. */

@@ -45,6 +45,8 @@ interface CoreExports {
   coherentPfn(): number;
   deviceAccess(dma: number, bytes: number, write: number): number;
   runBatch(n: number): number;
+  ringInit(ring: number, firstPfn: number): number;
+  ringRun(steps: number): number;
 }
 
 const imports = {
@@ -56,6 +58,11 @@ const imports = {
 };
 
 class WasmIommu implements Iommu {
+  /** The raw core (for the built-in workloads below). */
+  get coreExports(): CoreExports {
+    return this.core;
+  }
+
   readonly batch: BatchArea;
   private readonly core: CoreExports;
   private readonly counters: BigUint64Array;
@@ -199,6 +206,27 @@ class WasmIommu implements Iommu {
   staleLines(): number {
     return this.core.staleLines() >>> 0;
   }
+}
+
+/** The built-in NIC-ring workload, run inside WASM: `run(steps)` does steps unmap + map pairs. */
+export interface NicRing {
+  readonly iommu: Iommu;
+  /** Runs `steps` unmap+map pairs in one call; returns how many maps failed. */
+  run(steps: number): number;
+}
+
+export function createNicRingWith(module: WebAssembly.Module, options: IommuOptions, ring = 256): NicRing {
+  if (!Number.isInteger(ring) || ring < 1 || ring > SG_MAX * 4) throw new ConfigError("ring", ring, `an integer from 1 to ${SG_MAX * 4}`);
+  const iommu = new WasmIommu(module, resolveConfig(options));
+  const core = iommu.coreExports;
+  core.ringInit(ring, 0x10000);
+  return {
+    iommu,
+    run(steps: number): number {
+      if (!Number.isInteger(steps) || steps < 0 || steps > 2 ** 31) throw new ConfigError("steps", steps, "an integer from 0 to 2^31");
+      return core.ringRun(steps) >>> 0;
+    },
+  };
 }
 
 /** An IOMMU on the WASM core, from an already compiled module (browser or Node). */
