@@ -7,7 +7,7 @@ import type { IommuOptions } from "../config.js";
 import type { Iommu } from "../types.js";
 import { DEFAULT_PROFILE, type CostProfile } from "../sim/cost-profile.js";
 import type { EnvironmentName, Party } from "../sim/environments.js";
-import { createSimulation, type SimPlatform } from "../sim/simulation.js";
+import { createSimulation, type SimPlatform, type Simulation } from "../sim/simulation.js";
 
 export type Primitive = keyof CostProfile["cycles"];
 export const PRIMITIVES = Object.keys(DEFAULT_PROFILE.cycles) as Primitive[];
@@ -35,21 +35,45 @@ export function pairCounts(
   return priceRing(platform, environment, strategy, makeIommu).counts;
 }
 
+/**
+ * Runs `drive` once per CostProfile primitive, with that primitive costing 1 cycle and the rest 0,
+ * on a fresh Simulation; `drive` returns the cycles by party spent on `units` units of work it
+ * wants priced (setup excluded). The result is the count of each primitive per unit, by party.
+ */
+function countPrimitives(
+  platform: SimPlatform, environment: EnvironmentName, strategy: string, makeIommu: (o: IommuOptions) => Iommu,
+  drive: (sim: Simulation) => { spent: Partial<Record<Party, number>>; units: number },
+): PairCounts {
+  const out: PairCounts = {};
+  for (const k of PRIMITIVES) {
+    const cycles = Object.fromEntries(PRIMITIVES.map((p) => [p, p === k ? 1 : 0])) as CostProfile["cycles"];
+    const profile: CostProfile = { ...DEFAULT_PROFILE, name: `unit-${k}`, cycles };
+    // a 1M table (512 MiB of IO space): never wrapped by these short runs, and cheap to create
+    const iommu = platform === "none" ? undefined : { tableSize: "1M" };
+    const sim = createSimulation({ platform, environment, strategy, profile, guestBytes: 1 << 28, iommu }, makeIommu);
+    const { spent, units } = drive(sim);
+    for (const [party, c] of Object.entries(spent) as Array<[Party, number]>) {
+      if (c !== 0) ((out[party] ??= {})[k] = c / units);
+    }
+  }
+  return out;
+}
+
+/** Cycles by party spent since `before`. */
+function since(sim: Simulation, before: Partial<Record<Party, number>>): Partial<Record<Party, number>> {
+  const after = sim.report().cycles.byParty;
+  return Object.fromEntries(Object.keys(after).map((p) => [p, (after[p as Party] ?? 0) - (before[p as Party] ?? 0)]));
+}
+
 /** Counts per pair, and what the ring leaves exposed, for one platform × environment × strategy. */
 export function priceRing(
   platform: SimPlatform, environment: EnvironmentName, strategy: string,
   makeIommu: (o: IommuOptions) => Iommu,
 ): { counts: PairCounts; exposure: RingExposure } {
-  const out: PairCounts = {};
   let exposure: RingExposure | undefined;
-  for (const k of PRIMITIVES) {
-    const cycles = Object.fromEntries(PRIMITIVES.map((p) => [p, p === k ? 1 : 0])) as CostProfile["cycles"];
-    const profile: CostProfile = { ...DEFAULT_PROFILE, name: `unit-${k}`, cycles };
-    // a 1M table (1 GiB of IO space): the ring never wraps it in PAIRS steps, and it is cheap to create
-    const iommu = platform === "none" ? undefined : { tableSize: "1M" };
-    const sim = createSimulation({ platform, environment, strategy, profile, guestBytes: 1 << 28, iommu }, makeIommu);
-    // a ring of RING outstanding buffers; PAIRS times: unmap the oldest, map a fresh page
-    // Each buffer is read by the device once mapped; one late DMA probes every released buffer.
+  const counts = countPrimitives(platform, environment, strategy, makeIommu, (sim) => {
+    // RING buffers outstanding, each read by the device once mapped; PAIRS times: unmap the
+    // oldest, probe it with one late DMA (does it still reach memory?), map a fresh page
     for (let i = 0; i < RING; i++) {
       sim.map(`r${i}`, 0x100_0000 + i * 4096, 1514, "to-device");
       sim.access(`r${i}`, 0, 1514, "read");
@@ -58,13 +82,12 @@ export function priceRing(
     for (let i = 0; i < PAIRS; i++) {
       const slot = i % RING;
       sim.unmap(`r${slot}`);
-      sim.access(`r${slot}`, 0, 64, "read"); // a late DMA: does it still reach memory?
+      sim.access(`r${slot}`, 0, 64, "read");
       sim.map(`r${slot}`, 0x100_0000 + ((RING + i) % 30000) * 4096, 1514, "to-device");
       sim.access(`r${slot}`, 0, 1514, "read");
     }
     sim.finish();
     const report = sim.report();
-    const after = report.cycles.byParty;
     exposure ??= {
       releasedButLivePeak: report.exposure.releasedButLivePeak,
       releasedButLiveAverage: report.exposure.releasedButLiveAverage,
@@ -72,12 +95,9 @@ export function priceRing(
       lateDmaReachedPct: (report.exposure.dmaAfterRelease.reached / PAIRS) * 100,
       crossingsPerPair: report.crossings / (PAIRS + RING),
     };
-    for (const party of Object.keys(after) as Party[]) {
-      const n = ((after[party] ?? 0) - (before[party] ?? 0)) / PAIRS;
-      if (n !== 0) ((out[party] ??= {})[k] = n);
-    }
-  }
-  return { counts: out, exposure: exposure! };
+    return { spent: since(sim, before), units: PAIRS };
+  });
+  return { counts, exposure: exposure! };
 }
 
 /**
@@ -88,29 +108,18 @@ export function priceSgIo(
   platform: SimPlatform, environment: EnvironmentName, strategy: string, pages: number, depth: number,
   makeIommu: (o: IommuOptions) => Iommu,
 ): PairCounts {
-  const out: PairCounts = {};
   const IOS = 16;
-  for (const k of PRIMITIVES) {
-    const cycles = Object.fromEntries(PRIMITIVES.map((p) => [p, p === k ? 1 : 0])) as CostProfile["cycles"];
-    const profile: CostProfile = { ...DEFAULT_PROFILE, name: `unit-${k}`, cycles };
-    const iommu = platform === "none" ? undefined : { tableSize: "1M" };
-    const sim = createSimulation({ platform, environment, strategy, profile, guestBytes: 1 << 28, iommu }, makeIommu);
-    const list = (io: number) => Array.from({ length: pages }, (_, j) => ({ phys: 0x100_0000 + ((io * pages + j) % 60000) * 4096, bytes: 4096 }));
+  const list = (io: number) => Array.from({ length: pages }, (_, j) => ({ phys: 0x100_0000 + ((io * pages + j) % 60000) * 4096, bytes: 4096 }));
+  return countPrimitives(platform, environment, strategy, makeIommu, (sim) => {
     for (let i = 0; i < depth; i++) sim.mapSg(`io${i}`, list(i), "from-device");
     const before = sim.report().cycles.byParty;
     for (let i = 0; i < IOS; i++) {
-      const slot = i % depth;
-      sim.unmapSg(`io${slot}`);
-      sim.mapSg(`io${slot}`, list(depth + i), "from-device");
+      sim.unmapSg(`io${i % depth}`);
+      sim.mapSg(`io${i % depth}`, list(depth + i), "from-device");
     }
     sim.finish();
-    const after = sim.report().cycles.byParty;
-    for (const party of Object.keys(after) as Party[]) {
-      const n = ((after[party] ?? 0) - (before[party] ?? 0)) / IOS;
-      if (n !== 0) ((out[party] ??= {})[k] = n);
-    }
-  }
-  return out;
+    return { spent: since(sim, before), units: IOS };
+  });
 }
 
 /** Cycles per pair for each party under `profile`. */
