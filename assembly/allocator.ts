@@ -15,8 +15,22 @@
 //
 //   0                                   halfpoint = 3/4·entries              entries
 //   ├──────── small allocations ──────────┼─────────── large ─────────────────┤
+//
+// ALLOC_FIRST_FIT — the lowest free run from entry 0 on every call (no hint, never wraps, so
+//   never triggers a wrap flush: freed entries are reused at once).
+//
+// ALLOC_FREE_LIST — a LIFO of freed ranges per size (1 … 64 pages, 1024 deep); a request pops
+//   ranges of its size until one is still free, else falls back to the Calgary next-fit (and its
+//   wrap flush). Its memory, after the cache:
+//   ╒═ count[0..63] u32 ═╤═ class 0: 1024 × u32 ═╤═ class 1 … ═╤═ class 63 ═╕   (class c = c+1 pages)
+//   ╘════════════════════╧═══════════════════════╧═════════════╧═══════════╛
+//
+// Adding an allocator: give it a code in constants.ts (and its name in bindings/abi.ts ALLOCATORS),
+// write `xxxAlloc(npages, alignMask, handle): i32` (first entry or -1; it must not set the bits:
+// allocPages does) and, if it keeps state on frees, a hook in freePages; add the two `if`
+// branches below. The reference model (bindings/reference/iommu.ts) needs the same two methods.
 
-import { ALLOC_CALGARY } from "./constants";
+import { ALLOC_CALGARY, ALLOC_FIRST_FIT, ALLOC_PPC2007, FREE_LIST_CLASSES, FREE_LIST_DEPTH } from "./constants";
 import { clearOne, clearRange, findSet, findZero, setRange, takeOneInWord } from "./bitmap";
 import { pagesReturned, pagesTaken, stats } from "./counters";
 import { onAllocatorWrap } from "./flush";
@@ -31,9 +45,16 @@ let largeHint: u32 = 0;
 let halfpoint: u32 = 0;
 /** Segment boundary in pages (power of two), 0 = none. */
 let boundaryPages: u32 = 0;
+/** ALLOC_FREE_LIST storage (see the diagram). */
+let freeLists: usize = 0;
 
-export function allocatorInit(k: u32, n: u32, boundary: u32): void {
+/** Bytes the free lists need (laid out by index.ts whatever the allocator). */
+export const FREE_LIST_BYTES: u32 = (FREE_LIST_CLASSES + FREE_LIST_CLASSES * FREE_LIST_DEPTH) << 2;
+
+export function allocatorInit(k: u32, n: u32, boundary: u32, freeListBase: usize): void {
   kind = k;
+  freeLists = freeListBase;
+  memory.fill(freeListBase, 0, <usize>(FREE_LIST_CLASSES << 2));
   entries = n;
   hint = 0;
   halfpoint = (n >> 2) * 3;
@@ -128,13 +149,50 @@ function ppcAlloc(npages: u32, alignMask: u32, handle: u32): i32 {
   return -1;
 }
 
+// @ts-ignore: decorator
+@inline function COUNT(c: u32): usize {
+  return freeLists + (<usize>c << 2);
+}
+
+// @ts-ignore: decorator
+@inline function SLOT(c: u32, i: u32): usize {
+  return freeLists + (<usize>(FREE_LIST_CLASSES + c * FREE_LIST_DEPTH + i) << 2);
+}
+
+function freeListAlloc(npages: u32, alignMask: u32): i32 {
+  if (npages <= FREE_LIST_CLASSES && alignMask == 0) {
+    let c = npages - 1;
+    let count = load<u32>(COUNT(c));
+    while (count > 0) {
+      count--;
+      let e = load<u32>(SLOT(c, count));
+      // a range freed earlier may have been taken since by the fallback search
+      if (findSet(e, e + npages) == e + npages) {
+        store<u32>(COUNT(c), count);
+        return <i32>e;
+      }
+    }
+    store<u32>(COUNT(c), 0);
+  }
+  return calgaryAlloc(npages, alignMask);
+}
+
+function freeListPush(first: u32, npages: u32): void {
+  let c = npages - 1;
+  let count = load<u32>(COUNT(c));
+  if (count < FREE_LIST_DEPTH) {
+    store<u32>(SLOT(c, count), first);
+    store<u32>(COUNT(c), count + 1);
+  }
+}
+
 /**
  * Allocates `npages` IO pages; returns the first entry or -1. `handle` is the PowerPC
  * scatter-gather hint (end of the previous element, 0 = none); Calgary ignores it.
  */
 // @ts-ignore: decorator
 @inline export function allocPages(npages: u32, alignMask: u32, handle: u32): i32 {
-  if (npages == 1 && alignMask == 0 && handle == 0) {
+  if (kind <= ALLOC_PPC2007 && npages == 1 && alignMask == 0 && handle == 0) {
     // Fast path: a free page in the hint's word. The general search would load that word twice
     // (findZero, then findSet over one page), so it counts two words.
     let limit = kind == ALLOC_CALGARY ? entries : halfpoint;
@@ -146,7 +204,11 @@ function ppcAlloc(npages: u32, alignMask: u32, handle: u32): i32 {
       return one;
     }
   }
-  let n = kind == ALLOC_CALGARY ? calgaryAlloc(npages, alignMask) : ppcAlloc(npages, alignMask, handle);
+  let n: i32;
+  if (kind == ALLOC_CALGARY) n = calgaryAlloc(npages, alignMask);
+  else if (kind == ALLOC_PPC2007) n = ppcAlloc(npages, alignMask, handle);
+  else if (kind == ALLOC_FIRST_FIT) n = areaAlloc(0, npages, alignMask);
+  else n = freeListAlloc(npages, alignMask);
   if (n >= 0) {
     setRange(<u32>n, npages);
     pagesTaken(npages);
@@ -159,5 +221,6 @@ function ppcAlloc(npages: u32, alignMask: u32, handle: u32): i32 {
 @inline export function freePages(first: u32, npages: u32): u32 {
   let was = npages == 1 ? clearOne(first) : clearRange(first, npages);
   pagesReturned(was);
+  if (kind > ALLOC_FIRST_FIT && npages <= FREE_LIST_CLASSES && was == npages) freeListPush(first, npages);
   return was;
 }

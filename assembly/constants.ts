@@ -28,6 +28,16 @@
 @inline export const ALLOC_CALGARY: u32 = 0; // 2.6.23 pci-calgary: next-fit, one hint, blast on wrap
 // @ts-ignore: decorator
 @inline export const ALLOC_PPC2007: u32 = 1; // 2.6.18 powerpc iommu.c: small/large halves, 3 passes
+// @ts-ignore: decorator
+@inline export const ALLOC_FIRST_FIT: u32 = 2; // lowest free run from entry 0, every time; never wraps
+// @ts-ignore: decorator
+@inline export const ALLOC_FREE_LIST: u32 = 3; // per-size LIFO of freed ranges, next-fit (Calgary) behind it
+
+/** Size classes (pages) and depth of the per-size free lists. */
+// @ts-ignore: decorator
+@inline export const FREE_LIST_CLASSES: u32 = 64;
+// @ts-ignore: decorator
+@inline export const FREE_LIST_DEPTH: u32 = 1024;
 
 /** Flush policies (flush.ts). */
 // @ts-ignore: decorator

@@ -4,7 +4,7 @@
 // numbers); the caller adds the offset-in-page to form the DMA address, as the drivers do.
 
 import {
-  ACCESS_FAULT, ACCESS_HIT, ACCESS_MISS, ACCESS_STALE, ALLOC_CALGARY, DMA_BIDIRECTIONAL,
+  ACCESS_FAULT, ACCESS_HIT, ACCESS_MISS, ACCESS_STALE, ALLOC_CALGARY, ALLOC_PPC2007, DMA_BIDIRECTIONAL,
   FREE_BAD, FREE_DOUBLE, FREE_OK, IO_PAGE_MASK, IO_PAGE_SHIFT, MAX_COHERENT_ORDER, NO_ENTRY,
 } from "./constants";
 import { stats } from "./counters";
@@ -142,7 +142,7 @@ export function mapSg(sg: usize, count: u32, dir: u32): u32 {
   for (let i: u32 = 0; i < count; i++) {
     let el = sg + <usize>(i * SG_ELEM_SIZE);
     let npages = pagesSpanned(load<u32>(el, SG_OFFSET), load<u32>(el, SG_LEN));
-    let e = mapPages(load<u32>(el, SG_PFN), npages, dir, 0, allocKind == ALLOC_CALGARY ? 0 : handle);
+    let e = mapPages(load<u32>(el, SG_PFN), npages, dir, 0, allocKind == ALLOC_PPC2007 ? handle : 0);
     if (e < 0) {
       // The pages were counted as mapped by mapPages; the unwind takes them back out.
       stats.pagesMapped -= <u64>(pages);
@@ -192,7 +192,7 @@ export function allocCoherent(bytes: u32): i32 {
   let block: u32 = 1 << order;
   let pfn = (physNext + block - 1) & ~(block - 1);
   let npages = pagesSpanned(0, bytes);
-  let alignMask: u32 = allocKind == ALLOC_CALGARY ? 0 : block - 1;
+  let alignMask: u32 = allocKind == ALLOC_PPC2007 ? block - 1 : 0;
   let e = mapPages(pfn, npages, DMA_BIDIRECTIONAL, alignMask, 0);
   if (e < 0) {
     stats.mapFailures++;

@@ -12,6 +12,7 @@
 //                  ├─── bitmap      entries / 8 B ──────────────────────────┤
 //                  ├─── table       entries × 8 B (Calgary) | × 4 B (DART) ──┤
 //                  ├─── cache       sets × ways × 24 B ─────────────────────┤
+//                  ├─── free lists  (64 + 64 × 1024) × u32 (allocator.ts) ───┤
 //                  ╘════════════════════════════════════════════════════════╛
 
 import { SG_MAX } from "./constants";
@@ -20,7 +21,7 @@ import { bitmapInit, testBit } from "./bitmap";
 import { entryBytes, rawEntry, readEntry, tableInit } from "./table";
 import { cacheInit, cacheOccupancy, cacheStaleLines, SLOT_SIZE } from "./cache";
 import { flushInit } from "./flush";
-import { allocatorHint, allocatorInit, allocatorLargeHint, reserveRange } from "./allocator";
+import { allocatorHint, allocatorInit, allocatorLargeHint, FREE_LIST_BYTES, reserveRange } from "./allocator";
 import { dmaInit, SG_ELEM_SIZE } from "./dma";
 import { batchInit, HANDLE_SIZE, RECORD_SIZE } from "./batch";
 
@@ -67,6 +68,8 @@ export function init(
   p = align64(p + <usize>entries * entryBytes(format));
   let cacheAt = p;
   p = align64(p + <usize>cacheSets * cacheWays * SLOT_SIZE);
+  let freeListAt = p;
+  p = align64(p + <usize>FREE_LIST_BYTES);
 
   let have = <usize>memory.size() << 16;
   if (p > have) {
@@ -79,7 +82,7 @@ export function init(
   tableInit(tableAt, format, entries, emptyWord);
   cacheInit(cacheAt, cacheSets, cacheWays);
   flushInit(flushPolicy);
-  allocatorInit(allocator, entries, boundaryPages);
+  allocatorInit(allocator, entries, boundaryPages, freeListAt);
   dmaInit(entries, allocator, badFreeBelow, coherentBasePfn);
   batchInit(opsAt, resultsAt, handlesAt, sgAt, maxHandles);
   memory.fill(handlesAt, 0, <usize>maxHandles * HANDLE_SIZE);

@@ -21,6 +21,14 @@ export const FORMAT_CALGARY = 0;
 export const FORMAT_DART = 1;
 export const ALLOC_CALGARY = 0;
 export const ALLOC_PPC2007 = 1;
+export const ALLOC_FIRST_FIT = 2;
+export const ALLOC_FREE_LIST = 3;
+export const FREE_LIST_CLASSES = 64;
+export const FREE_LIST_DEPTH = 1024;
+
+/** The IO-space allocators, by the names options use (index = the core's code). */
+export const ALLOCATORS = ["calgary", "ppc2007", "first-fit", "free-list"] as const;
+export type AllocatorName = (typeof ALLOCATORS)[number];
 
 export const FLUSH_POLICIES = ["on-wrap", "strict", "all-after-map", "one-per-page", "never"] as const;
 export type FlushPolicyName = (typeof FLUSH_POLICIES)[number];

@@ -1,7 +1,7 @@
 // Options in, a validated and fully resolved configuration out. Every refusal names the field,
 // the value and what is allowed.
 
-import { FLUSH_POLICIES, FORMAT_CALGARY, FORMAT_DART, IO_PAGE_SIZE, type FlushPolicyName } from "./abi.js";
+import { ALLOCATORS, FLUSH_POLICIES, FORMAT_CALGARY, FORMAT_DART, IO_PAGE_SIZE, type AllocatorName, type FlushPolicyName } from "./abi.js";
 import { ConfigError } from "./errors.js";
 import { entryBytesOf, PLATFORM_PRESETS, PLATFORMS, type PlatformName, type ReservedRange } from "./platforms.js";
 
@@ -18,6 +18,8 @@ export interface IommuOptions {
   ramBytes?: number;
   /** Device-side cache geometry; `entries: 0` models no cache. */
   cache?: { entries: number; ways: number };
+  /** Override the platform's IO-space allocator: calgary, ppc2007, first-fit, free-list. */
+  allocator?: AllocatorName;
   /** Override the platform's flush policy (what-if: strict, never, …). */
   flushPolicy?: FlushPolicyName;
   /** PCI MEM windows that the bridge reserves in IO space (Calgary MEM_1 / MEM_2), in bytes. */
@@ -87,7 +89,7 @@ export function resolveConfig(options: IommuOptions): ResolvedConfig {
     throw new ConfigError("options", options, "an object with at least { platform }");
   }
   const known = new Set([
-    "platform", "tableSize", "ramBytes", "cache", "flushPolicy", "pciWindows", "segmentBoundary",
+    "platform", "tableSize", "ramBytes", "cache", "allocator", "flushPolicy", "pciWindows", "segmentBoundary",
     "dartDummyPfn", "coherentBasePfn", "maxHandles", "batchCapacity",
   ]);
   for (const k of Object.keys(options)) {
@@ -121,6 +123,12 @@ export function resolveConfig(options: IommuOptions): ResolvedConfig {
     throw new ConfigError("flushPolicy", flushPolicy, `one of ${FLUSH_POLICIES.join(", ")}`);
   }
 
+  let allocator: number = p.allocator;
+  if (options.allocator !== undefined) {
+    allocator = ALLOCATORS.indexOf(options.allocator);
+    if (allocator < 0) throw new ConfigError("allocator", options.allocator, `one of ${ALLOCATORS.join(", ")}`);
+  }
+
   const reserved = p.reserved(entries);
   (options.pciWindows ?? []).forEach((w, i) => {
     const start = checkInt(`pciWindows[${i}].start`, w?.start, 0, 2 ** 52);
@@ -146,7 +154,7 @@ export function resolveConfig(options: IommuOptions): ResolvedConfig {
   return {
     platform: p.name,
     format: p.format,
-    allocator: p.allocator,
+    allocator,
     flushPolicy,
     tableBytes,
     entries,

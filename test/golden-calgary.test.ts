@@ -128,3 +128,27 @@ describe("scatter-gather and coherent buffers", () => {
     expect(io.freeCoherent(buf.dma, 12 * KiB)).toBe("ok");
   });
 });
+
+describe("the other allocators, on a Calgary table", () => {
+  it("first-fit reuses a freed range at once (and so never wraps)", () => {
+    const io = createIommu({ platform: "calgary-pcix", allocator: "first-fit" });
+    expect(io.mapSingle(0x1000, 3 * 4096)).toBe(0x20000); // 32..34
+    expect(io.mapSingle(0x9000, 4096)).toBe(0x23000); // 35
+    io.unmapSingle(0x20000, 3 * 4096);
+    expect(io.mapSingle(0x5000, 4096)).toBe(0x20000); // 32 again; next-fit would say 36
+    expect(io.stats().wraps).toBe(0);
+  });
+
+  it("free-list hands back the last freed range of the same size, next-fit otherwise", () => {
+    const io = createIommu({ platform: "calgary-pcix", allocator: "free-list" });
+    expect(io.mapSingle(0x1000, 2 * 4096)).toBe(0x20000); // 32..33 (next-fit)
+    expect(io.mapSingle(0x9000, 2 * 4096)).toBe(0x22000); // 34..35
+    io.unmapSingle(0x20000, 2 * 4096);
+    expect(io.mapSingle(0x5000, 4096)).toBe(0x24000); // no 1-page range freed: next-fit, 36
+    expect(io.mapSingle(0x7000, 2 * 4096)).toBe(0x20000); // the freed 2-page range
+  });
+
+  it("refuses an unknown allocator", () => {
+    expect(() => createIommu({ platform: "calgary-pcix", allocator: "buddy" as never })).toThrow(/allocator: "buddy" .* calgary, ppc2007, first-fit, free-list/);
+  });
+});

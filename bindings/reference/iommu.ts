@@ -3,7 +3,7 @@
 // to it event for event by the differential tests.
 
 import {
-  ACCESS_OUTCOMES, ALLOC_CALGARY, BAD_RECORD, COUNTER_NAMES, FORMAT_CALGARY, FREE_RESULTS,
+  ACCESS_OUTCOMES, ALLOC_CALGARY, ALLOC_FIRST_FIT, ALLOC_PPC2007, BAD_RECORD, FREE_LIST_CLASSES, FREE_LIST_DEPTH, COUNTER_NAMES, FORMAT_CALGARY, FREE_RESULTS,
   IO_PAGE_SIZE, MAX_COHERENT_ORDER, NO_ENTRY, OP, SG_MAX, type AccessOutcome, type CounterName,
   type Direction, type FreeResult, type Stats,
 } from "../abi.js";
@@ -179,11 +179,30 @@ export class ReferenceIommu implements Iommu {
     }
   }
 
+  /** Per-size LIFO of freed ranges (1 … 64 pages); a popped range must still be free. */
+  private readonly freeLists: number[][] = Array.from({ length: FREE_LIST_CLASSES }, () => []);
+
+  private freeListAlloc(npages: number, alignMask: number): number {
+    if (npages <= FREE_LIST_CLASSES && alignMask === 0) {
+      const list = this.freeLists[npages - 1];
+      while (list.length > 0) {
+        const e = list.pop()!;
+        if (this.map.findSet(e, e + npages) === e + npages) return e;
+      }
+    }
+    return this.calgaryRangeAlloc(npages, alignMask);
+  }
+
   private mapPages(pfn: number, npages: number, dir: number, alignMask: number, handle: number): number {
     if (npages === 0) return NO_ENTRY;
-    const e = this.config.allocator === ALLOC_CALGARY
+    const a = this.config.allocator;
+    const e = a === ALLOC_CALGARY
       ? this.calgaryRangeAlloc(npages, alignMask)
-      : this.ppcRangeAlloc(npages, alignMask, handle);
+      : a === ALLOC_PPC2007
+        ? this.ppcRangeAlloc(npages, alignMask, handle)
+        : a === ALLOC_FIRST_FIT
+          ? this.areaAlloc(0, npages, alignMask)
+          : this.freeListAlloc(npages, alignMask);
     if (e === NO_ENTRY) return NO_ENTRY;
     this.map.set(e, npages);
     this.n.pagesInUse += npages;
@@ -200,12 +219,21 @@ export class ReferenceIommu implements Iommu {
     this.n.tceWrites += npages;
     const was = this.map.clear(first, npages);
     this.n.pagesInUse -= was;
+    this.noteFreed(first, npages, was);
     return was;
+  }
+
+  private noteFreed(first: number, npages: number, was: number): void {
+    if (this.config.allocator > ALLOC_FIRST_FIT && npages <= FREE_LIST_CLASSES && was === npages) {
+      const list = this.freeLists[npages - 1];
+      if (list.length < FREE_LIST_DEPTH) list.push(first);
+    }
   }
 
   private releaseBitsOnly(first: number, npages: number): number {
     const was = this.map.clear(first, npages);
     this.n.pagesInUse -= was;
+    this.noteFreed(first, npages, was);
     return was;
   }
 
@@ -251,7 +279,7 @@ export class ReferenceIommu implements Iommu {
     for (let i = 0; i < list.length; i++) {
       const el = list[i];
       const npages = pagesSpanned(el.offset, el.bytes);
-      const e = this.mapPages(el.pfn, npages, dir, 0, this.config.allocator === ALLOC_CALGARY ? 0 : handle);
+      const e = this.mapPages(el.pfn, npages, dir, 0, this.config.allocator === ALLOC_PPC2007 ? handle : 0);
       if (e === NO_ENTRY) {
         this.n.pagesMapped -= pages;
         for (const done of list.slice(0, i)) this.releasePages(done.entry, pagesSpanned(done.offset, done.bytes));
@@ -293,7 +321,7 @@ export class ReferenceIommu implements Iommu {
     }
     const block = 2 ** order;
     const pfn = Math.ceil(this.physNext / block) * block;
-    const alignMask = this.config.allocator === ALLOC_CALGARY ? 0 : block - 1;
+    const alignMask = this.config.allocator === ALLOC_PPC2007 ? block - 1 : 0;
     const e = this.mapPages(pfn, pages, BIDIRECTIONAL, alignMask, 0);
     if (e === NO_ENTRY) {
       this.n.mapFailures++;
