@@ -142,6 +142,18 @@ function step(a: Iommu, b: Iommu, op: Op, live: Live[], dead: Live[]): [unknown,
   }
 }
 
+/** Applies every op to both models and fails at the first answer they disagree on. */
+function runBoth(a: Iommu, b: Iommu, ops: Op[]): void {
+  const live: Live[] = [];
+  const dead: Live[] = [];
+  ops.forEach((op, i) => {
+    const [x, y] = step(a, b, op, live, dead);
+    if (JSON.stringify(x) !== JSON.stringify(y)) {
+      throw new Error(`op ${i} ${JSON.stringify(op)}: wasm ${JSON.stringify(x)} vs reference ${JSON.stringify(y)}`);
+    }
+  });
+}
+
 describe.each(PLATFORMS)("WASM core ≡ reference model on %s", (platform) => {
   it("agrees on every result, counter and hint over random operation sequences", () => {
     fc.assert(
@@ -149,14 +161,7 @@ describe.each(PLATFORMS)("WASM core ≡ reference model on %s", (platform) => {
         const o = clean(options);
         const a = createIommu(o);
         const b = createReferenceIommu(o);
-        const live: Live[] = [];
-        const dead: Live[] = [];
-        ops.forEach((op, i) => {
-          const [x, y] = step(a, b, op, live, dead);
-          if (JSON.stringify(x) !== JSON.stringify(y)) {
-            throw new Error(`op ${i} ${JSON.stringify(op)}: wasm ${JSON.stringify(x)} vs reference ${JSON.stringify(y)}`);
-          }
-        });
+        runBoth(a, b, ops);
         opsRun[platform] = (opsRun[platform] ?? 0) + ops.length;
         const sum = (reached[platform] ??= {});
         for (const [k, v] of Object.entries(a.stats())) sum[k] = (sum[k] ?? 0) + v;
@@ -177,12 +182,7 @@ describe.each(["first-fit", "free-list", "ppc2007", "calgary"] as const)("WASM c
         const o: IommuOptions = { platform: "calgary-pcix", tableSize: "64K", allocator, flushPolicy };
         const a = createIommu(o);
         const b = createReferenceIommu(o);
-        const live: Live[] = [];
-        const dead: Live[] = [];
-        ops.forEach((op, i) => {
-          const [x, y] = step(a, b, op, live, dead);
-          if (JSON.stringify(x) !== JSON.stringify(y)) throw new Error(`op ${i} ${JSON.stringify(op)}: wasm ${JSON.stringify(x)} vs reference ${JSON.stringify(y)}`);
-        });
+        runBoth(a, b, ops);
         expect(a.stats()).toEqual(b.stats());
         expect(a.hint()).toBe(b.hint());
       }),
