@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // iommu-sim command line. Exit codes: 0 done, 1 bad input (options, trace), 2 internal error.
 
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { COUNTER_NAMES, FLUSH_POLICIES, type FlushPolicyName } from "./abi.js";

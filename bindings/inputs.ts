@@ -1,7 +1,7 @@
 // Argument checks shared by the WASM-backed model and the reference model, so both refuse the
 // same input with the same words (never a WASM trap, never a silent clamp).
 
-import { DIRECTIONS, IO_PAGE_SIZE, SG_MAX, type Direction } from "./abi.js";
+import { DIRECTIONS, IO_PAGE_SIZE, SG_MAX } from "./abi.js";
 import type { ResolvedConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
 import type { DmaSegment, SgSegment } from "./types.js";
