@@ -256,10 +256,17 @@ export class Simulation {
     return this.strategy.mapping === "grant-table";
   }
 
+  /** Buffers the driver holds now (kept as a count: walking every id per operation was quadratic). */
+  private live = 0;
+
   private liveMappings(): number {
-    let n = 0;
-    for (const b of this.ids.values()) if (b.live) n++;
-    return n;
+    return this.live;
+  }
+
+  /** Records a buffer the driver now holds (mapped, or whose map failed and is still to be ended). */
+  private enter(id: string, b: Buffer): void {
+    this.ids.set(id, b);
+    this.live++;
   }
 
   /** End of an operation: advance simulated time and integrate exposure and IO-space use. */
@@ -347,8 +354,9 @@ export class Simulation {
   private held(id: string, kind: Buffer["kind"]): Buffer | null {
     const b = this.ids.get(id);
     if (!b || !b.live || b.kind !== kind) throw new ConfigError("id", id, `an id mapped by ${kind === "sg" ? "mapSg" : kind === "coherent" ? "alloc" : "map"} and not yet released`);
+    b.live = false;
+    this.live--;
     if (b.failed) {
-      b.live = false;
       this.tick();
       return null;
     }
@@ -361,9 +369,9 @@ export class Simulation {
     const dma = this.mapOne("map", phys, bytes, dir);
     if (dma !== null) {
       this.grantWork("map", pagesOf(phys, bytes));
-      this.ids.set(id, { dma: [dma.dma], bytes: [bytes], phys: [phys], dir, kind: "single", live: true, slot: dma.slot });
+      this.enter(id, { dma: [dma.dma], bytes: [bytes], phys: [phys], dir, kind: "single", live: true, slot: dma.slot });
     } else {
-      this.ids.set(id, { dma: [], bytes: [bytes], phys: [phys], dir, kind: "single", live: true, failed: true });
+      this.enter(id, { dma: [], bytes: [bytes], phys: [phys], dir, kind: "single", live: true, failed: true });
     }
     this.tick();
     return dma === null ? null : dma.dma;
@@ -468,7 +476,6 @@ export class Simulation {
   unmap(id: string): void {
     const b = this.held(id, "single");
     if (!b) return;
-    b.live = false;
     this.grantWork("unmap", pagesOf(b.phys[0], b.bytes[0]));
     if (this.strategy.mapping === "batched") this.queueUnmap(b);
     else this.unmapOne("unmap", b, 0);
@@ -534,17 +541,17 @@ export class Simulation {
       this.charge(this.env.driver, "map_sg", this.c.dmaApiEntry);
       const dmas = segments.map((s) => s.phys);
       this.grantWork("map_sg", segments.reduce((n, s) => n + pagesOf(s.phys, s.bytes), 0));
-      this.ids.set(id, { dma: dmas, bytes: segments.map((s) => s.bytes), phys: segments.map((s) => s.phys), dir, kind: "sg", live: true });
+      this.enter(id, { dma: dmas, bytes: segments.map((s) => s.bytes), phys: segments.map((s) => s.phys), dir, kind: "sg", live: true });
       this.tick();
       return dmas;
     }
     if (this.wholeSg) {
       const dmas = this.coreMapSg(segments, dir);
       if (dmas === null) {
-        this.ids.set(id, { dma: [], bytes: [], phys: [], dir, kind: "sg", live: true, failed: true });
+        this.enter(id, { dma: [], bytes: [], phys: [], dir, kind: "sg", live: true, failed: true });
       } else {
         this.grantWork("map_sg", segments.reduce((n, s) => n + pagesOf(s.phys, s.bytes), 0));
-        this.ids.set(id, { dma: dmas, bytes: segments.map((s) => s.bytes), phys: segments.map((s) => s.phys), dir, kind: "sg", live: true });
+        this.enter(id, { dma: dmas, bytes: segments.map((s) => s.bytes), phys: segments.map((s) => s.phys), dir, kind: "sg", live: true });
       }
       this.tick();
       return dmas;
@@ -560,7 +567,7 @@ export class Simulation {
           undo.slot = slots[i];
           this.unmapOne("unmap_sg", undo, i);
         });
-        this.ids.set(id, { dma: [], bytes: [], phys: [], dir, kind: "sg", live: true, failed: true });
+        this.enter(id, { dma: [], bytes: [], phys: [], dir, kind: "sg", live: true, failed: true });
         this.tick();
         return null;
       }
@@ -571,7 +578,7 @@ export class Simulation {
     const b: Buffer = { dma: out, bytes: segments.map((s) => s.bytes), phys: segments.map((s) => s.phys), dir, kind: "sg", live: true };
     this.grantWork("map_sg", segments.reduce((n, s) => n + pagesOf(s.phys, s.bytes), 0));
     this.sgSlots.set(b, slots);
-    this.ids.set(id, b);
+    this.enter(id, b);
     this.tick();
     return out;
   }
@@ -581,7 +588,6 @@ export class Simulation {
   unmapSg(id: string): void {
     const b = this.held(id, "sg");
     if (!b) return;
-    b.live = false;
     this.grantWork("unmap_sg", b.phys.reduce((n, p, i) => n + pagesOf(p, b.bytes[i]), 0));
     if (!this.iommu) this.charge(this.env.driver, "unmap_sg", this.c.dmaApiEntry);
     else if (this.strategy.mapping === "batched") this.queueUnmap(b);
@@ -615,7 +621,7 @@ export class Simulation {
       this.flushWork(d, this.liveMappings());
       dma = r ? r.dma : null;
     }
-    this.ids.set(id, { dma: dma === null ? [] : [dma], bytes: [bytes], phys: [], dir: "bidirectional", kind: "coherent", live: true, failed: dma === null });
+    this.enter(id, { dma: dma === null ? [] : [dma], bytes: [bytes], phys: [], dir: "bidirectional", kind: "coherent", live: true, failed: dma === null });
     this.tick();
     return dma;
   }
@@ -625,7 +631,6 @@ export class Simulation {
   free(id: string): void {
     const b = this.held(id, "coherent");
     if (!b) return;
-    b.live = false;
     if (!this.iommu || this.strategy.mapping === "preallocated") this.charge(this.env.driver, "free", this.c.dmaApiEntry);
     else {
       this.iommu.freeCoherent(b.dma[0], b.bytes[0]);
