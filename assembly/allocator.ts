@@ -25,13 +25,22 @@
 //   ╒═ count[0..63] u32 ═╤═ class 0: 1024 × u32 ═╤═ class 1 … ═╤═ class 63 ═╕   (class c = c+1 pages)
 //   ╘════════════════════╧═══════════════════════╧═════════════╧═══════════╛
 //
+// ALLOC_IOVA, ALLOC_IOVA_TREE — drivers/iommu/iova.c (v6.x): top-down in a red-black tree, with
+//   (IOVA) or without (IOVA_TREE) the per-CPU magazines in front; the whole model is in iova.ts.
+//   Sizes below 32 pages round up to a power of two and every range is aligned to its size, as
+//   alloc_iova_fast does; caller alignment is therefore already met; the segment boundary is not
+//   applied (dma-iommu honours it when merging scatterlists, which the core does not model).
+//
 // Adding an allocator: give it a code in constants.ts (and its name in bindings/abi.ts ALLOCATORS),
 // write `xxxAlloc(npages, alignMask, handle): i32` (first entry or -1; it must not set the bits:
 // allocPages does) and, if it keeps state on frees, a hook in freePages; add the two `if`
 // branches below. The reference model (bindings/reference/iommu.ts) needs the same two methods.
 
-import { ALLOC_CALGARY, ALLOC_FIRST_FIT, ALLOC_PPC2007, FREE_LIST_CLASSES, FREE_LIST_DEPTH } from "./constants";
-import { clearOne, clearRange, findSet, findZero, setRange, takeOneInWord } from "./bitmap";
+import {
+  ALLOC_CALGARY, ALLOC_FIRST_FIT, ALLOC_FREE_LIST, ALLOC_IOVA, ALLOC_PPC2007, FREE_LIST_CLASSES, FREE_LIST_DEPTH,
+} from "./constants";
+import { iovaAlloc, iovaFree, iovaInit, iovaPutOne, iovaReserve, iovaTakeOne } from "./iova";
+import { clearOne, clearRange, findSet, findZero, setOne, setRange, takeOneInWord } from "./bitmap";
 import { pagesReturned, pagesTaken, stats } from "./counters";
 import { onAllocatorWrap } from "./flush";
 
@@ -51,8 +60,9 @@ let freeLists: usize = 0;
 /** Bytes the free lists need (laid out by index.ts whatever the allocator). */
 export const FREE_LIST_BYTES: u32 = (FREE_LIST_CLASSES + FREE_LIST_CLASSES * FREE_LIST_DEPTH) << 2;
 
-export function allocatorInit(k: u32, n: u32, boundary: u32, freeListBase: usize): void {
+export function allocatorInit(k: u32, n: u32, boundary: u32, freeListBase: usize, cpus: u32, iovaBase: usize): void {
   kind = k;
+  if (k >= ALLOC_IOVA) iovaInit(k, n, cpus, iovaBase);
   freeLists = freeListBase;
   memory.fill(freeListBase, 0, <usize>(FREE_LIST_CLASSES << 2));
   entries = n;
@@ -74,6 +84,18 @@ export function allocatorLargeHint(): u32 {
 export function reserveRange(first: u32, npages: u32): void {
   if (first >= entries) return;
   let n = npages < entries - first ? npages : entries - first;
+  if (kind >= ALLOC_IOVA) {
+    // reserve_iova: a node over every part not reserved already (not an allocator search: uncounted)
+    let words = stats.wordsScanned;
+    let end = first + n;
+    let at = findZero(first, end);
+    while (at < end) {
+      let busy = findSet(at, end);
+      iovaReserve(at, busy - 1);
+      at = findZero(busy, end);
+    }
+    stats.wordsScanned = words;
+  }
   setRange(first, n);
 }
 
@@ -203,12 +225,21 @@ function freeListPush(first: u32, npages: u32): void {
       pagesTaken(1);
       return one;
     }
+  } else if (npages == 1 && kind == ALLOC_IOVA) {
+    // Fast path: the top of this CPU's one-page magazine.
+    let pfn = iovaTakeOne();
+    if (pfn != 0) {
+      setOne(pfn);
+      pagesTaken(1);
+      return <i32>pfn;
+    }
   }
   let n: i32;
   if (kind == ALLOC_CALGARY) n = calgaryAlloc(npages, alignMask);
   else if (kind == ALLOC_PPC2007) n = ppcAlloc(npages, alignMask, handle);
   else if (kind == ALLOC_FIRST_FIT) n = areaAlloc(0, npages, alignMask);
-  else n = freeListAlloc(npages, alignMask);
+  else if (kind == ALLOC_FREE_LIST) n = freeListAlloc(npages, alignMask);
+  else n = iovaAlloc(npages, entries);
   if (n >= 0) {
     setRange(<u32>n, npages);
     pagesTaken(npages);
@@ -221,6 +252,13 @@ function freeListPush(first: u32, npages: u32): void {
 @inline export function freePages(first: u32, npages: u32): u32 {
   let was = npages == 1 ? clearOne(first) : clearRange(first, npages);
   pagesReturned(was);
-  if (kind > ALLOC_FIRST_FIT && npages <= FREE_LIST_CLASSES && was == npages) freeListPush(first, npages);
+  if (kind > ALLOC_FIRST_FIT && was == npages) {
+    // A double free leaves the range allocated in the tree: Linux would cache the pfn twice and
+    // later hand one range to two mappings; the core counts the double free instead.
+    if (kind >= ALLOC_IOVA) {
+      if (npages != 1 || !iovaPutOne(first)) iovaFree(first, npages);
+    }
+    else if (npages <= FREE_LIST_CLASSES) freeListPush(first, npages);
+  }
   return was;
 }

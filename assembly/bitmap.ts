@@ -134,6 +134,13 @@ export function clearRange(start: u32, n: u32): u32 {
   return <i32>i;
 }
 
+/** Sets bit i (known clear: the allocator just chose it). */
+// @ts-ignore: decorator
+@inline export function setOne(i: u32): void {
+  let w = i >> 6;
+  SETWORD(w, WORD(w) | (<u64>1 << <u64>(i & 63)));
+}
+
 /** Clears bit i; returns 1 if it was set. */
 // @ts-ignore: decorator
 @inline export function clearOne(i: u32): u32 {
@@ -147,4 +154,18 @@ export function clearRange(start: u32, n: u32): u32 {
 // @ts-ignore: decorator
 @inline export function testBit(i: u32): bool {
   return ((WORD(i >> 6) >> <u64>(i & 63)) & 1) != 0;
+}
+
+/** Longest run of clear bits below `limit` (a measurement, not a search: not counted). */
+export function largestZeroRun(limit: u32): u32 {
+  let words = stats.wordsScanned;
+  let best: u32 = 0;
+  let at = findZero(0, limit);
+  while (at < limit) {
+    let busy = findSet(at, limit);
+    if (busy - at > best) best = busy - at;
+    at = findZero(busy, limit);
+  }
+  stats.wordsScanned = words;
+  return best;
 }

@@ -32,6 +32,14 @@
 @inline export const ALLOC_FIRST_FIT: u32 = 2; // lowest free run from entry 0, every time; never wraps
 // @ts-ignore: decorator
 @inline export const ALLOC_FREE_LIST: u32 = 3; // per-size LIFO of freed ranges, next-fit (Calgary) behind it
+// @ts-ignore: decorator
+@inline export const ALLOC_IOVA: u32 = 4;      // Linux iova.c: top-down rbtree + per-CPU magazines (iova.ts)
+// @ts-ignore: decorator
+@inline export const ALLOC_IOVA_TREE: u32 = 5; // the same tree without the magazines
+
+/** Most CPUs an instance models (per-CPU IOVA magazines). */
+// @ts-ignore: decorator
+@inline export const MAX_CPUS: u32 = 64;
 
 /** Size classes (pages) and depth of the per-size free lists. */
 // @ts-ignore: decorator

@@ -54,10 +54,14 @@ export namespace stats {
   export let pagesInUse: u64 = 0;
   /** gauge: highest pagesInUse so far */
   export let peakPagesInUse: u64 = 0;
+  /** IOVA tree nodes visited by searches, walks and inserts */
+  export let nodesVisited: u64 = 0;
+  /** IOVA allocations served from a per-CPU magazine or the depot */
+  export let rcacheHits: u64 = 0;
 }
 
 // @ts-ignore: decorator
-@inline export const N_COUNTERS: u32 = 24;
+@inline export const N_COUNTERS: u32 = 26;
 
 /** Pages-in-use gauge with its peak. */
 // @ts-ignore: decorator
@@ -98,6 +102,8 @@ export function writeCounters(base: usize): void {
   store<u64>(base, stats.cacheEvictions, 168);
   store<u64>(base, stats.pagesInUse, 176);
   store<u64>(base, stats.peakPagesInUse, 184);
+  store<u64>(base, stats.nodesVisited, 192);
+  store<u64>(base, stats.rcacheHits, 200);
 }
 
 export function resetCounters(): void {
@@ -126,4 +132,6 @@ export function resetCounters(): void {
   stats.cacheEvictions = 0;
   stats.pagesInUse = 0;
   stats.peakPagesInUse = 0;
+  stats.nodesVisited = 0;
+  stats.rcacheHits = 0;
 }

@@ -13,16 +13,21 @@
 //                  ├─── table       entries × 8 B (Calgary) | × 4 B (DART) ──┤
 //                  ├─── cache       sets × ways × 24 B ─────────────────────┤
 //                  ├─── free lists  (64 + 64 × 1024) × u32 (allocator.ts) ───┤
+//                  ├─── IOVA tree + magazines (iova.ts; IOVA allocators only) ┤
+//                  ├─── workload scratch (workloads.ts; grown on demand) ───┤
 //                  ╘════════════════════════════════════════════════════════╛
 
-import { SG_MAX } from "./constants";
+import { ALLOC_IOVA, SG_MAX } from "./constants";
 import { N_COUNTERS, resetCounters, writeCounters } from "./counters";
-import { bitmapInit, testBit } from "./bitmap";
+import { bitmapInit, largestZeroRun, testBit } from "./bitmap";
 import { entryBytes, rawEntry, readEntry, tableInit } from "./table";
 import { cacheInit, cacheOccupancy, cacheStaleLines, SLOT_SIZE } from "./cache";
 import { flushInit } from "./flush";
 import { allocatorHint, allocatorInit, allocatorLargeHint, FREE_LIST_BYTES, reserveRange } from "./allocator";
 import { dmaInit, SG_ELEM_SIZE } from "./dma";
+import {
+  iovaBytes, iovaCachedPfns, iovaCheck, iovaDepotWork, iovaLargestGap, iovaMagazines, iovaNodes, iovaSetCpu,
+} from "./iova";
 import { batchInit, HANDLE_SIZE, RECORD_SIZE } from "./batch";
 
 export {
@@ -30,12 +35,18 @@ export {
 } from "./dma";
 export { runBatch } from "./batch";
 export { ringRun } from "./ring";
+export { workloadRun, workloadLow, workloadHighEnd, workloadLivePages } from "./workloads";
+import { workloadStart } from "./workloads";
 import { ringStart } from "./ring";
 
 let countersAt: usize = 0;
 let sgAt: usize = 0;
 let opsAt: usize = 0;
 let resultsAt: usize = 0;
+/** End of the fixed layout: the workloads' scratch starts here. */
+let scratchAt: usize = 0;
+let allocKind: u32 = 0;
+let tableEntries: u32 = 0;
 
 // @ts-ignore: decorator
 @inline function align64(p: usize): usize {
@@ -49,8 +60,10 @@ let resultsAt: usize = 0;
 export function init(
   format: u32, allocator: u32, flushPolicy: u32, entries: u32,
   cacheSets: u32, cacheWays: u32, maxHandles: u32, batchCapacity: u32,
-  emptyWord: u64, badFreeBelow: u32, coherentBasePfn: u32, boundaryPages: u32,
+  emptyWord: u64, badFreeBelow: u32, coherentBasePfn: u32, boundaryPages: u32, cpus: u32, scratchBytes: u32,
 ): i32 {
+  allocKind = allocator;
+  tableEntries = entries;
   let p = align64(__heap_base);
   countersAt = p;
   p = align64(p + (<usize>N_COUNTERS << 3));
@@ -70,6 +83,10 @@ export function init(
   p = align64(p + <usize>cacheSets * cacheWays * SLOT_SIZE);
   let freeListAt = p;
   p = align64(p + <usize>FREE_LIST_BYTES);
+  let iovaAt = p;
+  if (allocator >= ALLOC_IOVA) p = align64(p + iovaBytes(entries, cpus));
+  scratchAt = p;
+  p = align64(p + <usize>scratchBytes);
 
   let have = <usize>memory.size() << 16;
   if (p > have) {
@@ -82,7 +99,7 @@ export function init(
   tableInit(tableAt, format, entries, emptyWord);
   cacheInit(cacheAt, cacheSets, cacheWays);
   flushInit(flushPolicy);
-  allocatorInit(allocator, entries, boundaryPages, freeListAt);
+  allocatorInit(allocator, entries, boundaryPages, freeListAt, cpus, iovaAt);
   dmaInit(entries, allocator, badFreeBelow, coherentBasePfn);
   batchInit(opsAt, resultsAt, handlesAt, sgAt, maxHandles);
   memory.fill(handlesAt, 0, <usize>maxHandles * HANDLE_SIZE);
@@ -146,4 +163,43 @@ export function cacheLines(): u32 {
 /** Cache lines holding a translation the table no longer has. */
 export function staleLines(): u32 {
   return cacheStaleLines((page: u32): u64 => readEntry(page));
+}
+
+/** Starts allocator workload `kind` (workloads.ts) in the scratch area init() reserved. */
+export function workloadInit(kind: u32, param: u32, seed: u32, cpus: u32, allocOnly: bool): void {
+  workloadStart(scratchAt, kind, param, seed, cpus, allocKind, tableEntries, allocOnly);
+}
+
+// ── the allocator's own state (IOVA allocators; zero for the bitmap ones) ──────────────────
+
+/** The CPU the next calls run on (per-CPU IOVA magazines); JS checks it against `cpus`. */
+export function setCpu(cpu: u32): void {
+  if (allocKind >= ALLOC_IOVA) iovaSetCpu(cpu);
+}
+
+/** One run of the IOVA depot's delayed work; the magazines it returned to the tree. */
+export function depotWork(): u32 {
+  return allocKind == ALLOC_IOVA ? iovaDepotWork() : 0;
+}
+
+export function treeNodes(): u32 {
+  return allocKind >= ALLOC_IOVA ? iovaNodes() : 0;
+}
+
+export function magazines(): u32 {
+  return allocKind == ALLOC_IOVA ? iovaMagazines() : 0;
+}
+
+export function cachedPfns(): u32 {
+  return allocKind == ALLOC_IOVA ? iovaCachedPfns() : 0;
+}
+
+/** Red-black tree invariants (0 = sound). */
+export function treeCheck(): i32 {
+  return allocKind >= ALLOC_IOVA ? iovaCheck() : 0;
+}
+
+/** Largest run of IO pages the allocator could still hand out as one range. */
+export function largestFreeRun(): u32 {
+  return allocKind >= ALLOC_IOVA ? iovaLargestGap(tableEntries) : largestZeroRun(tableEntries);
 }

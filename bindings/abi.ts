@@ -6,7 +6,7 @@ export const COUNTER_NAMES = [
   "maps", "unmaps", "mapSgs", "unmapSgs", "allocs", "frees", "pagesMapped", "pagesUnmapped",
   "tceWrites", "wordsScanned", "wraps", "flushes", "entryInvalidations", "accesses", "hits",
   "misses", "staleHits", "faults", "mapFailures", "badFrees", "doubleFrees", "cacheEvictions",
-  "pagesInUse", "peakPagesInUse",
+  "pagesInUse", "peakPagesInUse", "nodesVisited", "rcacheHits",
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];
@@ -23,11 +23,15 @@ export const ALLOC_CALGARY = 0;
 export const ALLOC_PPC2007 = 1;
 export const ALLOC_FIRST_FIT = 2;
 export const ALLOC_FREE_LIST = 3;
+export const ALLOC_IOVA = 4;
+export const ALLOC_IOVA_TREE = 5;
+export const IOVA_MAG_SIZE = 127;
+export const MAX_CPUS = 64;
 export const FREE_LIST_CLASSES = 64;
 export const FREE_LIST_DEPTH = 1024;
 
 /** The IO-space allocators, by the names options use (index = the core's code). */
-export const ALLOCATORS = ["calgary", "ppc2007", "first-fit", "free-list"] as const;
+export const ALLOCATORS = ["calgary", "ppc2007", "first-fit", "free-list", "iova", "iova-tree"] as const;
 export type AllocatorName = (typeof ALLOCATORS)[number];
 
 export const FLUSH_POLICIES = ["on-wrap", "strict", "all-after-map", "one-per-page", "never"] as const;

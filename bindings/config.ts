@@ -1,7 +1,7 @@
 // Options in, a validated and fully resolved configuration out. Every refusal names the field,
 // the value and what is allowed.
 
-import { ALLOCATORS, FLUSH_POLICIES, FORMAT_CALGARY, FORMAT_DART, IO_PAGE_SIZE, type AllocatorName, type FlushPolicyName } from "./abi.js";
+import { ALLOCATORS, MAX_CPUS, FLUSH_POLICIES, FORMAT_CALGARY, FORMAT_DART, IO_PAGE_SIZE, type AllocatorName, type FlushPolicyName } from "./abi.js";
 import { ConfigError } from "./errors.js";
 import { entryBytesOf, PLATFORM_PRESETS, PLATFORMS, type PlatformName, type ReservedRange } from "./platforms.js";
 
@@ -18,7 +18,7 @@ export interface IommuOptions {
   ramBytes?: number;
   /** Device-side cache geometry; `entries: 0` models no cache. */
   cache?: { entries: number; ways: number };
-  /** Override the platform's IO-space allocator: calgary, ppc2007, first-fit, free-list. */
+  /** Override the platform's IO-space allocator: calgary, ppc2007, first-fit, free-list, iova, iova-tree. */
   allocator?: AllocatorName;
   /** Override the platform's flush policy (what-if: strict, never, …). */
   flushPolicy?: FlushPolicyName;
@@ -34,6 +34,8 @@ export interface IommuOptions {
   maxHandles?: number;
   /** Records one batch call can carry. @default 4096 */
   batchCapacity?: number;
+  /** CPUs modelled (the IOVA allocator keeps magazines per CPU), 1 … 64. @default 1 */
+  cpus?: number;
 }
 
 export interface ResolvedConfig {
@@ -55,6 +57,7 @@ export interface ResolvedConfig {
   boundaryPages: number;
   maxHandles: number;
   batchCapacity: number;
+  cpus: number;
 }
 
 const isPow2 = (n: number) => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
@@ -90,7 +93,7 @@ export function resolveConfig(options: IommuOptions): ResolvedConfig {
   }
   const known = new Set([
     "platform", "tableSize", "ramBytes", "cache", "allocator", "flushPolicy", "pciWindows", "segmentBoundary",
-    "dartDummyPfn", "coherentBasePfn", "maxHandles", "batchCapacity",
+    "dartDummyPfn", "coherentBasePfn", "maxHandles", "batchCapacity", "cpus",
   ]);
   for (const k of Object.keys(options)) {
     if (!known.has(k)) throw new ConfigError(k, (options as unknown as Record<string, unknown>)[k], `no such option; known: ${[...known].join(", ")}`);
@@ -169,5 +172,6 @@ export function resolveConfig(options: IommuOptions): ResolvedConfig {
     boundaryPages,
     maxHandles: checkInt("maxHandles", options.maxHandles ?? 65536, 1, 1 << 24),
     batchCapacity: checkInt("batchCapacity", options.batchCapacity ?? 4096, 1, 1 << 20),
+    cpus: checkInt("cpus", options.cpus ?? 1, 1, MAX_CPUS),
   };
 }

@@ -1,10 +1,10 @@
 // Argument checks shared by the WASM-backed model and the reference model, so both refuse the
 // same input with the same words (never a WASM trap, never a silent clamp).
 
-import { DIRECTIONS, IO_PAGE_SIZE, SG_MAX } from "./abi.js";
+import { ALLOC_FREE_LIST, ALLOC_IOVA, DIRECTIONS, FREE_LIST_CLASSES, FREE_LIST_DEPTH, IO_PAGE_SIZE, SG_MAX } from "./abi.js";
 import type { ResolvedConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
-import type { DmaSegment, SgSegment } from "./types.js";
+import type { AllocatorState, DmaSegment, SgSegment } from "./types.js";
 
 export const U32_MAX = 0xffffffff;
 
@@ -52,4 +52,26 @@ export function checkSgList<T extends SgSegment | DmaSegment>(field: string, lis
 /** Physical address → page number and offset in page. */
 export function splitPhys(phys: number): [pfn: number, offset: number] {
   return [Math.floor(phys / IO_PAGE_SIZE), phys % IO_PAGE_SIZE];
+}
+
+export function checkCpu(v: unknown, cfg: ResolvedConfig): number {
+  if (!Number.isInteger(v) || (v as number) < 0 || (v as number) >= cfg.cpus) {
+    throw new ConfigError("cpu", v, `a CPU from 0 to ${cfg.cpus - 1} (the instance models cpus: ${cfg.cpus})`);
+  }
+  return v as number;
+}
+
+/**
+ * Bytes the kernel would spend on the allocator's state: the bitmap (one bit per entry), the
+ * free lists as allocated, or for IOVA one struct iova (40 B on 64-bit) per tree node and one
+ * struct iova_magazine (1024 B) per magazine.
+ */
+export function allocatorStateOf(
+  cfg: ResolvedConfig,
+  s: Omit<AllocatorState, "metadataBytes">,
+): AllocatorState {
+  let bytes: number;
+  if (cfg.allocator >= ALLOC_IOVA) bytes = 40 * (s.treeNodes + 1) + 1024 * s.magazines;
+  else bytes = cfg.entries / 8 + (cfg.allocator === ALLOC_FREE_LIST ? 4 * FREE_LIST_CLASSES * (FREE_LIST_DEPTH + 1) : 0);
+  return { ...s, metadataBytes: bytes };
 }

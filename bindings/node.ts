@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import type { IommuOptions } from "./config.js";
 import type { Iommu } from "./types.js";
 import { createIommuWith, createNicRingWith, type NicRing } from "./wasm-iommu.js";
+import { createAllocatorWorkloadWith, type AllocatorWorkload, type AllocatorWorkloadOptions } from "./allocators/workload.js";
 
 export * from "./index.js";
 
@@ -23,4 +24,9 @@ export function createNicRing(options: IommuOptions, ring = 256): NicRing {
 /** A simulated IOMMU on the WASM core. */
 export function createIommu(options: IommuOptions): Iommu {
   return createIommuWith(iommuModule(), options);
+}
+
+/** An allocator workload (assembly/workloads.ts) on a fresh WASM IOMMU. */
+export function createAllocatorWorkload(options: IommuOptions, workload: AllocatorWorkloadOptions): AllocatorWorkload {
+  return createAllocatorWorkloadWith(iommuModule(), options, workload);
 }

@@ -29,6 +29,20 @@ export interface BatchArea {
   run(count: number): void;
 }
 
+/** The IO-space allocator's own state, for fragmentation and footprint figures. */
+export interface AllocatorState {
+  /** IOVA allocators: ranges in the red-black tree (allocated, cached in magazines, reserved). */
+  treeNodes: number;
+  /** IOVA with magazines: magazines allocated (two per CPU per size class, plus the depots). */
+  magazines: number;
+  /** IOVA with magazines: ranges parked in magazines (freed, not back in the tree). */
+  cachedPfns: number;
+  /** Longest run of IO pages the allocator could still hand out as one range. */
+  largestFreeRun: number;
+  /** Bytes the kernel would spend on the allocator's metadata in this state. */
+  metadataBytes: number;
+}
+
 /** One simulated IOMMU translation table with its driver (the Linux DMA API over it). */
 export interface Iommu {
   readonly config: ResolvedConfig;
@@ -60,5 +74,10 @@ export interface Iommu {
   cacheLines(): number;
   /** Lines of the device-side cache whose translation the table no longer holds. */
   staleLines(): number;
+  /** The CPU the following calls run on (the IOVA allocator's per-CPU magazines): 0 … cpus − 1. */
+  setCpu(cpu: number): void;
+  /** One run of the IOVA depot's 100 ms delayed work; the magazines it gave back to the tree. */
+  depotWork(): number;
+  allocatorState(): AllocatorState;
   readonly batch: BatchArea;
 }

@@ -13,16 +13,17 @@ import {
 import { resolveConfig, type IommuOptions, type ResolvedConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
 import {
-  checkAccessKind, checkBytes, checkDirection, checkDma, checkPhys, checkSgList, DIRECTION_CODE, splitPhys, U32_MAX,
+  allocatorStateOf, checkAccessKind, checkBytes, checkCpu, checkDirection, checkDma, checkPhys, checkSgList, DIRECTION_CODE,
+  splitPhys, U32_MAX,
 } from "./inputs.js";
-import type { BatchArea, CoherentBuffer, DmaSegment, Iommu, SgSegment } from "./types.js";
+import type { AllocatorState, BatchArea, CoherentBuffer, DmaSegment, Iommu, SgSegment } from "./types.js";
 
 interface CoreExports {
   memory: WebAssembly.Memory;
   init(
     format: number, allocator: number, flushPolicy: number, entries: number, cacheSets: number,
     cacheWays: number, maxHandles: number, batchCapacity: number, emptyWord: bigint,
-    badFreeBelow: number, coherentBasePfn: number, boundaryPages: number,
+    badFreeBelow: number, coherentBasePfn: number, boundaryPages: number, cpus: number, scratchBytes: number,
   ): number;
   reserve(first: number, npages: number): void;
   countersPtr(): number;
@@ -47,6 +48,18 @@ interface CoreExports {
   runBatch(n: number): number;
   ringInit(ring: number, firstPfn: number): number;
   ringRun(steps: number): number;
+  setCpu(cpu: number): void;
+  depotWork(): number;
+  treeNodes(): number;
+  magazines(): number;
+  cachedPfns(): number;
+  treeCheck(): number;
+  largestFreeRun(): number;
+  workloadInit(kind: number, param: number, seed: number, cpus: number, allocOnly: number): void;
+  workloadRun(steps: number): number;
+  workloadLow(): number;
+  workloadHighEnd(): number;
+  workloadLivePages(): number;
 }
 
 const imports = {
@@ -57,7 +70,7 @@ const imports = {
   },
 };
 
-class WasmIommu implements Iommu {
+export class WasmIommu implements Iommu {
   /** The raw core (for the built-in workloads below). */
   get coreExports(): CoreExports {
     return this.core;
@@ -70,14 +83,14 @@ class WasmIommu implements Iommu {
   private readonly sgBase: number;
   private readonly maxPhys: number;
 
-  constructor(module: WebAssembly.Module, readonly config: ResolvedConfig) {
+  constructor(module: WebAssembly.Module, readonly config: ResolvedConfig, scratchBytes = 0) {
     this.core = new WebAssembly.Instance(module, imports).exports as unknown as CoreExports;
     this.maxPhys = (config.maxPfn + 1) * IO_PAGE_SIZE - 1;
     const c = config;
     const sets = c.cacheEntries === 0 ? 1 : c.cacheEntries / c.cacheWays;
     const rc = this.core.init(
       c.format, c.allocator, FLUSH_POLICIES.indexOf(c.flushPolicy), c.entries, sets, c.cacheWays,
-      c.maxHandles, c.batchCapacity, c.emptyWord, c.badFreeBelow, c.coherentBasePfn, c.boundaryPages,
+      c.maxHandles, c.batchCapacity, c.emptyWord, c.badFreeBelow, c.coherentBasePfn, c.boundaryPages, c.cpus, scratchBytes,
     );
     if (rc !== 0) throw new ConfigError("tableSize", c.tableBytes, "a configuration whose memory the WebAssembly engine can grow to");
     for (const r of c.reserved) this.core.reserve(r.first, r.pages);
@@ -205,6 +218,27 @@ class WasmIommu implements Iommu {
 
   staleLines(): number {
     return this.core.staleLines() >>> 0;
+  }
+
+  setCpu(cpu: number): void {
+    this.core.setCpu(checkCpu(cpu, this.config));
+  }
+
+  depotWork(): number {
+    return this.core.depotWork() >>> 0;
+  }
+
+  allocatorState(): AllocatorState {
+    const k = this.core;
+    return allocatorStateOf(this.config, {
+      treeNodes: k.treeNodes() >>> 0, magazines: k.magazines() >>> 0, cachedPfns: k.cachedPfns() >>> 0,
+      largestFreeRun: k.largestFreeRun() >>> 0,
+    });
+  }
+
+  /** Red-black tree invariants of the IOVA allocators: 0 = sound (a test hook). */
+  treeCheck(): number {
+    return this.core.treeCheck();
   }
 }
 

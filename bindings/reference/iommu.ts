@@ -3,18 +3,19 @@
 // to it event for event by the differential tests.
 
 import {
-  ACCESS_OUTCOMES, ALLOC_CALGARY, ALLOC_FIRST_FIT, ALLOC_PPC2007, BAD_RECORD, FREE_LIST_CLASSES, FREE_LIST_DEPTH, COUNTER_NAMES, FORMAT_CALGARY, FREE_RESULTS,
+  ACCESS_OUTCOMES, ALLOC_CALGARY, ALLOC_FIRST_FIT, ALLOC_FREE_LIST, ALLOC_IOVA, ALLOC_PPC2007, BAD_RECORD, FREE_LIST_CLASSES, FREE_LIST_DEPTH, COUNTER_NAMES, FORMAT_CALGARY, FREE_RESULTS,
   IO_PAGE_SIZE, MAX_COHERENT_ORDER, NO_ENTRY, OP, SG_MAX, type AccessOutcome, type CounterName,
   type Direction, type FreeResult, type Stats,
 } from "../abi.js";
 import { resolveConfig, type IommuOptions, type ResolvedConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
 import {
-  checkAccessKind, checkBytes, checkDirection, checkDma, checkPhys, checkSgList, splitPhys,
+  allocatorStateOf, checkAccessKind, checkBytes, checkCpu, checkDirection, checkDma, checkPhys, checkSgList, splitPhys,
 } from "../inputs.js";
-import type { BatchArea, CoherentBuffer, DmaSegment, Iommu, SgSegment } from "../types.js";
+import type { AllocatorState, BatchArea, CoherentBuffer, DmaSegment, Iommu, SgSegment } from "../types.js";
 import { ReferenceBitmap } from "./bitmap.js";
 import { ReferenceCache } from "./cache.js";
+import { ReferenceIova } from "./iova.js";
 
 const PAGE = IO_PAGE_SIZE;
 const TO_DEVICE = 1;
@@ -49,6 +50,7 @@ export class ReferenceIommu implements Iommu {
   private dartDirty = false;
   private physNext: number;
   private readonly handles: Handle[] = [];
+  private readonly iova: ReferenceIova | null;
 
   constructor(readonly config: ResolvedConfig) {
     this.map = new ReferenceBitmap(config.entries);
@@ -58,8 +60,22 @@ export class ReferenceIommu implements Iommu {
     this.halfpoint = Math.floor(config.entries / 4) * 3;
     this.hintLarge = this.halfpoint;
     this.physNext = config.coherentBasePfn;
+    this.iova = config.allocator >= ALLOC_IOVA ? new ReferenceIova(config.allocator === ALLOC_IOVA, config.cpus) : null;
     for (const r of config.reserved) {
-      if (r.first < config.entries) this.map.set(r.first, Math.min(r.pages, config.entries - r.first));
+      if (r.first >= config.entries) continue;
+      const n = Math.min(r.pages, config.entries - r.first);
+      if (this.iova) {
+        // reserve_iova over each part not reserved already
+        const end = r.first + n;
+        const words = this.map.wordsScanned;
+        for (let at = this.map.findZero(r.first, end); at < end;) {
+          const busy = this.map.findSet(at, end);
+          this.iova.reserve(at, busy - 1);
+          at = this.map.findZero(busy, end);
+        }
+        this.map.wordsScanned = words;
+      }
+      this.map.set(r.first, n);
     }
     const ops = new Uint32Array(config.batchCapacity * 4);
     const results = new Int32Array(config.batchCapacity);
@@ -202,7 +218,9 @@ export class ReferenceIommu implements Iommu {
         ? this.ppcRangeAlloc(npages, alignMask, handle)
         : a === ALLOC_FIRST_FIT
           ? this.areaAlloc(0, npages, alignMask)
-          : this.freeListAlloc(npages, alignMask);
+          : a === ALLOC_FREE_LIST
+            ? this.freeListAlloc(npages, alignMask)
+            : this.iova!.alloc(npages, this.config.entries);
     if (e === NO_ENTRY) return NO_ENTRY;
     this.map.set(e, npages);
     this.n.pagesInUse += npages;
@@ -224,7 +242,10 @@ export class ReferenceIommu implements Iommu {
   }
 
   private noteFreed(first: number, npages: number, was: number): void {
-    if (this.config.allocator > ALLOC_FIRST_FIT && npages <= FREE_LIST_CLASSES && was === npages) {
+    if (was !== npages) return;
+    if (this.iova) {
+      this.iova.free(first, npages);
+    } else if (this.config.allocator === ALLOC_FREE_LIST && npages <= FREE_LIST_CLASSES) {
       const list = this.freeLists[npages - 1];
       if (list.length < FREE_LIST_DEPTH) list.push(first);
     }
@@ -437,7 +458,37 @@ export class ReferenceIommu implements Iommu {
   }
 
   stats(): Stats {
-    return { ...this.n, wordsScanned: this.map.wordsScanned, cacheEvictions: this.cache.evictions };
+    return {
+      ...this.n, wordsScanned: this.map.wordsScanned, cacheEvictions: this.cache.evictions,
+      rcacheHits: this.iova?.rcacheHits ?? 0,
+    };
+  }
+
+  setCpu(cpu: number): void {
+    this.iova?.setCpu(checkCpu(cpu, this.config));
+  }
+
+  depotWork(): number {
+    return this.iova?.depotWork() ?? 0;
+  }
+
+  allocatorState(): AllocatorState {
+    const e = this.config.entries;
+    if (!this.iova) {
+      let best = 0;
+      const words = this.map.wordsScanned;
+      for (let at = this.map.findZero(0, e); at < e;) {
+        const busy = this.map.findSet(at, e);
+        best = Math.max(best, busy - at);
+        at = this.map.findZero(busy, e);
+      }
+      this.map.wordsScanned = words;
+      return allocatorStateOf(this.config, { treeNodes: 0, magazines: 0, cachedPfns: 0, largestFreeRun: best });
+    }
+    return allocatorStateOf(this.config, {
+      treeNodes: this.iova.treeNodes, magazines: this.iova.magazines, cachedPfns: this.iova.cachedPfns,
+      largestFreeRun: this.iova.largestGap(e),
+    });
   }
 
   private checkIndex(index: number): number {
