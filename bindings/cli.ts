@@ -4,11 +4,16 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { COUNTER_NAMES, FLUSH_POLICIES, type FlushPolicyName } from "./abi.js";
+import { ALLOCATORS, COUNTER_NAMES, FLUSH_POLICIES, type AllocatorName, type FlushPolicyName } from "./abi.js";
 import type { IommuOptions } from "./config.js";
 import { ConfigError } from "./errors.js";
-import { createIommu } from "./node.js";
-import { PLATFORMS, type PlatformName } from "./platforms.js";
+import { createAllocatorWorkload, createIommu } from "./node.js";
+import {
+  compareAllocators, compareOnTrace, csvOfFigures, DEFAULT_WORKLOADS, formatFigures, parseAllocatorList, parseWorkloadSpec,
+  type WorkloadSpec,
+} from "./allocators/compare.js";
+import { WORKLOAD_MODES, WORKLOAD_PARAM, WORKLOADS, type WorkloadMode } from "./allocators/workload.js";
+import { PLATFORM_PRESETS, PLATFORMS, type PlatformName } from "./platforms.js";
 import { DEFAULT_PROFILE, validateProfile, type CostProfile } from "./sim/cost-profile.js";
 import { ENVIRONMENTS, type EnvironmentName } from "./sim/environments.js";
 import { replayThroughSimulation } from "./sim/replay.js";
@@ -29,6 +34,11 @@ import { replayTrace } from "./trace/replay.js";
 const EXIT_BAD_INPUT = 1;
 const EXIT_INTERNAL = 2;
 
+function wholeNumber(v: string): number {
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError("expected a whole number");
+  return Number(v);
+}
+
 function cacheGeometry(v: string): { entries: number; ways: number } {
   const m = /^(\d+)(?:x(\d+))?$/.exec(v);
   if (!m) throw new InvalidArgumentError('expected ENTRIES or ENTRIESxWAYS, e.g. "64x4" or "0" for no cache');
@@ -45,6 +55,8 @@ interface ReplayFlags {
   tableSize?: string;
   cache?: { entries: number; ways: number };
   flushPolicy?: FlushPolicyName;
+  allocator?: AllocatorName;
+  cpus?: number;
   emit?: string;
   lenient?: boolean;
   json?: boolean;
@@ -66,6 +78,8 @@ function replay(file: string, flags: ReplayFlags): void {
   if (flags.tableSize !== undefined) options.tableSize = flags.tableSize;
   if (flags.cache !== undefined) options.cache = flags.cache;
   if (flags.flushPolicy !== undefined) options.flushPolicy = flags.flushPolicy;
+  if (flags.allocator !== undefined) options.allocator = flags.allocator;
+  if (flags.cpus !== undefined) options.cpus = flags.cpus;
   const result = replayTrace(trace, (sizing) => createIommu({ ...options, ...sizing }), { lenient: flags.lenient });
 
   if (flags.json) {
@@ -273,6 +287,8 @@ program
   .option("--table-size <bytes>", 'translation table size: Calgary 64K|128K|256K|512K|1M|2M|4M|8M (default 8M), DART 2M')
   .option("--cache <geometry>", 'device-side cache as ENTRIESxWAYS (default 64x4; "0" for none)', cacheGeometry)
   .addOption(new Option("--flush-policy <policy>", "override the platform's flush policy").choices(FLUSH_POLICIES))
+  .addOption(new Option("--allocator <name>", "override the platform's IO-space allocator").choices(ALLOCATORS))
+  .option("--cpus <n>", "CPUs modelled (per-CPU IOVA magazines; the trace runs on CPU 0)", wholeNumber)
   .addOption(new Option("--emit <what>", "print the DMA address handed out for every map/alloc before the counters").choices(["addresses"]))
   .option("--lenient", "skip malformed or out-of-sequence lines and count them, instead of stopping")
   .option("--json", "print one JSON object")
@@ -413,6 +429,63 @@ addRunOptions(
         },
       }]);
     }
+  });
+
+interface AllocatorsFlags {
+  platform: PlatformName;
+  tableSize?: string;
+  cpus?: number;
+  allocators?: string;
+  workload?: string[];
+  trace?: string;
+  steps: number;
+  mode: WorkloadMode;
+  seed: number;
+  json?: boolean;
+  csv?: string;
+  quiet?: boolean;
+}
+
+program
+  .command("allocators")
+  .description("Compare IO-space allocators on DMA-shaped workloads: failures, search work, wraps and flushes, fragmentation, footprint")
+  .addOption(new Option("--platform <name>", "IOMMU whose table the allocators manage").choices(PLATFORMS).default("calgary-pcix"))
+  .option("--table-size <bytes>", "translation table size (default: 1M on Calgary, 128 Ki entries, so the occupancy runs take seconds; DART 2M)")
+  .option("--cpus <n>", "CPUs modelled; maps and unmaps land on random CPUs when > 1", wholeNumber)
+  .option("--allocators <list>", `comma-separated, default all: ${ALLOCATORS.join(",")}`)
+  .option("--workload <name[:param]>", `repeatable; default ${DEFAULT_WORKLOADS.map((w) => `${w.workload}:${w.param}`).join(" ")}. ` +
+    WORKLOADS.map((w) => `${w}: ${WORKLOAD_PARAM[w].meaning}`).join("; "), (v: string, prev: string[] = []) => [...prev, v])
+  .option("--trace <file>", "also replay this trace (native or kernel dma: format) under each allocator")
+  .option("--steps <n>", "steps per workload after its initial fill (a step is one unmap and one map)", wholeNumber, 200_000)
+  .addOption(new Option("--mode <mode>", "dma: full map/unmap (table, cache, flushes); allocator: the allocator alone").choices(WORKLOAD_MODES).default("dma"))
+  .option("--seed <n>", "seed of the workloads' random streams", wholeNumber, 1)
+  .option("--json", "print the rows as JSON")
+  .option("--csv <file>", "also write the rows as CSV")
+  .option("--quiet", "no progress bar")
+  .action((flags: AllocatorsFlags) => {
+    const base: IommuOptions = { platform: flags.platform };
+    base.tableSize = flags.tableSize ?? (PLATFORM_PRESETS[flags.platform].tableSizes.includes(1 << 20) ? "1M" : undefined);
+    if (base.tableSize === undefined) delete base.tableSize;
+    if (flags.cpus !== undefined) base.cpus = flags.cpus;
+    const allocators = flags.allocators === undefined ? ALLOCATORS : parseAllocatorList(flags.allocators);
+    const workloads: WorkloadSpec[] = flags.workload === undefined ? DEFAULT_WORKLOADS : flags.workload.map(parseWorkloadSpec);
+    const bar = progress("allocators", flags.quiet ?? false);
+    const rows = compareAllocators(createAllocatorWorkload, {
+      base, allocators, workloads, steps: flags.steps, mode: flags.mode, seed: flags.seed,
+    }, (d, t) => bar.update(d, t));
+    bar.stop();
+    if (flags.trace !== undefined) {
+      let text: string;
+      try {
+        text = readFileSync(flags.trace, "utf8");
+      } catch (e) {
+        throw new ConfigError("--trace", flags.trace, `a readable trace file (${(e as Error).message})`);
+      }
+      rows.push(...compareOnTrace(createIommu, parseTrace(text), base, allocators));
+    }
+    if (flags.json) process.stdout.write(JSON.stringify(rows, null, 2) + "\n");
+    else process.stdout.write(formatFigures(rows) + "\n");
+    if (flags.csv) writeAtomicallySync(flags.csv, csvOfFigures(rows));
   });
 
 program

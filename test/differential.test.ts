@@ -18,7 +18,10 @@ type Op =
   | { t: "alloc"; bytes: number }
   | { t: "free"; pick: number }
   | { t: "access"; pick: number; dead: boolean; off: number; bytes: number; write: boolean }
-  | { t: "accessRandom"; dma: number; bytes: number; write: boolean };
+  | { t: "accessRandom"; dma: number; bytes: number; write: boolean }
+  | { t: "cpu"; cpu: number }
+  | { t: "depot" }
+  | { t: "drain" };
 
 const dirArb = fc.constantFrom<Direction>("bidirectional", "to-device", "from-device");
 /** Mostly small buffers, some multi-page, a few huge enough to fill a small table. */
@@ -139,6 +142,17 @@ function step(a: Iommu, b: Iommu, op: Op, live: Live[], dead: Live[]): [unknown,
     }
     case "accessRandom":
       return both((m) => m.deviceAccess(op.dma, op.bytes, op.write ? "write" : "read"));
+    case "cpu":
+      return both((m) => m.setCpu(op.cpu % m.config.cpus));
+    case "depot":
+      return both((m) => [m.depotWork(), m.allocatorState()]);
+    case "drain": {
+      // every live single mapping unmapped in a row: hundreds of frees on one CPU
+      const singles = live.filter((l) => l.kind === "single");
+      const r = singles.map((x) => both((m) => m.unmapSingle(x.segs[0].dma, x.segs[0].bytes)));
+      for (const x of singles) live.splice(live.indexOf(x), 1);
+      return [r.map((p) => p[0]), r.map((p) => p[1])];
+    }
   }
 }
 
@@ -243,4 +257,54 @@ afterAll(() => {
     if (p.startsWith("calgary") || p === "calioc2") corners.push("mapFailures", "flushes");
     for (const c of corners) expect(reached[p]?.[c] ?? 0, `${p} never reached ${c}`).toBeGreaterThan(0);
   }
+  // The IOVA runs must reach the magazines, the depot, failures (the rcache flush) and the tree.
+  for (const a of ["iova", "iova-tree"]) {
+    expect(opsRun[a] ?? 0).toBeGreaterThanOrEqual(50_000);
+    const corners = ["mapFailures", "doubleFrees", "nodesVisited", "mapSgs", "allocs"];
+    if (a === "iova") corners.push("rcacheHits", "depotMagazines");
+    for (const c of corners) expect(reached[a]?.[c] ?? 0, `${a} never reached ${c}`).toBeGreaterThan(0);
+  }
+});
+
+/** The IOVA runs add CPU switches and the depot's delayed work to the stream. */
+const iovaOpArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 30, arbitrary: opArbWith(bytesArb) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant("cpu" as const), cpu: fc.nat({ max: 63 }) }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant("depot" as const) }) },
+);
+/** Small one-page-heavy buffers, so the one-page magazines fill and spill into the depot. */
+const ringOpArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 12, arbitrary: fc.record({ t: fc.constant("map" as const), pfn: pfnArb, off: fc.constant(0), bytes: fc.integer({ min: 1, max: 2 * 4096 }), dir: dirArb }) },
+  { weight: 7, arbitrary: fc.record({ t: fc.constant("unmap" as const), pick }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant("cpu" as const), cpu: fc.nat({ max: 63 }) }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant("depot" as const) }) },
+);
+
+const withoutNodes = ({ nodesVisited: _, ...rest }: ReturnType<Iommu["stats"]>) => rest;
+
+describe.each(["iova", "iova-tree"] as const)("WASM core ≡ reference model with the %s allocator", (allocator) => {
+  it("agrees on every result, counter (tree nodes visited aside) and allocator state; the red-black tree stays sound", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom("calgary-pcix", "calioc2", "dart-u4") as fc.Arbitrary<PlatformName>,
+        fc.integer({ min: 1, max: 4 }),
+        fc.constantFrom<IommuOptions["flushPolicy"]>("on-wrap", "strict", "never"),
+        fc.oneof(fc.array(iovaOpArb, { minLength: 300, maxLength: 1000 }), fc.array(ringOpArb, { minLength: 1000, maxLength: 3000 }).map((ops): Op[] => [...ops, { t: "drain" }, { t: "depot" }])),
+        (platform, cpus, flushPolicy, ops) => {
+          const o: IommuOptions = { platform, tableSize: platform.startsWith("dart") ? "2M" : "64K", allocator, flushPolicy, cpus };
+          const a = createIommu(o);
+          const b = createReferenceIommu(o);
+          runBoth(a, b, ops);
+          opsRun[allocator] = (opsRun[allocator] ?? 0) + ops.length;
+          const sum = (reached[allocator] ??= {});
+          for (const [k, v] of Object.entries(a.stats())) sum[k] = (sum[k] ?? 0) + v;
+          sum.depotMagazines = (sum.depotMagazines ?? 0) + Math.max(0, a.allocatorState().magazines - 12 * cpus);
+          expect(withoutNodes(a.stats())).toEqual(withoutNodes(b.stats()));
+          expect(a.allocatorState()).toEqual(b.allocatorState());
+          expect((a as unknown as { treeCheck(): number }).treeCheck()).toBe(0);
+        },
+      ),
+      { numRuns: 60, seed: 20161101, endOnFailure: true },
+    );
+  });
 });

@@ -37,7 +37,8 @@ export type WorkloadMode = (typeof WORKLOAD_MODES)[number];
 /** Figures over the steps run since the workload started (its initial fill excluded). */
 export interface AllocatorFigures {
   allocator: AllocatorName;
-  workload: WorkloadName;
+  /** "trace": a replayed trace (param = its operation count). */
+  workload: WorkloadName | "trace";
   param: number;
   mode: WorkloadMode;
   /** map + unmap calls (failed maps included). */

@@ -1,0 +1,88 @@
+// Golden addresses for the Linux IOVA allocator, derived by hand from drivers/iommu/iova.c
+// (../shared/reference/linux-semantics.md §6), on a Calgary PCI-X 64K table: 8192 entries,
+// limit pfn 8192 (exclusive), nodes reserved over 0..31 and 160..255, the anchor above all.
+import { describe, expect, it } from "vitest";
+import { createIommu, createReferenceIommu, type Iommu, type IommuOptions } from "../bindings/node.js";
+
+const PAGE = 4096;
+const both = (o: IommuOptions): Iommu[] => [createIommu(o), createReferenceIommu(o)];
+
+describe.each(["wasm", "reference"] as const)("IOVA allocator (%s)", (which) => {
+  const make = (o: Omit<IommuOptions, "platform" | "tableSize">) => both({ platform: "calgary-pcix", tableSize: "64K", ...o })[which === "wasm" ? 0 : 1];
+
+  it("allocates top-down, rounds sizes below 32 pages to a power of two and aligns to it (plain tree)", () => {
+    const io = make({ allocator: "iova-tree" });
+    // from the anchor: high = 8192, 1 page → 8191; the node below (160..255) leaves room
+    expect(io.mapSingle(0x100000, PAGE)).toBe(8191 * PAGE);
+    // 3 pages → size 4, aligned 4: high = lo(8191) = 8191 → (8191 − 4) & ~3 = 8184
+    expect(io.mapSingle(0x200000, 3 * PAGE)).toBe(8184 * PAGE);
+    expect(io.mapSingle(0x300000, PAGE)).toBe(8183 * PAGE);
+    // 17 pages → size 32, aligned 32: (8183 − 32) & ~31 = 8128
+    expect(io.mapSingle(0x400000, 17 * PAGE)).toBe(8128 * PAGE);
+    // freeing 8184..8187 (at or above the cached node 8128) moves the cached node to the next, 8191
+    expect(io.unmapSingle(8184 * PAGE, 3 * PAGE)).toBe("ok");
+    // so the walk starts at 8191 again: 8190 fits above 8183
+    expect(io.mapSingle(0x500000, PAGE)).toBe(8190 * PAGE);
+    expect(io.allocatorState().treeNodes).toBe(2 + 4); // reserved 0..31, 160..255 + 8191, 8190, 8183, 8128
+  });
+
+  it("serves frees back from the per-CPU magazines without touching the tree", () => {
+    const io = make({ allocator: "iova", cpus: 2 });
+    expect(io.mapSingle(0x100000, PAGE)).toBe(8191 * PAGE);
+    expect(io.mapSingle(0x200000, 3 * PAGE)).toBe(8184 * PAGE);
+    expect(io.mapSingle(0x300000, PAGE)).toBe(8183 * PAGE);
+    expect(io.mapSingle(0x400000, 17 * PAGE)).toBe(8128 * PAGE);
+    // 3 pages go to the 4-page class of CPU 0; the node stays, so does the cached node (8128)
+    expect(io.unmapSingle(8184 * PAGE, 3 * PAGE)).toBe("ok");
+    expect(io.allocatorState().cachedPfns).toBe(1);
+    // 1 page: that class is empty → the tree, below 8128
+    expect(io.mapSingle(0x500000, PAGE)).toBe(8127 * PAGE);
+    // 4 pages: the magazine's pfn
+    expect(io.mapSingle(0x600000, 4 * PAGE)).toBe(8184 * PAGE);
+    expect(io.stats().rcacheHits).toBe(1);
+    // CPU 1 frees 8183 into its own magazine; CPU 0 does not see it and walks the tree
+    io.setCpu(1);
+    expect(io.unmapSingle(8183 * PAGE, PAGE)).toBe("ok");
+    io.setCpu(0);
+    expect(io.mapSingle(0x700000, PAGE)).toBe(8126 * PAGE);
+    io.setCpu(1);
+    expect(io.mapSingle(0x800000, PAGE)).toBe(8183 * PAGE);
+    expect(() => io.setCpu(2)).toThrow(/cpu.*2.*from 0 to 1/);
+  });
+
+  it("fails a size fast after it failed once, until something is freed (max32_alloc_size)", () => {
+    const io = make({ allocator: "iova-tree" });
+    // 8192 pages, aligned 8192: (8192 − 8192) = 0 < start_pfn 1 → fail; retry not possible (anchor)
+    expect(io.mapSingle(0x100000, 8192 * PAGE)).toBeNull();
+    const visited = io.stats().nodesVisited;
+    expect(io.mapSingle(0x100000, 8192 * PAGE)).toBeNull();
+    expect(io.stats().nodesVisited).toBe(visited); // failed before the walk
+    // 4096 pages, aligned 4096: first = 4096, above the reserved node 160..255
+    expect(io.mapSingle(0x100000, 4096 * PAGE)).toBe(4096 * PAGE);
+    expect(io.mapSingle(0x100000, 2048 * PAGE)).toBe(2048 * PAGE);
+    expect(io.unmapSingle(2048 * PAGE, 2048 * PAGE)).toBe("ok");
+    expect(io.stats().mapFailures).toBe(2);
+  });
+
+  it("fills magazines, pushes full ones to the depot, and the delayed work trims it to one per CPU", () => {
+    const io = make({ allocator: "iova" });
+    const dmas: number[] = [];
+    for (let i = 0; i < 400; i++) dmas.push(io.mapSingle(0x100000 + i * PAGE, PAGE)!);
+    expect(dmas[0]).toBe(8191 * PAGE);
+    expect(dmas[399]).toBe((8191 - 399) * PAGE);
+    for (const d of dmas) io.unmapSingle(d, PAGE);
+    // loaded 127 → swapped to prev; 127 more → both full: loaded to the depot (1), a new one;
+    // again at 381 (depot 2); 19 left in loaded
+    let s = io.allocatorState();
+    expect(s.cachedPfns).toBe(400);
+    expect(s.magazines).toBe(12 + 2);
+    expect(io.depotWork()).toBe(1); // depot 2 > 1 CPU: one magazine (127 pfns) back to the tree
+    expect(io.depotWork()).toBe(0);
+    s = io.allocatorState();
+    expect(s.cachedPfns).toBe(273);
+    expect(s.magazines).toBe(13);
+    expect(s.treeNodes).toBe(2 + 400 - 127);
+    // the loaded magazine is popped from its top: the last pfn freed comes back first
+    expect(io.mapSingle(0x100000, PAGE)).toBe(dmas[399]);
+  });
+});
