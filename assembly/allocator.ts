@@ -31,13 +31,17 @@
 //   alloc_iova_fast does; caller alignment is therefore already met; the segment boundary is not
 //   applied (dma-iommu honours it when merging scatterlists, which the core does not model).
 //
+// ALLOC_BEST_FIT — the smallest free run that holds the aligned request, lowest on ties; an exact
+//   fit ends the scan. Not a Linux allocator: the classic low-fragmentation comparison, and the
+//   README's worked example of adding one.
+//
 // Adding an allocator: give it a code in constants.ts (and its name in bindings/abi.ts ALLOCATORS),
 // write `xxxAlloc(npages, alignMask, handle): i32` (first entry or -1; it must not set the bits:
 // allocPages does) and, if it keeps state on frees, a hook in freePages; add the two `if`
 // branches below. The reference model (bindings/reference/iommu.ts) needs the same two methods.
 
 import {
-  ALLOC_CALGARY, ALLOC_FIRST_FIT, ALLOC_FREE_LIST, ALLOC_IOVA, ALLOC_PPC2007, FREE_LIST_CLASSES, FREE_LIST_DEPTH,
+  ALLOC_BEST_FIT, ALLOC_CALGARY, ALLOC_FIRST_FIT, ALLOC_FREE_LIST, ALLOC_IOVA, ALLOC_PPC2007, FREE_LIST_CLASSES, FREE_LIST_DEPTH, isIova,
 } from "./constants";
 import { iovaAlloc, iovaFree, iovaInit, iovaPutOne, iovaReserve, iovaTakeOne } from "./iova";
 import { clearOne, clearRange, findSet, findZero, setOne, setRange, takeOneInWord } from "./bitmap";
@@ -62,7 +66,7 @@ export const FREE_LIST_BYTES: u32 = (FREE_LIST_CLASSES + FREE_LIST_CLASSES * FRE
 
 export function allocatorInit(k: u32, n: u32, boundary: u32, freeListBase: usize, cpus: u32, iovaBase: usize): void {
   kind = k;
-  if (k >= ALLOC_IOVA) iovaInit(k, n, cpus, iovaBase);
+  if (isIova(k)) iovaInit(k, n, cpus, iovaBase);
   freeLists = freeListBase;
   memory.fill(freeListBase, 0, <usize>(FREE_LIST_CLASSES << 2));
   entries = n;
@@ -84,7 +88,7 @@ export function allocatorLargeHint(): u32 {
 export function reserveRange(first: u32, npages: u32): void {
   if (first >= entries) return;
   let n = npages < entries - first ? npages : entries - first;
-  if (kind >= ALLOC_IOVA) {
+  if (isIova(kind)) {
     // reserve_iova: a node over every part not reserved already (not an allocator search: uncounted)
     let words = stats.wordsScanned;
     let end = first + n;
@@ -171,6 +175,28 @@ function ppcAlloc(npages: u32, alignMask: u32, handle: u32): i32 {
   return -1;
 }
 
+/** ALLOC_BEST_FIT: one pass over the free runs of the whole map. */
+function bestFitAlloc(npages: u32, alignMask: u32): i32 {
+  let best: i32 = -1;
+  let bestRun: u32 = 0xffffffff;
+  let at = findZero(0, entries);
+  while (at < entries) {
+    let end = findSet(at, entries); // free run [at, end)
+    let run = end - at;
+    if (run >= npages && run < bestRun) {
+      let n = (at + alignMask) & ~alignMask;
+      if (crossesBoundary(n, npages)) n = (((n + boundaryPages) & ~(boundaryPages - 1)) + alignMask) & ~alignMask;
+      if (<u64>n + npages <= <u64>end && !crossesBoundary(n, npages)) {
+        best = <i32>n;
+        bestRun = run;
+        if (run == npages) break;
+      }
+    }
+    at = findZero(end, entries);
+  }
+  return best;
+}
+
 // @ts-ignore: decorator
 @inline function COUNT(c: u32): usize {
   return freeLists + (<usize>c << 2);
@@ -239,7 +265,9 @@ function freeListPush(first: u32, npages: u32): void {
   else if (kind == ALLOC_PPC2007) n = ppcAlloc(npages, alignMask, handle);
   else if (kind == ALLOC_FIRST_FIT) n = areaAlloc(0, npages, alignMask);
   else if (kind == ALLOC_FREE_LIST) n = freeListAlloc(npages, alignMask);
-  else n = iovaAlloc(npages, entries);
+  else if (isIova(kind)) n = iovaAlloc(npages, entries);
+  else if (kind == ALLOC_BEST_FIT) n = bestFitAlloc(npages, alignMask);
+  else n = -1; // no such allocator (the TypeScript side only passes known codes)
   if (n >= 0) {
     setRange(<u32>n, npages);
     pagesTaken(npages);
@@ -252,13 +280,14 @@ function freeListPush(first: u32, npages: u32): void {
 @inline export function freePages(first: u32, npages: u32): u32 {
   let was = npages == 1 ? clearOne(first) : clearRange(first, npages);
   pagesReturned(was);
-  if (kind > ALLOC_FIRST_FIT && was == npages) {
+  if (was == npages) {
     // A double free leaves the range allocated in the tree: Linux would cache the pfn twice and
     // later hand one range to two mappings; the core counts the double free instead.
-    if (kind >= ALLOC_IOVA) {
+    if (isIova(kind)) {
       if (npages != 1 || !iovaPutOne(first)) iovaFree(first, npages);
+    } else if (kind == ALLOC_FREE_LIST && npages <= FREE_LIST_CLASSES) {
+      freeListPush(first, npages);
     }
-    else if (npages <= FREE_LIST_CLASSES) freeListPush(first, npages);
   }
   return was;
 }

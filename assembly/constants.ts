@@ -36,6 +36,14 @@
 @inline export const ALLOC_IOVA: u32 = 4;      // Linux iova.c: top-down rbtree + per-CPU magazines (iova.ts)
 // @ts-ignore: decorator
 @inline export const ALLOC_IOVA_TREE: u32 = 5; // the same tree without the magazines
+// @ts-ignore: decorator
+@inline export const ALLOC_BEST_FIT: u32 = 6;  // smallest free run that fits (README: the worked example)
+
+/** The two IOVA allocators share iova.ts (tree, magazines, memory). */
+// @ts-ignore: decorator
+@inline export function isIova(kind: u32): bool {
+  return kind == ALLOC_IOVA || kind == ALLOC_IOVA_TREE;
+}
 
 /** Most CPUs an instance models (per-CPU IOVA magazines). */
 // @ts-ignore: decorator

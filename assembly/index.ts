@@ -17,7 +17,7 @@
 //                  ├─── workload scratch (workloads.ts; grown on demand) ───┤
 //                  ╘════════════════════════════════════════════════════════╛
 
-import { ALLOC_IOVA, SG_MAX } from "./constants";
+import { ALLOC_IOVA, isIova, SG_MAX } from "./constants";
 import { N_COUNTERS, resetCounters, writeCounters } from "./counters";
 import { bitmapInit, largestZeroRun, testBit } from "./bitmap";
 import { entryBytes, rawEntry, readEntry, tableInit } from "./table";
@@ -84,7 +84,7 @@ export function init(
   let freeListAt = p;
   p = align64(p + <usize>FREE_LIST_BYTES);
   let iovaAt = p;
-  if (allocator >= ALLOC_IOVA) p = align64(p + iovaBytes(entries, cpus));
+  if (isIova(allocator)) p = align64(p + iovaBytes(entries, cpus));
   scratchAt = p;
   p = align64(p + <usize>scratchBytes);
 
@@ -174,7 +174,7 @@ export function workloadInit(kind: u32, param: u32, seed: u32, cpus: u32, allocO
 
 /** The CPU the next calls run on (per-CPU IOVA magazines); JS checks it against `cpus`. */
 export function setCpu(cpu: u32): void {
-  if (allocKind >= ALLOC_IOVA) iovaSetCpu(cpu);
+  if (isIova(allocKind)) iovaSetCpu(cpu);
 }
 
 /** One run of the IOVA depot's delayed work; the magazines it returned to the tree. */
@@ -183,7 +183,7 @@ export function depotWork(): u32 {
 }
 
 export function treeNodes(): u32 {
-  return allocKind >= ALLOC_IOVA ? iovaNodes() : 0;
+  return isIova(allocKind) ? iovaNodes() : 0;
 }
 
 export function magazines(): u32 {
@@ -196,10 +196,10 @@ export function cachedPfns(): u32 {
 
 /** Red-black tree invariants (0 = sound). */
 export function treeCheck(): i32 {
-  return allocKind >= ALLOC_IOVA ? iovaCheck() : 0;
+  return isIova(allocKind) ? iovaCheck() : 0;
 }
 
 /** Largest run of IO pages the allocator could still hand out as one range. */
 export function largestFreeRun(): u32 {
-  return allocKind >= ALLOC_IOVA ? iovaLargestGap(tableEntries) : largestZeroRun(tableEntries);
+  return isIova(allocKind) ? iovaLargestGap(tableEntries) : largestZeroRun(tableEntries);
 }

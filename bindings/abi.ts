@@ -25,13 +25,15 @@ export const ALLOC_FIRST_FIT = 2;
 export const ALLOC_FREE_LIST = 3;
 export const ALLOC_IOVA = 4;
 export const ALLOC_IOVA_TREE = 5;
+export const ALLOC_BEST_FIT = 6;
 export const IOVA_MAG_SIZE = 127;
+export const isIova = (allocator: number) => allocator === ALLOC_IOVA || allocator === ALLOC_IOVA_TREE;
 export const MAX_CPUS = 64;
 export const FREE_LIST_CLASSES = 64;
 export const FREE_LIST_DEPTH = 1024;
 
 /** The IO-space allocators, by the names options use (index = the core's code). */
-export const ALLOCATORS = ["calgary", "ppc2007", "first-fit", "free-list", "iova", "iova-tree"] as const;
+export const ALLOCATORS = ["calgary", "ppc2007", "first-fit", "free-list", "iova", "iova-tree", "best-fit"] as const;
 export type AllocatorName = (typeof ALLOCATORS)[number];
 
 export const FLUSH_POLICIES = ["on-wrap", "strict", "all-after-map", "one-per-page", "never"] as const;

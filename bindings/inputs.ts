@@ -1,7 +1,7 @@
 // Argument checks shared by the WASM-backed model and the reference model, so both refuse the
 // same input with the same words (never a WASM trap, never a silent clamp).
 
-import { ALLOC_FREE_LIST, ALLOC_IOVA, DIRECTIONS, FREE_LIST_CLASSES, FREE_LIST_DEPTH, IO_PAGE_SIZE, SG_MAX } from "./abi.js";
+import { ALLOC_FREE_LIST, DIRECTIONS, isIova, FREE_LIST_CLASSES, FREE_LIST_DEPTH, IO_PAGE_SIZE, SG_MAX } from "./abi.js";
 import type { ResolvedConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
 import type { AllocatorState, DmaSegment, SgSegment } from "./types.js";
@@ -71,7 +71,7 @@ export function allocatorStateOf(
   s: Omit<AllocatorState, "metadataBytes">,
 ): AllocatorState {
   let bytes: number;
-  if (cfg.allocator >= ALLOC_IOVA) bytes = 40 * (s.treeNodes + 1) + 1024 * s.magazines;
+  if (isIova(cfg.allocator)) bytes = 40 * (s.treeNodes + 1) + 1024 * s.magazines;
   else bytes = cfg.entries / 8 + (cfg.allocator === ALLOC_FREE_LIST ? 4 * FREE_LIST_CLASSES * (FREE_LIST_DEPTH + 1) : 0);
   return { ...s, metadataBytes: bytes };
 }

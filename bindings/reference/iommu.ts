@@ -3,7 +3,7 @@
 // to it event for event by the differential tests.
 
 import {
-  ACCESS_OUTCOMES, ALLOC_CALGARY, ALLOC_FIRST_FIT, ALLOC_FREE_LIST, ALLOC_IOVA, ALLOC_PPC2007, BAD_RECORD, FREE_LIST_CLASSES, FREE_LIST_DEPTH, COUNTER_NAMES, FORMAT_CALGARY, FREE_RESULTS,
+  ACCESS_OUTCOMES, ALLOC_BEST_FIT, ALLOC_CALGARY, ALLOC_FIRST_FIT, ALLOC_FREE_LIST, ALLOC_IOVA, ALLOC_IOVA_TREE, ALLOC_PPC2007, isIova, BAD_RECORD, FREE_LIST_CLASSES, FREE_LIST_DEPTH, COUNTER_NAMES, FORMAT_CALGARY, FREE_RESULTS,
   IO_PAGE_SIZE, MAX_COHERENT_ORDER, NO_ENTRY, OP, SG_MAX, type AccessOutcome, type CounterName,
   type Direction, type FreeResult, type Stats,
 } from "../abi.js";
@@ -60,7 +60,7 @@ export class ReferenceIommu implements Iommu {
     this.halfpoint = Math.floor(config.entries / 4) * 3;
     this.hintLarge = this.halfpoint;
     this.physNext = config.coherentBasePfn;
-    this.iova = config.allocator >= ALLOC_IOVA ? new ReferenceIova(config.allocator === ALLOC_IOVA, config.cpus) : null;
+    this.iova = isIova(config.allocator) ? new ReferenceIova(config.allocator === ALLOC_IOVA, config.cpus) : null;
     for (const r of config.reserved) {
       if (r.first >= config.entries) continue;
       const n = Math.min(r.pages, config.entries - r.first);
@@ -195,6 +195,31 @@ export class ReferenceIommu implements Iommu {
     }
   }
 
+  /** Best fit: the smallest free run holding the aligned request, lowest on ties. */
+  private bestFitRangeAlloc(npages: number, alignMask: number): number {
+    const size = this.config.entries;
+    const b = this.config.boundaryPages;
+    const align = (x: number) => Math.ceil(x / (alignMask + 1)) * (alignMask + 1);
+    const crosses = (x: number) => b !== 0 && (x % b) + npages > b;
+    let best = NO_ENTRY;
+    let bestRun = Infinity;
+    for (let at = this.map.findZero(0, size); at < size; at = this.map.findZero(at, size)) {
+      const end = this.map.findSet(at, size);
+      const run = end - at;
+      if (run >= npages && run < bestRun) {
+        let n = align(at);
+        if (crosses(n)) n = align((Math.floor(n / b) + 1) * b);
+        if (n + npages <= end && !crosses(n)) {
+          best = n;
+          bestRun = run;
+          if (run === npages) break;
+        }
+      }
+      at = end;
+    }
+    return best;
+  }
+
   /** Per-size LIFO of freed ranges (1 … 64 pages); a popped range must still be free. */
   private readonly freeLists: number[][] = Array.from({ length: FREE_LIST_CLASSES }, () => []);
 
@@ -209,18 +234,23 @@ export class ReferenceIommu implements Iommu {
     return this.calgaryRangeAlloc(npages, alignMask);
   }
 
+  /** The configured allocator: first entry of a free run (bits not yet set) or NO_ENTRY. */
+  private rangeAlloc(npages: number, alignMask: number, handle: number): number {
+    switch (this.config.allocator) {
+      case ALLOC_CALGARY: return this.calgaryRangeAlloc(npages, alignMask);
+      case ALLOC_PPC2007: return this.ppcRangeAlloc(npages, alignMask, handle);
+      case ALLOC_FIRST_FIT: return this.areaAlloc(0, npages, alignMask);
+      case ALLOC_FREE_LIST: return this.freeListAlloc(npages, alignMask);
+      case ALLOC_IOVA:
+      case ALLOC_IOVA_TREE: return this.iova!.alloc(npages, this.config.entries);
+      case ALLOC_BEST_FIT: return this.bestFitRangeAlloc(npages, alignMask);
+      default: return NO_ENTRY;
+    }
+  }
+
   private mapPages(pfn: number, npages: number, dir: number, alignMask: number, handle: number): number {
     if (npages === 0) return NO_ENTRY;
-    const a = this.config.allocator;
-    const e = a === ALLOC_CALGARY
-      ? this.calgaryRangeAlloc(npages, alignMask)
-      : a === ALLOC_PPC2007
-        ? this.ppcRangeAlloc(npages, alignMask, handle)
-        : a === ALLOC_FIRST_FIT
-          ? this.areaAlloc(0, npages, alignMask)
-          : a === ALLOC_FREE_LIST
-            ? this.freeListAlloc(npages, alignMask)
-            : this.iova!.alloc(npages, this.config.entries);
+    const e = this.rangeAlloc(npages, alignMask, handle);
     if (e === NO_ENTRY) return NO_ENTRY;
     this.map.set(e, npages);
     this.n.pagesInUse += npages;
