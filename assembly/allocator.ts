@@ -80,6 +80,18 @@ export function allocatorHint(): u32 {
   return hint;
 }
 
+export function setAllocatorHint(h: u32): void {
+  hint = h;
+}
+
+export function allocatorKind(): u32 {
+  return kind;
+}
+
+export function allocatorEntries(): u32 {
+  return entries;
+}
+
 export function allocatorLargeHint(): u32 {
   return largeHint;
 }

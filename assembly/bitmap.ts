@@ -18,6 +18,10 @@ import { stats } from "./counters";
 
 let mapBase: usize = 0;
 
+export function bitmapBase(): usize {
+  return mapBase;
+}
+
 export function bitmapInit(base: usize, entries: u32): void {
   mapBase = base;
   memory.fill(base, 0, <usize>(entries >> 3));

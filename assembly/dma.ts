@@ -29,6 +29,10 @@ export function dmaInit(n: u32, kind: u32, badBelow: u32, coherentBasePfn: u32):
   lastPfn = 0;
 }
 
+export function dmaBadFreeBelow(): u32 {
+  return badFreeBelow;
+}
+
 /** Pages spanned by [offset-in-page, + len): num_dma_pages / iommu_num_pages. */
 // @ts-ignore: decorator
 @inline export function pagesSpanned(addr: u32, len: u32): u32 {

@@ -17,6 +17,10 @@ export function flushInit(p: u32): void {
   dirty = false;
 }
 
+export function flushPolicy(): u32 {
+  return policy;
+}
+
 function flushAll(): void {
   stats.flushes++;
   cacheInvalidateAll();

@@ -11,6 +11,18 @@ let format: u32 = FORMAT_CALGARY;
 /** What a free writes: 0 for Calgary, VALID | spare page for DART. */
 let emptyWord: u64 = TCE_EMPTY;
 
+export function tableFormat(): u32 {
+  return format;
+}
+
+export function tableAt(): usize {
+  return tableBase;
+}
+
+export function tableEmptyWord(): u64 {
+  return emptyWord;
+}
+
 /** Bytes of one entry for a format. */
 export function entryBytes(fmt: u32): u32 {
   return fmt == FORMAT_CALGARY ? 1 << TCE_ENTRY_SHIFT : 1 << DART_ENTRY_SHIFT;
