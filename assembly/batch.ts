@@ -15,6 +15,7 @@
 //   OP_ALLOC                                                       w3 = bytes   → entry | -1
 //   OP_FREE                                                                     → FREE_*
 //   OP_ACCESS   arg4 = 1 for a device write        w2 = byte offset w3 = bytes  → ACCESS_*
+//   OP_CPU      the following records run on CPU w2 (per-CPU IOVA magazines)  → 0
 //
 //  handle:  ╒════════════════╤═════════════════╤═══════════════╤════════════════╕
 //           │ entry i32 @0   │ offset u32 @4   │ bytes u32 @8  │ live u32 @12   │
@@ -28,6 +29,9 @@ import {
   unmapSg, unmapSingle,
 } from "./dma";
 import { stats } from "./counters";
+import { allocatorKind as allocKind } from "./allocator";
+import { isIova } from "./constants";
+import { iovaSetCpu } from "./iova";
 
 // @ts-ignore: decorator
 @inline export const RECORD_SIZE: u32 = 16;
@@ -50,19 +54,23 @@ import { stats } from "./counters";
 @inline const OP_FREE: u32 = 7;
 // @ts-ignore: decorator
 @inline const OP_ACCESS: u32 = 8;
+// @ts-ignore: decorator
+@inline const OP_CPU: u32 = 9;
 
 let ops: usize = 0;
 let results: usize = 0;
 let handles: usize = 0;
 let sgScratch: usize = 0;
 let handleCount: u32 = 0;
+let cpuCount: u32 = 1;
 
 /** Result of a record the core refuses (handle out of range, truncated or oversized sg list). */
 // @ts-ignore: decorator
 @inline export const BAD_RECORD: i32 = -2;
 
-export function batchInit(opsBase: usize, resultsBase: usize, handlesBase: usize, sgBase: usize, nHandles: u32): void {
+export function batchInit(opsBase: usize, resultsBase: usize, handlesBase: usize, sgBase: usize, nHandles: u32, cpus: u32): void {
   handleCount = nHandles;
+  cpuCount = cpus;
   ops = opsBase;
   results = resultsBase;
   handles = handlesBase;
@@ -179,6 +187,13 @@ export function runBatch(n: u32): u32 {
     } else if (op == OP_UNMAP_SG) {
       let count = load<u32>(rec, 8);
       res = handlesToSg(h, count) ? unmapSg(sgScratch, count) : FREE_NOT_MAPPED;
+    } else if (op == OP_CPU) {
+      let cpu = load<u32>(rec, 8);
+      if (cpu < cpuCount) {
+        if (isIova(allocKind())) iovaSetCpu(cpu);
+      } else {
+        res = BAD_RECORD;
+      }
     } else {
       res = BAD_RECORD; // unknown opcode, or an OP_SG_ELEM without its header
     }

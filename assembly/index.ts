@@ -101,7 +101,7 @@ export function init(
   flushInit(flushPolicy);
   allocatorInit(allocator, entries, boundaryPages, freeListAt, cpus, iovaAt);
   dmaInit(entries, allocator, badFreeBelow, coherentBasePfn);
-  batchInit(opsAt, resultsAt, handlesAt, sgAt, maxHandles);
+  batchInit(opsAt, resultsAt, handlesAt, sgAt, maxHandles, cpus);
   memory.fill(handlesAt, 0, <usize>maxHandles * HANDLE_SIZE);
   return 0;
 }

@@ -61,6 +61,7 @@ export const OP = {
   alloc: 6,
   free: 7,
   access: 8,
+  cpu: 9,
 } as const;
 
 export const RECORD_WORDS = 4;

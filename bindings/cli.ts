@@ -29,7 +29,7 @@ import { writePlot } from "./plot/render.js";
 import { expandGrid, parseGridArg, resolveRun, RUN_KEYS, type RunConfig } from "./sweep/config.js";
 import { evaluate, type RunResult } from "./sweep/run.js";
 import { sweep } from "./sweep/sweep.js";
-import { replayTrace } from "./trace/replay.js";
+import { replayTrace, traceCpus } from "./trace/replay.js";
 
 const EXIT_BAD_INPUT = 1;
 const EXIT_INTERNAL = 2;
@@ -79,8 +79,7 @@ function replay(file: string, flags: ReplayFlags): void {
   if (flags.cache !== undefined) options.cache = flags.cache;
   if (flags.flushPolicy !== undefined) options.flushPolicy = flags.flushPolicy;
   if (flags.allocator !== undefined) options.allocator = flags.allocator;
-  if (flags.cpus !== undefined) options.cpus = flags.cpus;
-  const result = replayTrace(trace, (sizing) => createIommu({ ...options, ...sizing }), { lenient: flags.lenient });
+  const result = replayTrace(trace, (sizing) => createIommu({ ...options, ...sizing, cpus: flags.cpus ?? sizing.cpus }), { lenient: flags.lenient });
 
   if (flags.json) {
     process.stdout.write(JSON.stringify({
@@ -123,6 +122,8 @@ function simulate(trace: ReturnType<typeof parseTrace>, flags: ReplayFlags): voi
   const iommu: Omit<IommuOptions, "platform" | "flushPolicy"> = {};
   if (flags.tableSize !== undefined) iommu.tableSize = flags.tableSize;
   if (flags.cache !== undefined) iommu.cache = flags.cache;
+  if (flags.allocator !== undefined) iommu.allocator = flags.allocator;
+  iommu.cpus = flags.cpus ?? traceCpus(trace);
   if (flags.flushPolicy !== undefined) throw new ConfigError("--flush-policy", flags.flushPolicy, "to be left out with --strategy: use deferred-flush or strict-flush in the strategy");
   const sim = createSimulation(
     {
@@ -288,7 +289,7 @@ program
   .option("--cache <geometry>", 'device-side cache as ENTRIESxWAYS (default 64x4; "0" for none)', cacheGeometry)
   .addOption(new Option("--flush-policy <policy>", "override the platform's flush policy").choices(FLUSH_POLICIES))
   .addOption(new Option("--allocator <name>", "override the platform's IO-space allocator").choices(ALLOCATORS))
-  .option("--cpus <n>", "CPUs modelled (per-CPU IOVA magazines; the trace runs on CPU 0)", wholeNumber)
+  .option("--cpus <n>", "CPUs modelled (per-CPU IOVA magazines; default: as many as the trace names, `cpu N` lines or the [NNN] column of tracepoint lines)", wholeNumber)
   .addOption(new Option("--emit <what>", "print the DMA address handed out for every map/alloc before the counters").choices(["addresses"]))
   .option("--lenient", "skip malformed or out-of-sequence lines and count them, instead of stopping")
   .option("--json", "print one JSON object")
@@ -481,7 +482,8 @@ program
       } catch (e) {
         throw new ConfigError("--trace", flags.trace, `a readable trace file (${(e as Error).message})`);
       }
-      rows.push(...compareOnTrace(createIommu, parseTrace(text), base, allocators));
+      const trace = parseTrace(text);
+      rows.push(...compareOnTrace(createIommu, trace, base, allocators));
     }
     if (flags.json) process.stdout.write(JSON.stringify(rows, null, 2) + "\n");
     else process.stdout.write(formatFigures(rows) + "\n");

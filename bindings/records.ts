@@ -74,3 +74,13 @@ export function putAccess(ops: Uint32Array, i: number, handle: number, offset: n
   ops[o + 3] = bytes;
   return i + 1;
 }
+
+/** The records after this one run on CPU `cpu` (the IOVA allocator's per-CPU magazines). */
+export function putCpu(ops: Uint32Array, i: number, cpu: number): number {
+  const o = i << 2;
+  ops[o] = OP.cpu;
+  ops[o + 1] = 0;
+  ops[o + 2] = cpu;
+  ops[o + 3] = 0;
+  return i + 1;
+}

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { createIommu, createReferenceIommu, parseTrace, replayTrace, type IommuOptions } from "../bindings/node.js";
+import { createIommu, createReferenceIommu, parseTrace, putCpu, replayTrace, type IommuOptions } from "../bindings/node.js";
 import { TraceError } from "../bindings/trace/parse.js";
 import { randomTrace } from "./helpers/random-trace.js";
 
@@ -68,16 +68,19 @@ describe("kernel dma: tracepoint text", () => {
 
   it("maps the events to operations keyed by device and address", () => {
     const t = parseTrace(SYNTHETIC);
-    expect(t.ops.map((o) => `${o.kind} ${o.id}`)).toEqual([
+    expect(t.ops.map((o) => (o.kind === "cpu" ? `cpu ${o.cpu}` : `${o.kind} ${o.id}`))).toEqual([
+      "cpu 1", // the [001] column: a CPU switch before the first event off CPU 0
       "map 0000:03:00.0@fffff000",
       "unmap 0000:03:00.0@fffff000",
+      "cpu 0",
       "map_sg 0000:00:17.0@{0x10a000000,0x10b000000}",
       "unmap_sg 0000:00:17.0@{0x10a000000,0x10b000000}",
+      "cpu 2",
       "alloc 0000:02:00.0@fffe0000",
       "free 0000:02:00.0@fffe0000",
     ]);
-    expect(t.ops[0]).toMatchObject({ phys: 0x1a2b3c040, bytes: 1536, dir: "from-device" });
-    expect(t.ops[2]).toMatchObject({ segments: [{ phys: 0x10a000000, bytes: 0x1000 }, { phys: 0x10b000000, bytes: 0x200 }] });
+    expect(t.ops[1]).toMatchObject({ phys: 0x1a2b3c040, bytes: 1536, dir: "from-device" });
+    expect(t.ops[4]).toMatchObject({ segments: [{ phys: 0x10a000000, bytes: 0x1000 }, { phys: 0x10b000000, bytes: 0x200 }] });
     expect(t.ignored).toBe(1);
   });
 
@@ -86,6 +89,44 @@ describe("kernel dma: tracepoint text", () => {
     // 0x1a2b3c040 has offset 0x040 → entry 32; sg: entries 33, 34; coherent 2 pages: 35
     expect(r.addresses.map((a) => a.dma)).toEqual([[0x20040], [0x21000, 0x22000], [0x23000]]);
     expect(r.stats.pagesInUse).toBe(0);
+  });
+});
+
+describe("CPUs in traces (the IOVA allocator's per-CPU magazines)", () => {
+  // CPU 1 unmaps what CPU 0 mapped: the pfn lands in CPU 1's magazine, so CPU 0's next map
+  // goes to the tree (a new address) while CPU 1's reuses it.
+  const native = ["map a 100000 4096 to-device", "cpu 1", "unmap a", "cpu 0", "map b 200000 4096 to-device", "cpu 1", "map c 300000 4096 to-device"].join("\n");
+  const iova = { platform: "calgary-pcix", tableSize: "64K", allocator: "iova" } as const;
+
+  it("switch CPUs with `cpu N` lines and replay them through the batch", () => {
+    const t = parseTrace(native);
+    expect(t.ops.filter((o) => o.kind === "cpu").map((o) => (o as { cpu: number }).cpu)).toEqual([1, 0, 1]);
+    const r = replayTrace(t, (s) => createIommu({ ...iova, ...s }));
+    expect(r.operations).toBe(4);
+    expect(r.addresses.map((a) => a.dma![0] / 4096)).toEqual([8191, 8190, 8191]);
+    const ref = replayTrace(t, (s) => createReferenceIommu({ ...iova, ...s }));
+    expect(ref.addresses).toEqual(r.addresses);
+    // one CPU: the unmap and both maps share the magazine → b reuses a's page
+    const flat = replayTrace(parseTrace(native.replace(/^cpu \d+$/gm, "")), (s) => createIommu({ ...iova, ...s }));
+    expect(flat.addresses.map((a) => a.dma![0] / 4096)).toEqual([8191, 8191, 8190]);
+  });
+
+  it("refuse too few CPUs for a per-CPU allocator, and bad cpu lines", () => {
+    expect(() => replayTrace(parseTrace(native), (s) => createIommu({ ...iova, ...s, cpus: 1 }))).toThrow(/cpus: 1.*at least 2/);
+    // bitmap allocators are not per CPU: the switches change nothing
+    const r = replayTrace(parseTrace(native), (s) => createIommu({ platform: "calgary-pcix", ...s, cpus: 1 }));
+    expect(r.addresses).toHaveLength(3);
+    expect(() => parseTrace("cpu 64\n")).toThrow(/line 1.*cpu must be from 0 to 63/);
+    expect(() => parseTrace("cpu x\n")).toThrow(/line 1.*cpu must be a decimal number/);
+  });
+
+  it("in batches: a CPU beyond the configured ones is a refused record, in the core as in the reference", () => {
+    for (const io of [createIommu({ ...iova, cpus: 2 }), createReferenceIommu({ ...iova, cpus: 2 })]) {
+      let n = putCpu(io.batch.ops, 0, 1);
+      n = putCpu(io.batch.ops, n, 2);
+      io.batch.run(n);
+      expect([...io.batch.results.slice(0, 2)]).toEqual([0, -2]);
+    }
   });
 });
 
@@ -106,6 +147,18 @@ describe("replay against the reference (an independent implementation of the sam
     expect(wasm.operations).toBeGreaterThan(19_000);
     expect(wasm.addresses).toEqual(ref.addresses);
     expect(wasm.stats).toEqual(ref.stats);
+  });
+
+  it.each(["iova", "iova-tree"] as const)("%s on 4 CPUs, Calgary 64K: 20 000 operations with CPU switches, same addresses and counters", (allocator) => {
+    const t = parseTrace(randomTrace(20_000, 11, 4));
+    const options: IommuOptions = { platform: "calgary-pcix", tableSize: "64K", allocator };
+    const wasm = replayTrace(t, (s) => createIommu({ ...options, ...s }));
+    const ref = replayTrace(t, (s) => createReferenceIommu({ ...options, ...s }));
+    expect(t.ops.filter((o) => o.kind === "cpu").length).toBeGreaterThan(500);
+    expect(wasm.addresses).toEqual(ref.addresses);
+    expect({ ...wasm.stats, nodesVisited: 0 }).toEqual({ ...ref.stats, nodesVisited: 0 });
+    expect(wasm.stats.mapFailures).toBeGreaterThan(0);
+    if (allocator === "iova") expect(wasm.stats.rcacheHits).toBeGreaterThan(1000);
   });
 
   it("the CLI prints the reference's addresses and flush count", () => {

@@ -93,7 +93,7 @@ export function compareOnTrace(
   }
   return allocators.map((allocator) => {
     let iommu: Iommu | undefined;
-    const r = replayTrace(trace, (sizing) => (iommu = make({ ...base, allocator, ...sizing })));
+    const r = replayTrace(trace, (sizing) => (iommu = make({ ...base, allocator, ...sizing, cpus: base.cpus ?? sizing.cpus })));
     let low = Infinity;
     let high = 0;
     for (const a of r.addresses) {

@@ -619,6 +619,10 @@ export class ReferenceIommu implements Iommu {
           }
           break;
         }
+        case OP.cpu:
+          if (w2 < this.config.cpus) this.iova?.setCpu(w2);
+          else res = BAD_RECORD;
+          break;
         case OP.mapSg: {
           const list: SgElement[] = [];
           for (let k = 0; k < w2; k++) {

@@ -27,6 +27,7 @@ export function replayThroughSimulation(trace: ParsedTrace, sim: Simulation, len
         case "unmap_sg": sim.unmapSg(op.id); break;
         case "alloc": sim.alloc(op.id, op.bytes); break;
         case "free": sim.free(op.id); break;
+        case "cpu": sim.setCpu(op.cpu); break;
         case "access": {
           const lengths = sgLengths.get(op.id);
           let offset = op.offset;
@@ -39,7 +40,7 @@ export function replayThroughSimulation(trace: ParsedTrace, sim: Simulation, len
       operations++;
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
-      const text = `${op.kind} ${op.id}`;
+      const text = op.kind === "cpu" ? `cpu ${op.cpu}` : `${op.kind} ${op.id}`;
       if (!lenient) throw new TraceError(op.line, text, e.message);
       skipped.push({ line: op.line, text, reason: e.message });
     }

@@ -4,7 +4,7 @@
 // sees and who pays for it.
 
 import type { AccessOutcome, Direction, Stats } from "../abi.js";
-import { COUNTER_NAMES, IO_PAGE_SIZE } from "../abi.js";
+import { COUNTER_NAMES, IO_PAGE_SIZE, isIova } from "../abi.js";
 import type { IommuOptions } from "../config.js";
 import { ConfigError } from "../errors.js";
 import type { PlatformName } from "../platforms.js";
@@ -285,6 +285,11 @@ export class Simulation {
     this.exposedIntegral += exposed * this.intervalNs;
     this.ioIntegral += io * this.intervalNs;
     this.clock += this.intervalNs;
+  }
+
+  /** The following operations run on CPU `cpu` (the IOVA allocator's magazines); not priced. */
+  setCpu(cpu: number): void {
+    if (this.iommu && isIova(this.iommu.config.allocator)) this.iommu.setCpu(cpu);
   }
 
   // ── core calls with their price ─────────────────────────────────────────────────────────

@@ -21,7 +21,12 @@ export type TraceOp =
   | { kind: "unmap_sg"; id: string; line: number }
   | { kind: "alloc"; id: string; bytes: number; line: number }
   | { kind: "free"; id: string; line: number }
-  | { kind: "access"; id: string; offset: number; bytes: number; write: boolean; line: number };
+  | { kind: "access"; id: string; offset: number; bytes: number; write: boolean; line: number }
+  /** The operations after this one run on CPU `cpu` (native `cpu N`; the `[NNN]` of a tracepoint line). */
+  | { kind: "cpu"; cpu: number; line: number };
+
+/** Highest CPU number a trace can name (the core models up to 64 CPUs). */
+export const MAX_TRACE_CPU = 63;
 
 export interface SkippedLine {
   line: number;
@@ -98,6 +103,12 @@ function parseNative(words: string[], line: number): TraceOp {
     case "free":
       arity(words, 2, "free <id>");
       return { kind: "free", id, line };
+    case "cpu": {
+      arity(words, 2, "cpu <n>");
+      const cpu = count("cpu", words[1], 0);
+      if (cpu > MAX_TRACE_CPU) throw new Malformed(`cpu must be from 0 to ${MAX_TRACE_CPU}, got ${cpu}`);
+      return { kind: "cpu", cpu, line };
+    }
     case "access": {
       arity(words, 5, "access <id> <offset> <bytes> <read|write>");
       const rw = words[4];
@@ -105,11 +116,13 @@ function parseNative(words: string[], line: number): TraceOp {
       return { kind: "access", id, offset: count("offset", words[2], 0), bytes: count("bytes", words[3], 1), write: rw === "write", line };
     }
     default:
-      throw new Malformed(`unknown operation ${JSON.stringify(verb)}; expected map, unmap, map_sg, unmap_sg, alloc, free, access`);
+      throw new Malformed(`unknown operation ${JSON.stringify(verb)}; expected map, unmap, map_sg, unmap_sg, alloc, free, access, cpu`);
   }
 }
 
 const TRACEPOINT = /:\s+(dma_[a-z_]+):\s+(\S+)\s*(.*)$/;
+/** The CPU column of an ftrace line: `task-pid [003] flags timestamp:`. */
+const TRACE_CPU = /\s\[(\d+)\]\s/;
 const KERNEL_DIRS: Record<string, Direction> = { BIDIRECTIONAL: "bidirectional", TO_DEVICE: "to-device", FROM_DEVICE: "from-device" };
 
 function fields(rest: string): Map<string, string> {
@@ -182,6 +195,7 @@ export function parseTrace(text: string, opts: { lenient?: boolean } = {}): Pars
   const ops: TraceOp[] = [];
   const skipped: SkippedLine[] = [];
   let ignored = 0;
+  let cpu = 0;
   const lines = text.split(/\r?\n/);
   lines.forEach((raw, i) => {
     const line = i + 1;
@@ -191,10 +205,21 @@ export function parseTrace(text: string, opts: { lenient?: boolean } = {}): Pars
       const tp = TRACEPOINT.exec(body);
       if (tp) {
         const op = parseTracepoint(tp[1], tp[2], tp[3], line);
-        if (op) ops.push(op);
-        else ignored++;
+        if (op) {
+          const c = TRACE_CPU.exec(` ${body.slice(0, tp.index)} `);
+          if (c) {
+            const n = Number(c[1]);
+            if (n > MAX_TRACE_CPU) throw new Malformed(`CPU [${c[1]}] beyond the ${MAX_TRACE_CPU + 1} CPUs the core models`);
+            if (n !== cpu) ops.push({ kind: "cpu", cpu: (cpu = n), line });
+          }
+          ops.push(op);
+        } else {
+          ignored++;
+        }
       } else {
-        ops.push(parseNative(body.split(/\s+/), line));
+        const op = parseNative(body.split(/\s+/), line);
+        if (op.kind === "cpu") cpu = op.cpu;
+        ops.push(op);
       }
     } catch (e) {
       if (!(e instanceof Malformed)) throw e;

@@ -1,9 +1,10 @@
 // Replays a parsed trace through an Iommu: TypeScript plans (ids → batch handles, checks that
 // every unmap names a live mapping), the core applies the records in batches.
 
-import { IO_PAGE_SIZE, SG_MAX, type Stats } from "../abi.js";
+import { IO_PAGE_SIZE, isIova, SG_MAX, type Stats } from "../abi.js";
 import type { IommuOptions } from "../config.js";
-import { DIR, putAccess, putAlloc, putFree, putMap, putMapSg, putUnmap, putUnmapSg } from "../records.js";
+import { ConfigError } from "../errors.js";
+import { DIR, putAccess, putAlloc, putCpu, putFree, putMap, putMapSg, putUnmap, putUnmapSg } from "../records.js";
 import type { Iommu } from "../types.js";
 import { TraceError, type ParsedTrace, type SkippedLine, type TraceOp } from "./parse.js";
 
@@ -101,6 +102,9 @@ function plan(trace: ParsedTrace, lenient: boolean): { steps: Planned[]; handles
           steps.push({ op, handle: s.handle, records: 1, offset: s.lengths.length });
           break;
         }
+        case "cpu":
+          steps.push({ op, handle: 0, records: 1 });
+          break;
         case "access": {
           const s = ids.get(op.id);
           if (!s) throw new OutOfSequence(`access to id ${JSON.stringify(op.id)}, which was never mapped`);
@@ -125,21 +129,31 @@ function plan(trace: ParsedTrace, lenient: boolean): { steps: Planned[]; handles
 }
 
 function opText(op: TraceOp): string {
-  return `${op.kind} ${op.id}`;
+  return op.kind === "cpu" ? `cpu ${op.cpu}` : `${op.kind} ${op.id}`;
+}
+
+/** CPUs a trace needs the IOMMU to model: its highest `cpu` + 1. */
+export function traceCpus(trace: ParsedTrace): number {
+  return trace.ops.reduce((m, op) => (op.kind === "cpu" ? Math.max(m, op.cpu + 1) : m), 1);
 }
 
 /**
- * Replays `trace` on an IOMMU made by `make` (given the handle count and batch capacity the
- * trace needs). Deterministic: the same trace and options give the same addresses and counters.
+ * Replays `trace` on an IOMMU made by `make` (given the handle count, batch capacity and CPUs the
+ * trace needs: spread them into the options). Deterministic: the same trace and options give the same addresses and counters.
  */
 export function replayTrace(
   trace: ParsedTrace,
-  make: (sizing: Pick<IommuOptions, "maxHandles" | "batchCapacity">) => Iommu,
+  make: (sizing: Pick<IommuOptions, "maxHandles" | "batchCapacity" | "cpus">) => Iommu,
   options: ReplayOptions = {},
 ): ReplayResult {
   const { steps, handles, skipped } = plan(trace, options.lenient ?? false);
   const longest = steps.reduce((m, s) => Math.max(m, s.records), 1);
-  const iommu = make({ maxHandles: Math.max(1, handles), batchCapacity: Math.max(4096, longest) });
+  const cpus = traceCpus(trace);
+  const iommu = make({ maxHandles: Math.max(1, handles), batchCapacity: Math.max(4096, longest), cpus });
+  // Only the IOVA magazines are per CPU; for the other allocators a CPU switch changes nothing.
+  if (isIova(iommu.config.allocator) && iommu.config.cpus < cpus) {
+    throw new ConfigError("cpus", iommu.config.cpus, `at least ${cpus}: the trace runs on CPUs up to ${cpus - 1}`);
+  }
   const { ops, results, capacity } = iommu.batch;
   const addresses: MappedAddress[] = [];
 
@@ -157,6 +171,7 @@ export function replayTrace(
         case "alloc": n = putAlloc(ops, n, handle, op.bytes); break;
         case "free": n = putFree(ops, n, handle); break;
         case "access": n = putAccess(ops, n, handle, steps[last].offset!, op.bytes, op.write); break;
+        case "cpu": n = putCpu(ops, n, op.cpu); break;
       }
     }
     iommu.batch.run(n);
@@ -180,5 +195,6 @@ export function replayTrace(
   }
 
   const all = [...trace.skipped, ...skipped].sort((a, b) => a.line - b.line);
-  return { addresses, stats: iommu.stats(), operations: steps.length, skipped: all, ignored: trace.ignored };
+  const operations = steps.filter((s) => s.op.kind !== "cpu").length;
+  return { addresses, stats: iommu.stats(), operations, skipped: all, ignored: trace.ignored };
 }

@@ -1,7 +1,7 @@
 // A deterministic random native-format trace: maps, sg maps, coherent allocations, unmaps in
-// random order, and device accesses (some after unmap). Seeded xorshift, no dependencies.
+// random order, and device accesses (some after unmap); with `cpus` > 1, `cpu N` switches too. Seeded xorshift, no dependencies.
 
-export function randomTrace(ops: number, seed: number): string {
+export function randomTrace(ops: number, seed: number, cpus = 1): string {
   let s = seed >>> 0 || 1;
   const rnd = (n: number) => {
     s ^= s << 13;
@@ -19,6 +19,7 @@ export function randomTrace(ops: number, seed: number): string {
   const phys = () => (0x100000 + rnd(0x400000)) * 4096 + rnd(4096);
   const size = () => (rnd(10) < 8 ? 1 + rnd(9000) : 1 + rnd(64 * 4096));
   for (let i = 0; i < ops; i++) {
+    if (cpus > 1 && rnd(20) === 0) lines.push(`cpu ${rnd(cpus)}`);
     const r = rnd(100);
     if (r < 35 || live.length === 0) {
       const id = `m${next++}`;
