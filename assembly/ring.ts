@@ -76,76 +76,80 @@ function ringRunLocal(steps: u32): u32 {
   let empty = bswap<u64>(tableEmptyWord());
   let entries = allocatorEntries();
   let badBelow = dmaBadFreeBelow();
-  let hint = allocatorHint();
-  let maps = stats.maps;
-  let unmaps = stats.unmaps;
-  let pagesMapped = stats.pagesMapped;
-  let pagesUnmapped = stats.pagesUnmapped;
-  let words = stats.wordsScanned;
-  let inUse = stats.pagesInUse;
-  let peak = stats.peakPagesInUse;
   let failed: u32 = 0;
-  let h = head;
-  let pfn = nextPfn;
-  for (let i: u32 = 0; i < steps; i++) {
-    let slot = slots + (<usize>h << 2);
-    let e = load<i32>(slot);
-    if (e >= 0) {
-      let first = <u32>e;
-      let wordAt = map + (<usize>(first >> 6) << 3);
-      let v = load<u64>(wordAt);
-      let bit = <u64>1 << <u64>(first & 63);
-      if ((first << IO_PAGE_SHIFT) >= badBelow && first < entries && (v & bit) != 0) {
+  let i: u32 = 0;
+  while (i < steps) {
+    let hint = allocatorHint();
+    let maps = stats.maps;
+    let unmaps = stats.unmaps;
+    let pagesMapped = stats.pagesMapped;
+    let pagesUnmapped = stats.pagesUnmapped;
+    let words = stats.wordsScanned;
+    let inUse = stats.pagesInUse;
+    let peak = stats.peakPagesInUse;
+    let h = head;
+    let pfn = nextPfn;
+    // Where the step that left the loop stopped: 0 before its unmap, 1 before its map.
+    let stage: u32 = 0;
+    for (; i < steps; i++) {
+      let slot = slots + (<usize>h << 2);
+      let e = load<i32>(slot);
+      if (e >= 0) {
+        let first = <u32>e;
+        if (first >= entries || (first << IO_PAGE_SHIFT) < badBelow) break; // a bad free
+        let wordAt = map + (<usize>(first >> 6) << 3);
+        let v = load<u64>(wordAt);
+        let bit = <u64>1 << <u64>(first & 63);
+        if ((v & bit) == 0) break; // a double free
         store<u64>(table + (<usize>first << 3), empty);
         store<u64>(wordAt, v & ~bit);
         inUse--;
         unmaps++;
         pagesUnmapped++;
-      } else {
-        // bad or double free: the general path counts it
-        stats.maps = maps; stats.unmaps = unmaps; stats.pagesMapped = pagesMapped; stats.pagesUnmapped = pagesUnmapped;
-        stats.wordsScanned = words; stats.pagesInUse = inUse; stats.peakPagesInUse = peak; setAllocatorHint(hint);
-        unmapSingle(first << IO_PAGE_SHIFT, BUFFER_BYTES);
-        maps = stats.maps; unmaps = stats.unmaps; pagesMapped = stats.pagesMapped; pagesUnmapped = stats.pagesUnmapped;
-        words = stats.wordsScanned; inUse = stats.pagesInUse; peak = stats.peakPagesInUse; hint = allocatorHint();
       }
-    }
-    // takeOneInWord(hint, entries): the first free page in the hint's word, if not the last entry
-    e = -1;
-    if (hint < entries) {
+      // takeOneInWord(hint, entries): the first free page in the hint's word, if not the last entry
+      stage = 1;
+      if (hint >= entries) break;
       let wordAt = map + (<usize>(hint >> 6) << 3);
       let v = load<u64>(wordAt);
       let x = ~v & (<u64>-1 << <u64>(hint & 63));
-      if (x != 0) {
-        let one = (hint & ~63) + <u32>ctz<u64>(x);
-        if (one + 1 < entries) {
-          store<u64>(wordAt, v | (<u64>1 << <u64>(one & 63)));
-          store<u64>(table + (<usize>one << 3), bswap<u64>(tceEncode(pfn, FROM_DEVICE)));
-          words += 2;
-          hint = one + 1;
-          inUse++;
-          if (inUse > peak) peak = inUse;
-          pagesMapped++;
-          maps++;
-          e = <i32>one;
-        }
-      }
+      if (x == 0) break;
+      let one = (hint & ~63) + <u32>ctz<u64>(x);
+      if (one + 1 >= entries) break;
+      store<u64>(wordAt, v | (<u64>1 << <u64>(one & 63)));
+      store<u64>(table + (<usize>one << 3), bswap<u64>(tceEncode(pfn, FROM_DEVICE)));
+      words += 2;
+      hint = one + 1;
+      inUse++;
+      if (inUse > peak) peak = inUse;
+      pagesMapped++;
+      maps++;
+      store<i32>(slot, <i32>one);
+      stage = 0;
+      pfn = (pfn + 1) & 0x00ffffff;
+      h = h + 1 == slotCount ? 0 : h + 1;
     }
-    if (e < 0) {
-      stats.maps = maps; stats.unmaps = unmaps; stats.pagesMapped = pagesMapped; stats.pagesUnmapped = pagesUnmapped;
-      stats.wordsScanned = words; stats.pagesInUse = inUse; stats.peakPagesInUse = peak; setAllocatorHint(hint);
-      e = mapSingle(pfn, 0, BUFFER_BYTES, FROM_DEVICE);
-      maps = stats.maps; unmaps = stats.unmaps; pagesMapped = stats.pagesMapped; pagesUnmapped = stats.pagesUnmapped;
-      words = stats.wordsScanned; inUse = stats.pagesInUse; peak = stats.peakPagesInUse; hint = allocatorHint();
-      if (e < 0) failed++;
-    }
-    pfn = (pfn + 1) & 0x00ffffff;
+    head = h;
+    nextPfn = pfn;
+    stats.maps = maps;
+    stats.unmaps = unmaps;
+    stats.pagesMapped = pagesMapped;
+    stats.pagesUnmapped = pagesUnmapped;
+    stats.wordsScanned = words;
+    stats.pagesInUse = inUse;
+    stats.peakPagesInUse = peak;
+    setAllocatorHint(hint);
+    if (i == steps) break;
+    // finish step i on the general paths (a wrap, a failed map, a bad or double free)
+    let slot = slots + (<usize>head << 2);
+    let e = load<i32>(slot);
+    if (stage == 0 && e >= 0) unmapSingle(<u32>e << IO_PAGE_SHIFT, BUFFER_BYTES);
+    e = mapSingle(nextPfn, 0, BUFFER_BYTES, FROM_DEVICE);
+    if (e < 0) failed++;
     store<i32>(slot, e);
-    h = h + 1 == slotCount ? 0 : h + 1;
+    nextPfn = (nextPfn + 1) & 0x00ffffff;
+    head = head + 1 == slotCount ? 0 : head + 1;
+    i++;
   }
-  stats.maps = maps; stats.unmaps = unmaps; stats.pagesMapped = pagesMapped; stats.pagesUnmapped = pagesUnmapped;
-  stats.wordsScanned = words; stats.pagesInUse = inUse; stats.peakPagesInUse = peak; setAllocatorHint(hint);
-  head = h;
-  nextPfn = pfn;
   return failed;
 }
