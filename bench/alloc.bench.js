@@ -58,11 +58,18 @@ for (const mode of MODES) {
     });
   }
   console.log(`\n## mode: ${mode === "dma" ? "dma (full map/unmap: table writes, cache, flush hooks)" : "allocator (allocPages / freePages alone)"}\n`);
-  console.log(`| workload | ${ALLOCATORS.map((a) => `${a} M ops/s`).join(" | ")} |`);
+  // Each cell: M ops/s (median of the round medians) and the ratio to calgary on the same
+  // workload, taken per round (median, range over rounds): the VM's speed regimes cancel out.
+  console.log(`| workload | ${ALLOCATORS.map((a) => `${a}: M ops/s · × calgary`).join(" | ")} |`);
   console.log(`|---|${ALLOCATORS.map(() => "---:").join("|")}|`);
   for (const w of WORKLOADS) {
     const row = cases.filter((c) => c.w === w);
-    console.log(`| ${w.workload}:${w.param} | ${row.map((c) => `${median(c.rates).toFixed(1)} (${Math.min(...c.rates).toFixed(1)}–${Math.max(...c.rates).toFixed(1)})`).join(" | ")} |`);
+    const base = row.find((c) => c.allocator === "calgary");
+    const cell = (c) => {
+      const r = c.rates.map((x, i) => x / base.rates[i]);
+      return `${median(c.rates).toFixed(1)} · ${median(r).toFixed(2)}× (${Math.min(...r).toFixed(2)}–${Math.max(...r).toFixed(2)})`;
+    };
+    console.log(`| ${w.workload}:${w.param} | ${row.map(cell).join(" | ")} |`);
   }
   console.log(`\n| workload | ${ALLOCATORS.map((a) => `${a} words·nodes/op`).join(" | ")} |`);
   console.log(`|---|${ALLOCATORS.map(() => "---:").join("|")}|`);

@@ -435,6 +435,7 @@ addRunOptions(
 interface AllocatorsFlags {
   platform: PlatformName;
   tableSize?: string;
+  flushPolicy?: FlushPolicyName;
   cpus?: number;
   allocators?: string;
   workload?: string[];
@@ -453,6 +454,7 @@ program
   .addOption(new Option("--platform <name>", "IOMMU whose table the allocators manage").choices(PLATFORMS).default("calgary-pcix"))
   .option("--table-size <bytes>", "translation table size (default: 1M on Calgary, 128 Ki entries, so the occupancy runs take seconds; DART 2M)")
   .option("--cpus <n>", "CPUs modelled; maps and unmaps land on random CPUs when > 1", wholeNumber)
+  .addOption(new Option("--flush-policy <policy>", "override the platform's flush policy (IOVA never wraps: on-wrap never flushes it; strict flushes per unmap)").choices(FLUSH_POLICIES))
   .option("--allocators <list>", `comma-separated, default all: ${ALLOCATORS.join(",")}`)
   .option("--workload <name[:param]>", `repeatable; default ${DEFAULT_WORKLOADS.map((w) => `${w.workload}:${w.param}`).join(" ")}. ` +
     WORKLOADS.map((w) => `${w}: ${WORKLOAD_PARAM[w].meaning}`).join("; "), (v: string, prev: string[] = []) => [...prev, v])
@@ -467,6 +469,7 @@ program
     const base: IommuOptions = { platform: flags.platform };
     base.tableSize = flags.tableSize ?? (PLATFORM_PRESETS[flags.platform].tableSizes.includes(1 << 20) ? "1M" : undefined);
     if (base.tableSize === undefined) delete base.tableSize;
+    if (flags.flushPolicy !== undefined) base.flushPolicy = flags.flushPolicy;
     if (flags.cpus !== undefined) base.cpus = flags.cpus;
     const allocators = flags.allocators === undefined ? ALLOCATORS : parseAllocatorList(flags.allocators);
     const workloads: WorkloadSpec[] = flags.workload === undefined ? DEFAULT_WORKLOADS : flags.workload.map(parseWorkloadSpec);
