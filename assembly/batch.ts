@@ -15,7 +15,7 @@
 //   OP_ALLOC                                                       w3 = bytes   → entry | -1
 //   OP_FREE                                                                     → FREE_*
 //   OP_ACCESS   arg4 = 1 for a device write        w2 = byte offset w3 = bytes  → ACCESS_*
-//   OP_CPU      the following records run on CPU w2 (per-CPU IOVA magazines)  → 0
+//   OP_CPU      the following records run on CPU w2 (IOVA magazines, flush queues) → 0
 //
 //  handle:  ╒════════════════╤═════════════════╤═══════════════╤════════════════╕
 //           │ entry i32 @0   │ offset u32 @4   │ bytes u32 @8  │ live u32 @12   │
@@ -29,9 +29,7 @@ import {
   unmapSg, unmapSingle,
 } from "./dma";
 import { stats } from "./counters";
-import { allocatorKind as allocKind } from "./allocator";
-import { isIova } from "./constants";
-import { iovaSetCpu } from "./iova";
+import { switchCpu } from "./cpu";
 
 // @ts-ignore: decorator
 @inline export const RECORD_SIZE: u32 = 16;
@@ -190,7 +188,7 @@ export function runBatch(n: u32): u32 {
     } else if (op == OP_CPU) {
       let cpu = load<u32>(rec, 8);
       if (cpu < cpuCount) {
-        if (isIova(allocKind())) iovaSetCpu(cpu);
+        switchCpu(cpu);
       } else {
         res = BAD_RECORD;
       }

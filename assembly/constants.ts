@@ -66,6 +66,8 @@
 @inline export const FLUSH_ONE_PER_PAGE: u32 = 3;   // DART U4: invalidate one entry per mapped page
 // @ts-ignore: decorator
 @inline export const FLUSH_NEVER: u32 = 4;
+// @ts-ignore: decorator
+@inline export const FLUSH_QUEUE: u32 = 5;         // dma-iommu lazy mode: unmaps queue per CPU, freed after a flush (flushqueue.ts)
 
 /** Outcome of one device access, ordered so that the worst page of a multi-page access wins. */
 // @ts-ignore: decorator

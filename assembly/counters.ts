@@ -58,10 +58,12 @@ export namespace stats {
   export let nodesVisited: u64 = 0;
   /** IOVA allocations served from a per-CPU magazine or the depot */
   export let rcacheHits: u64 = 0;
+  /** gauge: IO pages unmapped and waiting in a flush queue (not yet back with the allocator) */
+  export let pagesQueued: u64 = 0;
 }
 
 // @ts-ignore: decorator
-@inline export const N_COUNTERS: u32 = 26;
+@inline export const N_COUNTERS: u32 = 27;
 
 /** Pages-in-use gauge with its peak. */
 // @ts-ignore: decorator
@@ -104,6 +106,7 @@ export function writeCounters(base: usize): void {
   store<u64>(base, stats.peakPagesInUse, 184);
   store<u64>(base, stats.nodesVisited, 192);
   store<u64>(base, stats.rcacheHits, 200);
+  store<u64>(base, stats.pagesQueued, 208);
 }
 
 export function resetCounters(): void {
@@ -134,4 +137,5 @@ export function resetCounters(): void {
   stats.peakPagesInUse = 0;
   stats.nodesVisited = 0;
   stats.rcacheHits = 0;
+  stats.pagesQueued = 0;
 }

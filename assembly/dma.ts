@@ -12,6 +12,7 @@ import { allocPages, freePages } from "./allocator";
 import { buildEntries, clearEntries, permits, readEntry } from "./table";
 import { cacheEnabled, cacheInsert, cacheLookup, slotWord } from "./cache";
 import { onBuild, onCallEnd } from "./flush";
+import { flushQueueAdd } from "./flushqueue";
 
 let entries: u32 = 0;
 let allocKind: u32 = ALLOC_CALGARY;
@@ -21,7 +22,11 @@ let badFreeBelow: u32 = 0;
 let physNext: u32 = 0;
 let lastPfn: u32 = 0;
 
-export function dmaInit(n: u32, kind: u32, badBelow: u32, coherentBasePfn: u32): void {
+/** FLUSH_QUEUE: unmaps queue their pages instead of freeing them (flushqueue.ts). */
+let lazy: bool = false;
+
+export function dmaInit(n: u32, kind: u32, badBelow: u32, coherentBasePfn: u32, lazyUnmap: bool): void {
+  lazy = lazyUnmap;
   entries = n;
   allocKind = kind;
   badFreeBelow = badBelow;
@@ -69,6 +74,12 @@ function getOrder(bytes: u32): u32 {
   }
   if (keepEntries) stats.pagesKept += <u64>npages;
   else clearEntries(first, npages);
+  if (lazy && !keepEntries) {
+    // a double free is counted when the queue frees it (Linux queues it all the same)
+    flushQueueAdd(first, npages);
+    stats.pagesUnmapped += <u64>(npages);
+    return FREE_OK;
+  }
   let was = freePages(first, npages);
   stats.pagesUnmapped += <u64>(npages);
   if (was != npages) {

@@ -14,10 +14,13 @@
 //                  ├─── cache       sets × ways × 24 B ─────────────────────┤
 //                  ├─── free lists  (64 + 64 × 1024) × u32 (allocator.ts) ───┤
 //                  ├─── IOVA tree + magazines (iova.ts; IOVA allocators only) ┤
+//                  ├─── flush queues cpus × 3 KiB (flushqueue.ts; flush-queue only) ┤
 //                  ├─── workload scratch (workloads.ts; grown on demand) ───┤
 //                  ╘════════════════════════════════════════════════════════╛
 
-import { ALLOC_IOVA, isIova, SG_MAX } from "./constants";
+import { ALLOC_IOVA, FLUSH_QUEUE, isIova, SG_MAX } from "./constants";
+import { cpuInit, switchCpu } from "./cpu";
+import { flushQueueBytes, flushQueueInit, flushQueueTimer } from "./flushqueue";
 import { N_COUNTERS, resetCounters, writeCounters } from "./counters";
 import { bitmapInit, largestZeroRun, testBit } from "./bitmap";
 import { entryBytes, rawEntry, readEntry, tableInit } from "./table";
@@ -26,7 +29,7 @@ import { flushInit } from "./flush";
 import { allocatorHint, allocatorInit, allocatorLargeHint, FREE_LIST_BYTES, reserveRange } from "./allocator";
 import { dmaInit, SG_ELEM_SIZE } from "./dma";
 import {
-  iovaBytes, iovaCachedPfns, iovaCheck, iovaDepotWork, iovaLargestGap, iovaMagazines, iovaNodes, iovaSetCpu,
+  iovaBytes, iovaCachedPfns, iovaCheck, iovaDepotWork, iovaLargestGap, iovaMagazines, iovaNodes,
 } from "./iova";
 import { batchInit, HANDLE_SIZE, RECORD_SIZE } from "./batch";
 
@@ -46,6 +49,7 @@ let resultsAt: usize = 0;
 /** End of the fixed layout: the workloads' scratch starts here. */
 let scratchAt: usize = 0;
 let allocKind: u32 = 0;
+let flushQueueOn: bool = false;
 let tableEntries: u32 = 0;
 
 // @ts-ignore: decorator
@@ -63,6 +67,7 @@ export function init(
   emptyWord: u64, badFreeBelow: u32, coherentBasePfn: u32, boundaryPages: u32, cpus: u32, scratchBytes: u32,
 ): i32 {
   allocKind = allocator;
+  flushQueueOn = flushPolicy == FLUSH_QUEUE;
   tableEntries = entries;
   let p = align64(__heap_base);
   countersAt = p;
@@ -85,6 +90,8 @@ export function init(
   p = align64(p + <usize>FREE_LIST_BYTES);
   let iovaAt = p;
   if (isIova(allocator)) p = align64(p + iovaBytes(entries, cpus));
+  let queuesAt = p;
+  if (flushPolicy == FLUSH_QUEUE) p = align64(p + flushQueueBytes(cpus));
   scratchAt = p;
   p = align64(p + <usize>scratchBytes);
 
@@ -100,7 +107,9 @@ export function init(
   cacheInit(cacheAt, cacheSets, cacheWays);
   flushInit(flushPolicy);
   allocatorInit(allocator, entries, boundaryPages, freeListAt, cpus, iovaAt);
-  dmaInit(entries, allocator, badFreeBelow, coherentBasePfn);
+  dmaInit(entries, allocator, badFreeBelow, coherentBasePfn, flushPolicy == FLUSH_QUEUE);
+  cpuInit();
+  if (flushPolicy == FLUSH_QUEUE) flushQueueInit(queuesAt, cpus);
   batchInit(opsAt, resultsAt, handlesAt, sgAt, maxHandles, cpus);
   memory.fill(handlesAt, 0, <usize>maxHandles * HANDLE_SIZE);
   return 0;
@@ -172,9 +181,14 @@ export function workloadInit(kind: u32, param: u32, seed: u32, cpus: u32, allocO
 
 // ── the allocator's own state (IOVA allocators; zero for the bitmap ones) ──────────────────
 
-/** The CPU the next calls run on (per-CPU IOVA magazines); JS checks it against `cpus`. */
+/** The CPU the next calls run on (IOVA magazines, flush queues); JS checks it against `cpus`. */
 export function setCpu(cpu: u32): void {
-  if (isIova(allocKind)) iovaSetCpu(cpu);
+  switchCpu(cpu);
+}
+
+/** The flush queue's 10 ms timer fires: 1 if it flushed (something was queued since the last). */
+export function fqTimer(): u32 {
+  return flushQueueOn && flushQueueTimer() ? 1 : 0;
 }
 
 /** One run of the IOVA depot's delayed work; the magazines it returned to the tree. */

@@ -23,13 +23,17 @@
 // Randomness: xorshift32 from the caller's seed, so a run is a pure function of its arguments.
 // With several CPUs modelled, each map and each unmap runs on a CPU drawn at random (interrupts
 // and submissions spread over the machine, so magazines fill on one CPU and drain on another).
-// The IOVA depot's 100 ms delayed work runs every DEPOT_WORK_OPS operations.
+// Time is counted in operations (OPS_PER_MS): the IOVA depot's 100 ms delayed work and the flush
+// queue's 10 ms timer run on that clock.
 
-import { ALLOC_IOVA, IO_PAGE_SHIFT } from "./constants";
+import { ALLOC_IOVA, FLUSH_QUEUE, IO_PAGE_SHIFT } from "./constants";
 import { mapSingle, unmapSingle } from "./dma";
 import { allocPages, freePages } from "./allocator";
 import { stats } from "./counters";
-import { iovaDepotWork, iovaSetCpu } from "./iova";
+import { iovaDepotWork } from "./iova";
+import { switchCpu } from "./cpu";
+import { flushQueueTimer } from "./flushqueue";
+import { flushPolicy } from "./flush";
 
 // @ts-ignore: decorator
 @inline export const WL_RING: u32 = 0;
@@ -40,9 +44,15 @@ import { iovaDepotWork, iovaSetCpu } from "./iova";
 // @ts-ignore: decorator
 @inline export const WL_OCCUPANCY: u32 = 3;
 
-/** Operations between two runs of the depot work (≈ 100 ms at ~650 k map+unmap per second). */
+/** Simulated time: operations per millisecond (a busy NIC: ~650 k maps and unmaps a second). */
 // @ts-ignore: decorator
-@inline const DEPOT_WORK_OPS: u32 = 65536;
+@inline const OPS_PER_MS: u32 = 655;
+/** The IOVA depot's delayed work, every 100 ms. */
+// @ts-ignore: decorator
+@inline const DEPOT_WORK_OPS: u32 = 100 * OPS_PER_MS;
+/** The flush queue's timer, every 10 ms. */
+// @ts-ignore: decorator
+@inline const FQ_TIMER_OPS: u32 = 10 * OPS_PER_MS;
 // @ts-ignore: decorator
 @inline const SHORT_SLOTS: u32 = 64;
 // @ts-ignore: decorator
@@ -60,6 +70,8 @@ let pfn: u32 = FIRST_PFN;
 let cpus: u32 = 1;
 let depotWork: bool = false;
 let opsToDepot: u32 = DEPOT_WORK_OPS;
+let fqTimer: bool = false;
+let opsToTimer: u32 = FQ_TIMER_OPS;
 let lowEntry: u32 = 0xffffffff;
 let highEnd: u32 = 0;
 let failed: u32 = 0;
@@ -88,13 +100,17 @@ let allocOnly: bool = false;
 }
 
 function pickCpu(): void {
-  if (cpus > 1) iovaSetCpu(below(cpus));
+  if (cpus > 1) switchCpu(below(cpus));
 }
 
 function tick(): void {
   if (depotWork && --opsToDepot == 0) {
     opsToDepot = DEPOT_WORK_OPS;
     iovaDepotWork();
+  }
+  if (fqTimer && --opsToTimer == 0) {
+    opsToTimer = FQ_TIMER_OPS;
+    flushQueueTimer();
   }
 }
 
@@ -152,6 +168,8 @@ export function workloadStart(
   cpus = ncpus;
   depotWork = allocator == ALLOC_IOVA;
   opsToDepot = DEPOT_WORK_OPS;
+  fqTimer = flushPolicy() == FLUSH_QUEUE && !alone;
+  opsToTimer = FQ_TIMER_OPS;
   pfn = FIRST_PFN;
   head = 0;
   live = 0;

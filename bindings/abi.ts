@@ -6,7 +6,7 @@ export const COUNTER_NAMES = [
   "maps", "unmaps", "mapSgs", "unmapSgs", "allocs", "frees", "pagesMapped", "pagesUnmapped",
   "tceWrites", "wordsScanned", "wraps", "flushes", "entryInvalidations", "accesses", "hits",
   "misses", "staleHits", "faults", "mapFailures", "badFrees", "doubleFrees", "cacheEvictions",
-  "pagesInUse", "peakPagesInUse", "nodesVisited", "rcacheHits",
+  "pagesInUse", "peakPagesInUse", "nodesVisited", "rcacheHits", "pagesQueued",
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];
@@ -36,7 +36,7 @@ export const FREE_LIST_DEPTH = 1024;
 export const ALLOCATORS = ["calgary", "ppc2007", "first-fit", "free-list", "iova", "iova-tree", "best-fit"] as const;
 export type AllocatorName = (typeof ALLOCATORS)[number];
 
-export const FLUSH_POLICIES = ["on-wrap", "strict", "all-after-map", "one-per-page", "never"] as const;
+export const FLUSH_POLICIES = ["on-wrap", "strict", "all-after-map", "one-per-page", "never", "flush-queue"] as const;
 export type FlushPolicyName = (typeof FLUSH_POLICIES)[number];
 
 export const DIRECTIONS = ["bidirectional", "to-device", "from-device"] as const;

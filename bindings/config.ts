@@ -1,7 +1,7 @@
 // Options in, a validated and fully resolved configuration out. Every refusal names the field,
 // the value and what is allowed.
 
-import { ALLOCATORS, MAX_CPUS, FLUSH_POLICIES, FORMAT_CALGARY, FORMAT_DART, IO_PAGE_SIZE, type AllocatorName, type FlushPolicyName } from "./abi.js";
+import { ALLOC_IOVA, ALLOCATORS, MAX_CPUS, FLUSH_POLICIES, FORMAT_CALGARY, FORMAT_DART, IO_PAGE_SIZE, type AllocatorName, type FlushPolicyName } from "./abi.js";
 import { ConfigError } from "./errors.js";
 import { entryBytesOf, PLATFORM_PRESETS, PLATFORMS, type PlatformName, type ReservedRange } from "./platforms.js";
 
@@ -174,4 +174,9 @@ export function resolveConfig(options: IommuOptions): ResolvedConfig {
     batchCapacity: checkInt("batchCapacity", options.batchCapacity ?? 4096, 1, 1 << 20),
     cpus: checkInt("cpus", options.cpus ?? 1, 1, MAX_CPUS),
   };
+}
+
+/** Whether calls on different CPUs behave differently: the IOVA magazines, the flush queues. */
+export function isPerCpu(c: ResolvedConfig): boolean {
+  return c.allocator === ALLOC_IOVA || c.flushPolicy === "flush-queue";
 }

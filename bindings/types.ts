@@ -79,5 +79,10 @@ export interface Iommu {
   /** One run of the IOVA depot's 100 ms delayed work; the magazines it gave back to the tree. */
   depotWork(): number;
   allocatorState(): AllocatorState;
+  /**
+   * flush-queue policy: the queue's 10 ms timer fires (flush, then free what every CPU queued);
+   * true if it flushed. The caller keeps the time; false under any other policy.
+   */
+  flushQueueTimer(): boolean;
   readonly batch: BatchArea;
 }

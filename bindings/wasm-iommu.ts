@@ -50,6 +50,7 @@ interface CoreExports {
   ringRun(steps: number): number;
   setCpu(cpu: number): void;
   depotWork(): number;
+  fqTimer(): number;
   treeNodes(): number;
   magazines(): number;
   cachedPfns(): number;
@@ -226,6 +227,10 @@ export class WasmIommu implements Iommu {
 
   depotWork(): number {
     return this.core.depotWork() >>> 0;
+  }
+
+  flushQueueTimer(): boolean {
+    return this.core.fqTimer() !== 0;
   }
 
   allocatorState(): AllocatorState {

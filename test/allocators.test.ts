@@ -87,6 +87,20 @@ describe("allocator workloads", () => {
     expect((w.iommu as unknown as { treeCheck(): number }).treeCheck()).toBe(0);
   });
 
+  it("under the flush queue: flushes come from full rings and the 10 ms timer, and pages wait in the queue", () => {
+    const w = createAllocatorWorkload({ ...SMALL, allocator: "iova", flushPolicy: "flush-queue", cpus: 2 }, { workload: "ring", param: 256, seed: 5 });
+    w.run(100_000);
+    const f = w.figures();
+    const s = w.iommu.stats();
+    // 200 000 unmaps over 2 CPUs fill a 255-slot ring about every 255 unmaps per CPU, and the timer
+    // fires every 6 550 operations: between 200 000 / 255 / 2 ... 200 000 / 255 flushes, plus ~30
+    expect(f.flushesPerMillion).toBeGreaterThan((1e6 / 255 / 2) * 0.9 * 0.5);
+    expect(s.pagesQueued).toBeGreaterThan(0);
+    expect(s.pagesQueued).toBeLessThanOrEqual(2 * 255);
+    expect(s.pagesInUse).toBe(256 + s.pagesQueued);
+    expect(f.failedMaps).toBe(0);
+  });
+
   it("refuse bad workload options by name", () => {
     expect(() => createAllocatorWorkload(SMALL, { workload: "ring", param: 0 })).toThrow(/param: 0.*ring.*from 1 to 65536/);
     expect(() => createAllocatorWorkload(SMALL, { workload: "nope" as WorkloadName })).toThrow(/workload: "nope".*ring, storage, mixed, occupancy/);

@@ -21,7 +21,8 @@ type Op =
   | { t: "accessRandom"; dma: number; bytes: number; write: boolean }
   | { t: "cpu"; cpu: number }
   | { t: "depot" }
-  | { t: "drain" };
+  | { t: "drain" }
+  | { t: "fqTimer" };
 
 const dirArb = fc.constantFrom<Direction>("bidirectional", "to-device", "from-device");
 /** Mostly small buffers, some multi-page, a few huge enough to fill a small table. */
@@ -65,7 +66,7 @@ const configArb = (platform: PlatformName): fc.Arbitrary<IommuOptions> =>
     platform: fc.constant(platform),
     tableSize: platform.startsWith("dart") ? fc.constant("2M") : fc.constantFrom("64K", "64K", "128K", "256K"),
     cache: fc.constantFrom({ entries: 64, ways: 4 }, { entries: 4, ways: 1 }, { entries: 16, ways: 16 }, { entries: 0, ways: 0 }),
-    flushPolicy: fc.constantFrom("on-wrap", "strict", "all-after-map", "one-per-page", "never") as fc.Arbitrary<IommuOptions["flushPolicy"]>,
+    flushPolicy: fc.constantFrom("on-wrap", "strict", "all-after-map", "one-per-page", "never", "flush-queue") as fc.Arbitrary<IommuOptions["flushPolicy"]>,
     segmentBoundary: fc.constantFrom(undefined, 1 << 20, 1 << 24),
   }).map((o) => (o.segmentBoundary === undefined ? { ...o, segmentBoundary: undefined } : o)) as fc.Arbitrary<IommuOptions>;
 
@@ -146,6 +147,8 @@ function step(a: Iommu, b: Iommu, op: Op, live: Live[], dead: Live[]): [unknown,
       return both((m) => m.setCpu(op.cpu % m.config.cpus));
     case "depot":
       return both((m) => [m.depotWork(), m.allocatorState()]);
+    case "fqTimer":
+      return both((m) => [m.flushQueueTimer(), m.stats().pagesQueued, m.cacheLines()]);
     case "drain": {
       // every live single mapping unmapped in a row: hundreds of frees on one CPU
       const singles = live.filter((l) => l.kind === "single");
@@ -192,7 +195,7 @@ describe.each(PLATFORMS)("WASM core ≡ reference model on %s", (platform) => {
 describe.each(["first-fit", "free-list", "ppc2007", "calgary", "best-fit"] as const)("WASM core ≡ reference model with the %s allocator on a Calgary 64K table", (allocator) => {
   it("agrees on every result, counter and hint", () => {
     fc.assert(
-      fc.property(fc.constantFrom<IommuOptions["flushPolicy"]>("on-wrap", "strict", "never"), fc.constantFrom(undefined, 1 << 17, 1 << 20), fc.array(opArbWith(bytesArb), { minLength: 200, maxLength: 800 }), (flushPolicy, segmentBoundary, ops) => {
+      fc.property(fc.constantFrom<IommuOptions["flushPolicy"]>("on-wrap", "strict", "never", "flush-queue"), fc.constantFrom(undefined, 1 << 17, 1 << 20), fc.array(opArbWith(bytesArb), { minLength: 200, maxLength: 800 }), (flushPolicy, segmentBoundary, ops) => {
         const o: IommuOptions = clean({ platform: "calgary-pcix", tableSize: "64K", allocator, flushPolicy, segmentBoundary });
         const a = createIommu(o);
         const b = createReferenceIommu(o);
@@ -261,7 +264,7 @@ afterAll(() => {
   for (const a of ["iova", "iova-tree"]) {
     expect(opsRun[a] ?? 0).toBeGreaterThanOrEqual(50_000);
     const corners = ["mapFailures", "doubleFrees", "nodesVisited", "mapSgs", "allocs"];
-    if (a === "iova") corners.push("rcacheHits", "depotMagazines");
+    if (a === "iova") corners.push("rcacheHits", "depotMagazines", "queueFlushes");
     for (const c of corners) expect(reached[a]?.[c] ?? 0, `${a} never reached ${c}`).toBeGreaterThan(0);
   }
 });
@@ -271,6 +274,7 @@ const iovaOpArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 30, arbitrary: opArbWith(bytesArb) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant("cpu" as const), cpu: fc.nat({ max: 63 }) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant("depot" as const) }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant("fqTimer" as const) }) },
 );
 /** Small one-page-heavy buffers, so the one-page magazines fill and spill into the depot. */
 const ringOpArb: fc.Arbitrary<Op> = fc.oneof(
@@ -278,6 +282,7 @@ const ringOpArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 7, arbitrary: fc.record({ t: fc.constant("unmap" as const), pick }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant("cpu" as const), cpu: fc.nat({ max: 63 }) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant("depot" as const) }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant("fqTimer" as const) }) },
 );
 
 const withoutNodes = ({ nodesVisited: _, ...rest }: ReturnType<Iommu["stats"]>) => rest;
@@ -288,7 +293,7 @@ describe.each(["iova", "iova-tree"] as const)("WASM core ≡ reference model wit
       fc.property(
         fc.constantFrom("calgary-pcix", "calioc2", "dart-u4") as fc.Arbitrary<PlatformName>,
         fc.integer({ min: 1, max: 4 }),
-        fc.constantFrom<IommuOptions["flushPolicy"]>("on-wrap", "strict", "never"),
+        fc.constantFrom<IommuOptions["flushPolicy"]>("on-wrap", "strict", "never", "flush-queue"),
         fc.oneof(fc.array(iovaOpArb, { minLength: 300, maxLength: 1000 }), fc.array(ringOpArb, { minLength: 1000, maxLength: 3000 }).map((ops): Op[] => [...ops, { t: "drain" }, { t: "depot" }])),
         (platform, cpus, flushPolicy, ops) => {
           const o: IommuOptions = { platform, tableSize: platform.startsWith("dart") ? "2M" : "64K", allocator, flushPolicy, cpus };
@@ -299,6 +304,7 @@ describe.each(["iova", "iova-tree"] as const)("WASM core ≡ reference model wit
           const sum = (reached[allocator] ??= {});
           for (const [k, v] of Object.entries(a.stats())) sum[k] = (sum[k] ?? 0) + v;
           sum.depotMagazines = (sum.depotMagazines ?? 0) + Math.max(0, a.allocatorState().magazines - 12 * cpus);
+          if (flushPolicy === "flush-queue") sum.queueFlushes = (sum.queueFlushes ?? 0) + a.stats().flushes;
           expect(withoutNodes(a.stats())).toEqual(withoutNodes(b.stats()));
           expect(a.allocatorState()).toEqual(b.allocatorState());
           expect((a as unknown as { treeCheck(): number }).treeCheck()).toBe(0);

@@ -281,6 +281,48 @@ export class ReferenceIommu implements Iommu {
     }
   }
 
+  // ── lazy invalidation: the dma-iommu flush queue (per CPU, 256 slots, 255 usable) ──────
+
+  private cpu = 0;
+  private readonly queues: Array<Array<{ first: number; pages: number; counter: number }>> = [];
+  private fqStart = 0;
+  private fqFinish = 0;
+  private fqArmed = false;
+
+  private fqFlush(): void {
+    this.fqStart++;
+    this.flushAll();
+    this.fqFinish++;
+  }
+
+  private fqRingFree(q: Array<{ first: number; pages: number; counter: number }>): void {
+    while (q.length > 0 && q[0].counter < this.fqFinish) {
+      const { first, pages } = q.shift()!;
+      this.n.pagesQueued -= pages;
+      if (this.releaseBitsOnly(first, pages) !== pages) this.n.doubleFrees++;
+    }
+  }
+
+  private fqAdd(first: number, pages: number): void {
+    const q = (this.queues[this.cpu] ??= []);
+    this.fqRingFree(q);
+    if (q.length === 255) {
+      this.fqFlush();
+      this.fqRingFree(q);
+    }
+    q.push({ first, pages, counter: this.fqStart });
+    this.n.pagesQueued += pages;
+    this.fqArmed = true;
+  }
+
+  flushQueueTimer(): boolean {
+    if (this.config.flushPolicy !== "flush-queue" || !this.fqArmed) return false;
+    this.fqArmed = false;
+    this.fqFlush();
+    for (const q of this.queues) if (q) this.fqRingFree(q);
+    return true;
+  }
+
   private releaseBitsOnly(first: number, npages: number): number {
     const was = this.map.clear(first, npages);
     this.n.pagesInUse -= was;
@@ -294,6 +336,13 @@ export class ReferenceIommu implements Iommu {
     if (dma < this.config.badFreeBelow || first + npages > this.config.entries) {
       this.n.badFrees++;
       return 1;
+    }
+    if (this.config.flushPolicy === "flush-queue" && !keep) {
+      for (let i = 0; i < npages; i++) this.table[first + i] = this.config.emptyWord;
+      this.n.tceWrites += npages;
+      this.fqAdd(first, npages);
+      this.n.pagesUnmapped += npages;
+      return 0;
     }
     const was = keep ? this.releaseBitsOnly(first, npages) : this.releasePages(first, npages);
     this.n.pagesUnmapped += npages;
@@ -495,7 +544,8 @@ export class ReferenceIommu implements Iommu {
   }
 
   setCpu(cpu: number): void {
-    this.iova?.setCpu(checkCpu(cpu, this.config));
+    this.cpu = checkCpu(cpu, this.config);
+    this.iova?.setCpu(cpu);
   }
 
   depotWork(): number {
@@ -620,7 +670,7 @@ export class ReferenceIommu implements Iommu {
           break;
         }
         case OP.cpu:
-          if (w2 < this.config.cpus) this.iova?.setCpu(w2);
+          if (w2 < this.config.cpus) this.setCpu(w2);
           else res = BAD_RECORD;
           break;
         case OP.mapSg: {

@@ -4,8 +4,8 @@
 // sees and who pays for it.
 
 import type { AccessOutcome, Direction, Stats } from "../abi.js";
-import { COUNTER_NAMES, IO_PAGE_SIZE, isIova } from "../abi.js";
-import type { IommuOptions } from "../config.js";
+import { COUNTER_NAMES, IO_PAGE_SIZE } from "../abi.js";
+import { isPerCpu, type IommuOptions } from "../config.js";
 import { ConfigError } from "../errors.js";
 import type { PlatformName } from "../platforms.js";
 import type { Iommu } from "../types.js";
@@ -289,7 +289,7 @@ export class Simulation {
 
   /** The following operations run on CPU `cpu` (the IOVA allocator's magazines); not priced. */
   setCpu(cpu: number): void {
-    if (this.iommu && isIova(this.iommu.config.allocator)) this.iommu.setCpu(cpu);
+    if (this.iommu && isPerCpu(this.iommu.config)) this.iommu.setCpu(cpu);
   }
 
   // ── core calls with their price ─────────────────────────────────────────────────────────

@@ -1,8 +1,8 @@
 // Replays a parsed trace through an Iommu: TypeScript plans (ids → batch handles, checks that
 // every unmap names a live mapping), the core applies the records in batches.
 
-import { IO_PAGE_SIZE, isIova, SG_MAX, type Stats } from "../abi.js";
-import type { IommuOptions } from "../config.js";
+import { IO_PAGE_SIZE, SG_MAX, type Stats } from "../abi.js";
+import { isPerCpu, type IommuOptions } from "../config.js";
 import { ConfigError } from "../errors.js";
 import { DIR, putAccess, putAlloc, putCpu, putFree, putMap, putMapSg, putUnmap, putUnmapSg } from "../records.js";
 import type { Iommu } from "../types.js";
@@ -150,8 +150,8 @@ export function replayTrace(
   const longest = steps.reduce((m, s) => Math.max(m, s.records), 1);
   const cpus = traceCpus(trace);
   const iommu = make({ maxHandles: Math.max(1, handles), batchCapacity: Math.max(4096, longest), cpus });
-  // Only the IOVA magazines are per CPU; for the other allocators a CPU switch changes nothing.
-  if (isIova(iommu.config.allocator) && iommu.config.cpus < cpus) {
+  // Only the IOVA magazines and the flush queues are per CPU; elsewhere a switch changes nothing.
+  if (isPerCpu(iommu.config) && iommu.config.cpus < cpus) {
     throw new ConfigError("cpus", iommu.config.cpus, `at least ${cpus}: the trace runs on CPUs up to ${cpus - 1}`);
   }
   const { ops, results, capacity } = iommu.batch;
