@@ -6,6 +6,7 @@
 // Usage: npm run bench   (or: node bench/alloc.bench.js [--time ms] [--rounds n] [--mode dma|allocator])
 
 import os from "node:os";
+import { createRequire } from "node:module";
 import { Bench } from "tinybench";
 import { ALLOCATORS, createAllocatorWorkload } from "../lib/node.js";
 
@@ -91,3 +92,25 @@ for (const mode of MODES) {
     if (c.allocator === "iova" && c.w.workload === "ring" && f.rcacheHitRate < 0.99) throw new Error(`${c.name}: magazines missed`);
   }
 }
+
+// benchmark.js cross-check of the headline ratio: magazines against the plain tree, ring of 256,
+// allocator alone, one suite (the two run back to back; the ratio of their rates).
+const require = createRequire(import.meta.url);
+const Benchmark = require("benchmark");
+await new Promise((resolve) => {
+  const runs = ["iova", "iova-tree"].map((allocator) => {
+    const run = createAllocatorWorkload({ ...IOMMU, allocator }, { workload: "ring", param: 256, mode: "allocator" });
+    run.run(STEPS);
+    return run;
+  });
+  const suite = new Benchmark.Suite();
+  suite.add("iova", () => runs[0].run(STEPS), { minTime: 1 });
+  suite.add("iova-tree", () => runs[1].run(STEPS), { minTime: 1 });
+  suite.on("complete", function () {
+    const [mag, tree] = this.map((b) => b);
+    const rate = (b) => (b.hz * STEPS * 2) / 1e6;
+    console.log(`\n# benchmark.js cross-check, ring:256 allocator alone: iova ${rate(mag).toFixed(1)} M ops/s (±${mag.stats.rme.toFixed(1)} %), iova-tree ${rate(tree).toFixed(1)} (±${tree.stats.rme.toFixed(1)} %): ${(mag.hz / tree.hz).toFixed(2)}×`);
+    resolve();
+  });
+  suite.run();
+});
