@@ -10,6 +10,9 @@ export {
   createAllocatorWorkloadWith, WORKLOADS, WORKLOAD_PARAM, type AllocatorFigures, type AllocatorWorkload,
   type AllocatorWorkloadOptions, type WorkloadName,
 } from "./allocators/workload.js";
+export {
+  compareAllocators, formatFigures, parseWorkloadSpec, DEFAULT_WORKLOADS, type CompareOptions, type WorkloadSpec,
+} from "./allocators/compare.js";
 export { createIommuWith, createNicRingWith, type NicRing } from "./wasm-iommu.js";
 export { createReferenceIommu } from "./reference/index.js";
 export * from "./records.js";

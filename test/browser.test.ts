@@ -1,11 +1,11 @@
 // The demo page in real Chromium (Debian's, driven by playwright-core): it loads the WASM core
 // by streaming compilation, computes in the page, updates when a control changes, matches the
-// same computation in Node, and logs no console error.
+// same computation in Node (netperf tables and the allocator comparison), and logs no console error.
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createIommu, parseMeasured, priceRing, simulateRow, type Calibration } from "../bindings/node.js";
+import { ALLOCATORS, createAllocatorWorkload, createIommu, parseMeasured, priceRing, simulateRow, type Calibration } from "../bindings/node.js";
 import { serve } from "../bindings/io/static-server.js";
 
 const root = join(__dirname, "..");
@@ -60,6 +60,23 @@ describe("demo page in Chromium", () => {
     await page.selectOption("#strategy", "batched");
     await page.waitForFunction(() => document.getElementById("status")?.textContent === "ready: calgary-pcix / batched / xen-dom0", null, { timeout: 60_000 });
     expect(await pageTable(page)).toEqual(nodeTable("calgary-pcix", "batched", "xen-dom0", sizes));
+
+    // the allocator section: the same figures as the same workloads run in Node
+    await page.waitForFunction(() => document.getElementById("alloc-status")?.textContent === "ready: ring:256 / on-wrap / 1", null, { timeout: 60_000 });
+    await page.selectOption("#workload", "storage:32");
+    await page.selectOption("#flush", "flush-queue");
+    await page.waitForFunction(() => document.getElementById("alloc-status")?.textContent === "ready: storage:32 / flush-queue / 1", null, { timeout: 60_000 });
+    const shown = await page.$$eval("#alloc-table tr[data-allocator]", (trs) => trs.map((tr) => {
+      const td = Array.from(tr.querySelectorAll("td")).map((c) => c.textContent ?? "");
+      return [td[0], ...td.slice(2)];
+    }));
+    expect(shown).toEqual(ALLOCATORS.map((allocator) => {
+      const w = createAllocatorWorkload({ platform: "calgary-pcix", tableSize: "1M", allocator, flushPolicy: "flush-queue", cpus: 1 }, { workload: "storage", param: 32, seed: 1 });
+      w.run(20_000);
+      const f = w.figures();
+      return [allocator, f.failedPerMillion.toFixed(0), f.wordsPerOp.toFixed(2), f.nodesPerOp.toFixed(2), f.flushesPerMillion.toFixed(1),
+        `${(f.rcacheHitRate * 100).toFixed(1)}%`, String(f.spanPages), String(f.state.largestFreeRun)];
+    }));
 
     mkdirSync(join(root, "test-output"), { recursive: true });
     await page.screenshot({ path: join(root, "test-output", "demo.png"), fullPage: true });

@@ -1,6 +1,7 @@
 // The demo page: everything computed here, from the same library the CLI uses.
 import {
-  createIommuWith, loadIommuModule, messageSizeSpec, parseMeasured, priceRing, simulateRow,
+  ALLOCATORS, createAllocatorWorkloadWith, createIommuWith, loadIommuModule, messageSizeSpec, parseMeasured,
+  parseWorkloadSpec, priceRing, simulateRow,
 } from "../lib/index.js";
 
 const $ = (id) => document.getElementById(id);
@@ -75,6 +76,50 @@ async function update() {
   }
 }
 
+// ── allocators ───────────────────────────────────────────────────────────────────────────
+
+export const ALLOC_STEPS = 20_000;
+
+/** Every allocator on one workload: the model's figures, and the speed measured in this page. */
+export function computeAllocators({ workload, flushPolicy, cpus }) {
+  const spec = parseWorkloadSpec(workload);
+  return ALLOCATORS.map((allocator) => {
+    const run = createAllocatorWorkloadWith(module, { platform: "calgary-pcix", tableSize: "1M", allocator, flushPolicy, cpus }, { ...spec, seed: 1 });
+    const t = performance.now();
+    run.run(ALLOC_STEPS);
+    const ms = performance.now() - t;
+    const f = run.figures();
+    return { ...f, mopsPerSecond: f.operations / ms / 1000 };
+  });
+}
+
+function allocSettings() {
+  return { workload: $("workload").value, flushPolicy: $("flush").value, cpus: Number($("cpus").value) };
+}
+
+function renderAllocators(rows) {
+  const head = "<tr><th>allocator</th><th>M ops/s here</th><th>failed/M</th><th>words/op</th><th>nodes/op</th><th>flushes/M</th><th>magazine hits</th><th>span pages</th><th>largest free run</th></tr>";
+  const body = rows.map((r) => `<tr data-allocator="${r.allocator}"><td>${r.allocator}</td><td>${r.mopsPerSecond.toFixed(1)}</td>` +
+    `<td>${r.failedPerMillion.toFixed(0)}</td><td>${r.wordsPerOp.toFixed(2)}</td><td>${r.nodesPerOp.toFixed(2)}</td><td>${r.flushesPerMillion.toFixed(1)}</td>` +
+    `<td>${(r.rcacheHitRate * 100).toFixed(1)}%</td><td>${r.spanPages}</td><td>${r.state.largestFreeRun}</td></tr>`).join("");
+  $("alloc-table").innerHTML = head + body;
+}
+
+async function updateAllocators() {
+  const s = allocSettings();
+  $("alloc-status").textContent = `running ${s.workload}…`;
+  await new Promise((r) => setTimeout(r, 0)); // let the status paint before the runs
+  try {
+    renderAllocators(computeAllocators(s));
+    $("alloc-status").textContent = `ready: ${s.workload} / ${s.flushPolicy} / ${s.cpus}`;
+  } catch (e) {
+    $("alloc-status").textContent = `refused: ${e.message}`;
+    $("alloc-table").innerHTML = "";
+  }
+}
+
 for (const id of ["platform", "strategy", "environment", "sizes"]) $(id).addEventListener("change", update);
-window.iommuSimDemo = { compute, settings };
+for (const id of ["workload", "flush", "cpus"]) $(id).addEventListener("change", updateAllocators);
+window.iommuSimDemo = { compute, settings, computeAllocators };
 await update();
+await updateAllocators();
