@@ -60,14 +60,17 @@ export namespace stats {
   export let rcacheHits: u64 = 0;
   /** gauge: IO pages unmapped and waiting in a flush queue (not yet back with the allocator) */
   export let pagesQueued: u64 = 0;
+  /** ranges the allocator handed out (one per map_single, per sg element, per coherent buffer) */
+  export let rangesAllocated: u64 = 0;
 }
 
 // @ts-ignore: decorator
-@inline export const N_COUNTERS: u32 = 27;
+@inline export const N_COUNTERS: u32 = 28;
 
 /** Pages-in-use gauge with its peak. */
 // @ts-ignore: decorator
 @inline export function pagesTaken(n: u32): void {
+  stats.rangesAllocated++;
   stats.pagesInUse += n;
   if (stats.pagesInUse > stats.peakPagesInUse) stats.peakPagesInUse = stats.pagesInUse;
 }
@@ -107,6 +110,7 @@ export function writeCounters(base: usize): void {
   store<u64>(base, stats.nodesVisited, 192);
   store<u64>(base, stats.rcacheHits, 200);
   store<u64>(base, stats.pagesQueued, 208);
+  store<u64>(base, stats.rangesAllocated, 216);
 }
 
 export function resetCounters(): void {
@@ -138,4 +142,5 @@ export function resetCounters(): void {
   stats.nodesVisited = 0;
   stats.rcacheHits = 0;
   stats.pagesQueued = 0;
+  stats.rangesAllocated = 0;
 }

@@ -87,6 +87,7 @@ function ringRunLocal(steps: u32): u32 {
     let words = stats.wordsScanned;
     let inUse = stats.pagesInUse;
     let peak = stats.peakPagesInUse;
+    let ranges = stats.rangesAllocated;
     let h = head;
     let pfn = nextPfn;
     // Where the step that left the loop stopped: 0 before its unmap, 1 before its map.
@@ -121,6 +122,7 @@ function ringRunLocal(steps: u32): u32 {
       words += 2;
       hint = one + 1;
       inUse++;
+      ranges++;
       if (inUse > peak) peak = inUse;
       pagesMapped++;
       maps++;
@@ -138,6 +140,7 @@ function ringRunLocal(steps: u32): u32 {
     stats.wordsScanned = words;
     stats.pagesInUse = inUse;
     stats.peakPagesInUse = peak;
+    stats.rangesAllocated = ranges;
     setAllocatorHint(hint);
     if (i == steps) break;
     // finish step i on the general paths (a wrap, a failed map, a bad or double free)

@@ -7,6 +7,9 @@
 //                 fresh page mapped into its slot).
 //   WL_STORAGE    block IO: `param` requests in flight, each one contiguous 1–32-page mapping
 //                 (one IOVA per scatterlist, as dma-iommu maps it); completions in random order.
+//   WL_STORAGE_SG the same block IO as the 2007 kernels map it: each request a scatterlist of
+//                 1–32 discontiguous pages, map_sg allocating one range per element (PowerPC
+//                 chaining its hint through the list), unmap_sg on completion.
 //   WL_MIXED      64 short-lived 1–4-page buffers (random completion) beside `param` long-lived
 //                 1–16-page ones, one of which is replaced every 16th step: pinned ranges
 //                 scattered through the space.
@@ -19,15 +22,16 @@
 // table writes, no cache, no flush hooks): the allocator microbenchmark.
 //
 // Scratch: one 8-byte slot per live mapping (entry i32, pages u32), sized by the caller at init:
-// ring and storage `param` slots, mixed 64 + `param`, occupancy one per table entry.
+// ring and storage `param` slots, mixed 64 + `param`, occupancy one per table entry; storage-sg
+// `param` slots of SG_SLOT_BYTES (its scatterlists stay in place between map_sg and unmap_sg).
 // Randomness: xorshift32 from the caller's seed, so a run is a pure function of its arguments.
 // With several CPUs modelled, each map and each unmap runs on a CPU drawn at random (interrupts
 // and submissions spread over the machine, so magazines fill on one CPU and drain on another).
 // Time is counted in operations (OPS_PER_MS): the IOVA depot's 100 ms delayed work and the flush
 // queue's 10 ms timer run on that clock.
 
-import { ALLOC_IOVA, FLUSH_QUEUE, IO_PAGE_SHIFT } from "./constants";
-import { mapSingle, unmapSingle } from "./dma";
+import { ALLOC_IOVA, ALLOC_PPC2007, FLUSH_QUEUE, IO_PAGE_SHIFT } from "./constants";
+import { mapSg, mapSingle, SG_ELEM_SIZE, unmapSg, unmapSingle } from "./dma";
 import { allocPages, freePages } from "./allocator";
 import { stats } from "./counters";
 import { iovaDepotWork } from "./iova";
@@ -43,6 +47,14 @@ import { flushPolicy } from "./flush";
 @inline export const WL_MIXED: u32 = 2;
 // @ts-ignore: decorator
 @inline export const WL_OCCUPANCY: u32 = 3;
+// @ts-ignore: decorator
+@inline export const WL_STORAGE_SG: u32 = 4;
+
+/** WL_STORAGE_SG slot: element count, then SG_MAX_BURST scatterlist elements (dma.ts layout). */
+// @ts-ignore: decorator
+@inline const SG_MAX_BURST: u32 = 32;
+// @ts-ignore: decorator
+@inline export const SG_SLOT_BYTES: u32 = 16 + SG_MAX_BURST * SG_ELEM_SIZE;
 
 /** Simulated time: operations per millisecond (a busy NIC: ~650 k maps and unmaps a second). */
 // @ts-ignore: decorator
@@ -77,6 +89,7 @@ let highEnd: u32 = 0;
 let failed: u32 = 0;
 let backOff: bool = false;
 let allocOnly: bool = false;
+let chainHint: bool = false;
 
 // @ts-ignore: decorator
 @inline function ENTRY(i: u32): usize {
@@ -138,6 +151,74 @@ function fill(i: u32, pages: u32): void {
   tick();
 }
 
+// @ts-ignore: decorator
+@inline function SG_SLOT(i: u32): usize {
+  return slotsAt + <usize>i * SG_SLOT_BYTES;
+}
+
+/** WL_STORAGE_SG: a request of `pages` one-page elements into slot `i` (count 0: the map failed). */
+function fillSg(i: u32, pages: u32): void {
+  pickCpu();
+  let slot = SG_SLOT(i);
+  let sg = slot + 16;
+  for (let k: u32 = 0; k < pages; k++) {
+    let el = sg + <usize>(k * SG_ELEM_SIZE);
+    store<u32>(el, pfn, 0);
+    store<u32>(el, 0, 4);
+    store<u32>(el, 1 << IO_PAGE_SHIFT, 8);
+    pfn = (pfn + 2) & 0x00ffffff; // discontiguous pages
+  }
+  let ok: bool;
+  if (allocOnly) {
+    // the allocator alone, element by element, PowerPC's hint chained as map_sg chains it
+    ok = true;
+    let handle: u32 = 0;
+    for (let k: u32 = 0; k < pages; k++) {
+      let e = allocPages(1, 0, chainHint ? handle : 0);
+      store<i32>(sg + <usize>(k * SG_ELEM_SIZE), e, 12);
+      if (e < 0) {
+        for (let j: u32 = 0; j < k; j++) freePages(<u32>load<i32>(sg + <usize>(j * SG_ELEM_SIZE), 12), 1);
+        ok = false;
+        break;
+      }
+      handle = <u32>e + 1;
+    }
+    if (ok) stats.mapSgs++;
+    else stats.mapFailures++;
+  } else {
+    ok = mapSg(sg, pages, 2) != 0;
+  }
+  store<u32>(slot, ok ? pages : 0);
+  if (!ok) {
+    failed++;
+  } else {
+    livePages += pages;
+    for (let k: u32 = 0; k < pages; k++) {
+      let e = <u32>load<i32>(sg + <usize>(k * SG_ELEM_SIZE), 12);
+      if (e < lowEntry) lowEntry = e;
+      if (e + 1 > highEnd) highEnd = e + 1;
+    }
+  }
+  tick();
+}
+
+function drainSg(i: u32): void {
+  let slot = SG_SLOT(i);
+  let pages = load<u32>(slot);
+  if (pages == 0) return;
+  pickCpu();
+  let sg = slot + 16;
+  if (allocOnly) {
+    for (let k: u32 = 0; k < pages; k++) freePages(<u32>load<i32>(sg + <usize>(k * SG_ELEM_SIZE), 12), 1);
+    stats.unmapSgs++;
+  } else {
+    unmapSg(sg, pages);
+  }
+  livePages -= pages;
+  store<u32>(slot, 0);
+  tick();
+}
+
 /** Unmaps slot `i` if it holds a mapping. */
 function drain(i: u32): void {
   let e = load<i32>(ENTRY(i));
@@ -161,6 +242,7 @@ export function workloadStart(
 ): void {
   slotsAt = base;
   allocOnly = alone;
+  chainHint = allocator == ALLOC_PPC2007;
   backOff = false;
   kind = k;
   param = p;
@@ -185,6 +267,8 @@ export function workloadStart(
   } else if (k == WL_MIXED) {
     for (let i: u32 = 0; i < SHORT_SLOTS; i++) fill(i, 1 + below(4));
     for (let i: u32 = 0; i < p; i++) fill(SHORT_SLOTS + i, 1 + below(16));
+  } else if (k == WL_STORAGE_SG) {
+    for (let i: u32 = 0; i < p; i++) fillSg(i, 1 + below(SG_MAX_BURST));
   }
 }
 
@@ -210,7 +294,11 @@ export function workloadRun(steps: u32): u32 {
         drain(i);
         fill(i, 1 + below(4));
       }
-    } else {
+    } else if (kind == WL_STORAGE_SG) {
+      let i = below(param);
+      drainSg(i);
+      fillSg(i, 1 + below(SG_MAX_BURST));
+    } else if (kind == WL_OCCUPANCY) {
       let pages = 1 + below(32);
       if (live == 0 || (!backOff && livePages + pages <= targetPages)) {
         fill(live, pages);

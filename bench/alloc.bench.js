@@ -25,6 +25,7 @@ const WORKLOADS = [
   { workload: "ring", param: 256 },
   { workload: "ring", param: 4096 },
   { workload: "storage", param: 32 },
+  { workload: "storage-sg", param: 32 },
   { workload: "mixed", param: 1024 },
   { workload: "occupancy", param: 500 },
 ];

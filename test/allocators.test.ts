@@ -101,9 +101,20 @@ describe("allocator workloads", () => {
     expect(f.failedMaps).toBe(0);
   });
 
+  it("storage-sg maps each request with map_sg, one range per one-page element", () => {
+    const w = createAllocatorWorkload({ ...SMALL, allocator: "ppc2007" }, { workload: "storage-sg", param: 16, seed: 9 });
+    w.run(5000);
+    const s = w.iommu.stats();
+    expect(s.maps).toBe(0);
+    expect(s.mapSgs).toBe(16 + 5000);
+    expect(s.unmapSgs).toBe(5000);
+    expect(s.rangesAllocated).toBe(s.pagesMapped);
+    expect(s.pagesInUse).toBe(w.figures().livePages);
+  });
+
   it("refuse bad workload options by name", () => {
     expect(() => createAllocatorWorkload(SMALL, { workload: "ring", param: 0 })).toThrow(/param: 0.*ring.*from 1 to 65536/);
-    expect(() => createAllocatorWorkload(SMALL, { workload: "nope" as WorkloadName })).toThrow(/workload: "nope".*ring, storage, mixed, occupancy/);
+    expect(() => createAllocatorWorkload(SMALL, { workload: "nope" as WorkloadName })).toThrow(/workload: "nope".*ring, storage, storage-sg, mixed, occupancy/);
     expect(() => createAllocatorWorkload(SMALL, { workload: "ring", mode: "fast" as "dma" })).toThrow(/mode: "fast"/);
     expect(() => createAllocatorWorkload({ ...SMALL, cpus: 65 }, { workload: "ring" })).toThrow(/cpus: 65.*1 to 64/);
     expect(() => parseWorkloadSpec("ring:1:2")).toThrow(/NAME or NAME:PARAM/);

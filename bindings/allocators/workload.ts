@@ -7,13 +7,14 @@ import { ConfigError } from "../errors.js";
 import type { AllocatorState, Iommu } from "../types.js";
 import { WasmIommu } from "../wasm-iommu.js";
 
-export const WORKLOADS = ["ring", "storage", "mixed", "occupancy"] as const;
+export const WORKLOADS = ["ring", "storage", "storage-sg", "mixed", "occupancy"] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
 
 /** What `param` means per workload, its default and its range. */
 export const WORKLOAD_PARAM: Record<WorkloadName, { meaning: string; default: number; min: number; max: number }> = {
   ring: { meaning: "ring size (one-page buffers in flight)", default: 256, min: 1, max: 65536 },
-  storage: { meaning: "requests in flight (1–32 pages each, random completion)", default: 32, min: 1, max: 65536 },
+  storage: { meaning: "requests in flight (1–32 pages each, one contiguous mapping, random completion)", default: 32, min: 1, max: 65536 },
+  "storage-sg": { meaning: "requests in flight (scatterlists of 1–32 one-page elements, map_sg / unmap_sg, random completion)", default: 32, min: 1, max: 16384 },
   mixed: { meaning: "long-lived 1–16-page buffers beside 64 short-lived 1–4-page ones", default: 1024, min: 0, max: 65536 },
   occupancy: { meaning: "target occupancy of the IO space, per mille", default: 900, min: 1, max: 1000 },
 };
@@ -50,7 +51,7 @@ export interface AllocatorFigures {
   nodesPerOp: number;
   wrapsPerMillion: number;
   flushesPerMillion: number;
-  /** Share of allocations served by the IOVA magazines (0 without them). */
+  /** Share of the allocator's ranges served by the IOVA magazines (0 without them). */
   rcacheHitRate: number;
   /** Lowest and highest (exclusive) IO page ever handed out, and the pages between. */
   lowPage: number;
@@ -60,7 +61,9 @@ export interface AllocatorFigures {
   state: AllocatorState;
 }
 
-const WL_CODE: Record<WorkloadName, number> = { ring: 0, storage: 1, mixed: 2, occupancy: 3 };
+const WL_CODE: Record<WorkloadName, number> = { ring: 0, storage: 1, mixed: 2, occupancy: 3, "storage-sg": 4 };
+/** Scratch bytes per slot (assembly/workloads.ts): 8, or a whole scatterlist for storage-sg. */
+const SG_SLOT_BYTES = 16 + 32 * 16;
 const U32 = 0xffffffff;
 
 export interface AllocatorWorkload {
@@ -98,7 +101,7 @@ export function createAllocatorWorkloadWith(
   const code = WL_CODE[w.workload];
   // one 8-byte slot per mapping the workload can hold (assembly/workloads.ts)
   const slots = w.workload === "mixed" ? 64 + w.param : w.workload === "occupancy" ? config.entries : w.param;
-  const iommu = new WasmIommu(module, config, slots * 8);
+  const iommu = new WasmIommu(module, config, slots * (w.workload === "storage-sg" ? SG_SLOT_BYTES : 8));
   const core = iommu.coreExports;
   core.workloadInit(code, w.param, w.seed, config.cpus, w.mode === "allocator" ? 1 : 0);
   const start = iommu.stats();
@@ -133,7 +136,7 @@ export function createAllocatorWorkloadWith(
         nodesPerOp: per(d.nodesVisited),
         wrapsPerMillion: per(d.wraps) * 1e6,
         flushesPerMillion: per(d.flushes) * 1e6,
-        rcacheHitRate: d.maps === 0 ? 0 : d.rcacheHits / d.maps,
+        rcacheHitRate: d.rangesAllocated === 0 ? 0 : d.rcacheHits / d.rangesAllocated,
         lowPage: high === 0 ? 0 : low,
         highPage: high,
         spanPages: high === 0 ? 0 : high - low,

@@ -254,6 +254,7 @@ export class ReferenceIommu implements Iommu {
     if (e === NO_ENTRY) return NO_ENTRY;
     this.map.set(e, npages);
     this.n.pagesInUse += npages;
+    this.n.rangesAllocated++;
     this.n.peakPagesInUse = Math.max(this.n.peakPagesInUse, this.n.pagesInUse);
     for (let i = 0; i < npages; i++) this.table[e + i] = this.encode(pfn + i, dir);
     this.n.tceWrites += npages;
