@@ -174,29 +174,24 @@ function rbNext(x: u32): u32 {
 
 // ── red-black balancing (after Cormen et al.; NIL is node 0, black, its parent scratch) ──────
 
-function rotateLeft(x: u32): void {
-  let y = right(x);
-  setRight(x, left(y));
-  if (left(y) != NIL) setParent(left(y), x);
-  let p = parent(x);
-  setParent(y, p);
-  if (p == NIL) root = y;
-  else if (x == left(p)) setLeft(p, y);
-  else setRight(p, y);
-  setLeft(y, x);
-  setParent(x, y);
-}
+// Sides: 0 = left, 1 = right (N_RIGHT = N_LEFT + 4), so each fix-up is written once for both.
 
-function rotateRight(x: u32): void {
-  let y = left(x);
-  setLeft(x, right(y));
-  if (right(y) != NIL) setParent(right(y), x);
+// @ts-ignore: decorator
+@inline function child(n: u32, side: u32): u32 { return load<u32>(NODE(n) + N_LEFT + (<usize>side << 2)); }
+// @ts-ignore: decorator
+@inline function setChild(n: u32, side: u32, v: u32): void { store<u32>(NODE(n) + N_LEFT + (<usize>side << 2), v); }
+
+/** Rotates `x` down to the `side` (0: a left rotation, its right child rises). */
+function rotate(x: u32, side: u32): void {
+  let y = child(x, 1 - side);
+  let inner = child(y, side);
+  setChild(x, 1 - side, inner);
+  if (inner != NIL) setParent(inner, x);
   let p = parent(x);
   setParent(y, p);
   if (p == NIL) root = y;
-  else if (x == right(p)) setRight(p, y);
-  else setLeft(p, y);
-  setRight(y, x);
+  else setChild(p, x == left(p) ? 0 : 1, y);
+  setChild(y, side, x);
   setParent(x, y);
 }
 
@@ -220,40 +215,22 @@ function insertNode(z: u32, start: u32): void {
   while (isRed(parent(z))) {
     let p = parent(z);
     let g = parent(p);
-    if (p == left(g)) {
-      let u = right(g);
-      if (isRed(u)) {
-        setRed(p, false);
-        setRed(u, false);
-        setRed(g, true);
-        z = g;
-      } else {
-        if (z == right(p)) {
-          z = p;
-          rotateLeft(z);
-          p = parent(z);
-        }
-        setRed(p, false);
-        setRed(g, true);
-        rotateRight(g);
-      }
+    let side: u32 = p == left(g) ? 0 : 1; // p's side under g
+    let u = child(g, 1 - side);
+    if (isRed(u)) {
+      setRed(p, false);
+      setRed(u, false);
+      setRed(g, true);
+      z = g;
     } else {
-      let u = left(g);
-      if (isRed(u)) {
-        setRed(p, false);
-        setRed(u, false);
-        setRed(g, true);
-        z = g;
-      } else {
-        if (z == left(p)) {
-          z = p;
-          rotateRight(z);
-          p = parent(z);
-        }
-        setRed(p, false);
-        setRed(g, true);
-        rotateLeft(g);
+      if (z == child(p, 1 - side)) {
+        z = p;
+        rotate(z, side);
+        p = parent(z);
       }
+      setRed(p, false);
+      setRed(g, true);
+      rotate(g, 1 - side);
     }
   }
   setRed(root, false);
@@ -298,54 +275,29 @@ function eraseNode(z: u32): void {
   if (yWasRed) return;
   while (x != root && !isRed(x)) {
     let p = parent(x);
-    if (x == left(p)) {
-      let w = right(p);
-      if (isRed(w)) {
-        setRed(w, false);
-        setRed(p, true);
-        rotateLeft(p);
-        w = right(p);
-      }
-      if (!isRed(left(w)) && !isRed(right(w))) {
-        setRed(w, true);
-        x = p;
-      } else {
-        if (!isRed(right(w))) {
-          setRed(left(w), false);
-          setRed(w, true);
-          rotateRight(w);
-          w = right(p);
-        }
-        setRed(w, isRed(p));
-        setRed(p, false);
-        setRed(right(w), false);
-        rotateLeft(p);
-        x = root;
-      }
+    let side: u32 = x == left(p) ? 0 : 1; // x's side under p
+    let w = child(p, 1 - side);
+    if (isRed(w)) {
+      setRed(w, false);
+      setRed(p, true);
+      rotate(p, side);
+      w = child(p, 1 - side);
+    }
+    if (!isRed(left(w)) && !isRed(right(w))) {
+      setRed(w, true);
+      x = p;
     } else {
-      let w = left(p);
-      if (isRed(w)) {
-        setRed(w, false);
-        setRed(p, true);
-        rotateRight(p);
-        w = left(p);
-      }
-      if (!isRed(right(w)) && !isRed(left(w))) {
+      if (!isRed(child(w, 1 - side))) {
+        setRed(child(w, side), false);
         setRed(w, true);
-        x = p;
-      } else {
-        if (!isRed(left(w))) {
-          setRed(right(w), false);
-          setRed(w, true);
-          rotateLeft(w);
-          w = left(p);
-        }
-        setRed(w, isRed(p));
-        setRed(p, false);
-        setRed(left(w), false);
-        rotateRight(p);
-        x = root;
+        rotate(w, 1 - side);
+        w = child(p, 1 - side);
       }
+      setRed(w, isRed(p));
+      setRed(p, false);
+      setRed(child(w, 1 - side), false);
+      rotate(p, side);
+      x = root;
     }
   }
   setRed(x, false);

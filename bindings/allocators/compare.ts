@@ -9,7 +9,7 @@ import type { ParsedTrace } from "../trace/parse.js";
 import { replayTrace } from "../trace/replay.js";
 import type { Iommu } from "../types.js";
 import {
-  WORKLOAD_PARAM, WORKLOADS, type AllocatorFigures, type AllocatorWorkload, type AllocatorWorkloadOptions,
+  figuresOf, WORKLOAD_PARAM, WORKLOADS, type AllocatorFigures, type AllocatorWorkload, type AllocatorWorkloadOptions,
   type WorkloadMode, type WorkloadName,
 } from "./workload.js";
 
@@ -104,29 +104,10 @@ export function compareOnTrace(
         high = Math.max(high, Math.ceil((dma + bytesAt.get(a.line)![k]) / IO_PAGE_SIZE));
       });
     }
-    const s = r.stats;
-    const maps = s.maps + s.mapFailures + s.mapSgs + s.allocs;
-    const ops = maps + s.unmaps + s.unmapSgs + s.frees;
-    const per = (x: number) => (ops === 0 ? 0 : x / ops);
-    return {
-      allocator,
-      workload: "trace" as const,
-      param: trace.ops.length,
-      mode: "dma" as const,
-      operations: ops,
-      failedMaps: s.mapFailures,
-      failedPerMillion: maps === 0 ? 0 : (s.mapFailures / maps) * 1e6,
-      wordsPerOp: per(s.wordsScanned),
-      nodesPerOp: per(s.nodesVisited),
-      wrapsPerMillion: per(s.wraps) * 1e6,
-      flushesPerMillion: per(s.flushes) * 1e6,
-      rcacheHitRate: s.rangesAllocated === 0 ? 0 : s.rcacheHits / s.rangesAllocated,
-      lowPage: high === 0 ? 0 : low,
-      highPage: high,
-      spanPages: high === 0 ? 0 : high - low,
-      livePages: s.pagesInUse,
-      state: iommu!.allocatorState(),
-    };
+    return figuresOf(
+      { allocator, workload: "trace", param: trace.ops.length, mode: "dma" },
+      r.stats, r.stats.mapFailures, high === 0 ? 0 : low, high, r.stats.pagesInUse, iommu!.allocatorState(),
+    );
   });
 }
 

@@ -75,6 +75,35 @@ export interface AllocatorWorkload {
   figures(): AllocatorFigures;
 }
 
+/**
+ * The figures from counter deltas `d` over a run: per operation (one DMA-API call), per million,
+ * the share of ranges the magazines served, the span [low, high) handed out.
+ */
+export function figuresOf(
+  what: Pick<AllocatorFigures, "allocator" | "workload" | "param" | "mode">,
+  d: Stats, failed: number, low: number, high: number, livePages: number, state: AllocatorState,
+): AllocatorFigures {
+  const maps = d.maps + d.mapFailures + d.mapSgs + d.allocs;
+  const ops = maps + d.unmaps + d.unmapSgs + d.frees;
+  const per = (x: number) => (ops === 0 ? 0 : x / ops);
+  return {
+    ...what,
+    operations: ops,
+    failedMaps: failed,
+    failedPerMillion: maps === 0 ? 0 : (failed / maps) * 1e6,
+    wordsPerOp: per(d.wordsScanned),
+    nodesPerOp: per(d.nodesVisited),
+    wrapsPerMillion: per(d.wraps) * 1e6,
+    flushesPerMillion: per(d.flushes) * 1e6,
+    rcacheHitRate: d.rangesAllocated === 0 ? 0 : d.rcacheHits / d.rangesAllocated,
+    lowPage: high === 0 ? 0 : low,
+    highPage: high,
+    spanPages: high === 0 ? 0 : high - low,
+    livePages,
+    state,
+  };
+}
+
 function checkWorkload(o: AllocatorWorkloadOptions): Required<AllocatorWorkloadOptions> {
   if (o === null || typeof o !== "object") throw new ConfigError("workload options", o, "{ workload, param?, seed? }");
   if (!WORKLOADS.includes(o.workload)) throw new ConfigError("workload", o.workload, `one of ${WORKLOADS.join(", ")}`);
@@ -119,30 +148,10 @@ export function createAllocatorWorkloadWith(
       const now = iommu.stats();
       const d = {} as Stats;
       for (const k of COUNTER_NAMES) d[k] = now[k] - start[k];
-      const maps = d.maps + d.mapFailures + d.mapSgs;
-      const ops = maps + d.unmaps + d.unmapSgs;
-      const per = (x: number) => (ops === 0 ? 0 : x / ops);
-      const low = core.workloadLow() >>> 0;
-      const high = core.workloadHighEnd() >>> 0;
-      return {
-        allocator: ALLOCATORS[config.allocator],
-        workload: w.workload,
-        param: w.param,
-        mode: w.mode,
-        operations: ops,
-        failedMaps: failed,
-        failedPerMillion: maps === 0 ? 0 : (failed / maps) * 1e6,
-        wordsPerOp: per(d.wordsScanned),
-        nodesPerOp: per(d.nodesVisited),
-        wrapsPerMillion: per(d.wraps) * 1e6,
-        flushesPerMillion: per(d.flushes) * 1e6,
-        rcacheHitRate: d.rangesAllocated === 0 ? 0 : d.rcacheHits / d.rangesAllocated,
-        lowPage: high === 0 ? 0 : low,
-        highPage: high,
-        spanPages: high === 0 ? 0 : high - low,
-        livePages: core.workloadLivePages() >>> 0,
-        state: iommu.allocatorState(),
-      };
+      return figuresOf(
+        { allocator: ALLOCATORS[config.allocator], workload: w.workload, param: w.param, mode: w.mode },
+        d, failed, core.workloadLow() >>> 0, core.workloadHighEnd() >>> 0, core.workloadLivePages() >>> 0, iommu.allocatorState(),
+      );
     },
   };
 }
