@@ -142,34 +142,28 @@ function dropNode(n: u32): void {
   nodesLive--;
 }
 
-/** rb_prev: the node just below `x` in address order, NIL if none. */
-function rbPrev(x: u32): u32 {
-  let y = left(x);
+/** One step in address order: side 1 = rb_next (the node just above), 0 = rb_prev; NIL at the end. */
+// @ts-ignore: decorator
+@inline function rbStep(x: u32, side: u32): u32 {
+  let y = child(x, side);
   if (y != NIL) {
-    while (right(y) != NIL) y = right(y);
+    while (child(y, 1 - side) != NIL) y = child(y, 1 - side);
     return y;
   }
   y = parent(x);
-  while (y != NIL && x == left(y)) {
+  while (y != NIL && x == child(y, side)) {
     x = y;
     y = parent(y);
   }
   return y;
 }
 
-/** rb_next: the node just above `x`, NIL if none. */
+function rbPrev(x: u32): u32 {
+  return rbStep(x, 0);
+}
+
 function rbNext(x: u32): u32 {
-  let y = right(x);
-  if (y != NIL) {
-    while (left(y) != NIL) y = left(y);
-    return y;
-  }
-  y = parent(x);
-  while (y != NIL && x == right(y)) {
-    x = y;
-    y = parent(y);
-  }
-  return y;
+  return rbStep(x, 1);
 }
 
 // ── red-black balancing (after Cormen et al.; NIL is node 0, black, its parent scratch) ──────
