@@ -35,10 +35,11 @@
 //   fit ends the scan. Not a Linux allocator: the classic low-fragmentation comparison, and the
 //   README's worked example of adding one.
 //
-// Adding an allocator: give it a code in constants.ts (and its name in bindings/abi.ts ALLOCATORS),
-// write `xxxAlloc(npages, alignMask, handle): i32` (first entry or -1; it must not set the bits:
-// allocPages does) and, if it keeps state on frees, a hook in freePages; add the two `if`
-// branches below. The reference model (bindings/reference/iommu.ts) needs the same two methods.
+// Adding an allocator (README, "Adding an IO-space allocator"; ALLOC_BEST_FIT is the worked
+// example): a code in constants.ts and its name in bindings/abi.ts ALLOCATORS; `xxxAlloc(npages,
+// alignMask): i32` returning the first entry or -1 without setting the bits (allocPages does);
+// its branch in allocPages, and in freePages if it keeps state on frees; the same method in the
+// reference model's rangeAlloc (bindings/reference/iommu.ts); its name in the differential test.
 
 import {
   ALLOC_BEST_FIT, ALLOC_CALGARY, ALLOC_FIRST_FIT, ALLOC_FREE_LIST, ALLOC_IOVA, ALLOC_PPC2007, FREE_LIST_CLASSES, FREE_LIST_DEPTH, isIova,
