@@ -187,6 +187,16 @@ describe("CLI errors", () => {
     expect(r.stderr).toMatch(/tableSize: "8M" is not allowed; expected for dart-u3 one of 2M/);
   });
 
+  it("replays CPU switches under --allocator iova with as many CPUs as the trace names, and refuses fewer", () => {
+    const trace = file("cpus.trace", "map a 100000 4096 to-device\ncpu 1\nunmap a\ncpu 0\nmap b 200000 4096 to-device\n");
+    const ok = execFileSync("node", [CLI, "replay", trace, "--platform", "calgary-pcix", "--table-size", "64K", "--allocator", "iova", "--emit", "addresses"], { encoding: "utf8" });
+    expect(ok).toMatch(/^a 0x1fff000$/m);
+    expect(ok).toMatch(/^b 0x1ffe000$/m); // CPU 0 cannot see CPU 1's magazine
+    const r = spawnSync("node", [CLI, "replay", trace, "--platform", "calgary-pcix", "--allocator", "iova", "--cpus", "1"], { encoding: "utf8" });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/cpus: 1 is not allowed; expected at least 2/);
+  });
+
   it("counts skipped lines under --lenient", () => {
     const r = spawnSync("node", [CLI, "replay", file("len.trace", "alloc a 10\nbogus\nfree a\n"), "--platform", "dart-u3", "--lenient"], { encoding: "utf8" });
     expect(r.status).toBe(0);
