@@ -21,7 +21,8 @@ export function flushPolicy(): u32 {
   return policy;
 }
 
-function flushAll(): void {
+/** One invalidate-all of the device's cache, counted. */
+export function flushAll(): void {
   stats.flushes++;
   cacheInvalidateAll();
 }

@@ -14,7 +14,7 @@
 // 10 ms timer (run by the caller: flushQueueTimer) flushes and frees every CPU's ready entries.
 
 import { stats } from "./counters";
-import { cacheInvalidateAll } from "./cache";
+import { flushAll } from "./flush";
 import { freePages } from "./allocator";
 import { currentCpu } from "./cpu";
 
@@ -57,8 +57,7 @@ export function flushQueueInit(base: usize, cpus: u32): void {
 /** fq_flush_iotlb: one invalidate-all, bracketed by the two counters. */
 function flushIotlb(): void {
   startCnt++;
-  stats.flushes++;
-  cacheInvalidateAll();
+  flushAll();
   finishCnt++;
 }
 
