@@ -11,11 +11,14 @@ import type { PlatformName } from "../platforms.js";
 import type { Iommu } from "../types.js";
 import { DEFAULT_PROFILE, validateProfile, type CostProfile } from "./cost-profile.js";
 import { ENVIRONMENT_PRESETS, ENVIRONMENTS, type Environment, type EnvironmentName, type Party } from "./environments.js";
+import {
+  GRID_SIZE, gridIndex, KIND_INDEX, PARTY_INDEX, PRIM_INDEX, priceGrid, primitiveCounts,
+  type OpKind, type PricedCycles, type Primitive, type PrimitiveCounts,
+} from "./primitives.js";
 import { parseStrategy, type StrategyChoice } from "./strategies.js";
 
 export type SimPlatform = PlatformName | "none";
-export const OP_KINDS = ["setup", "map", "unmap", "map_sg", "unmap_sg", "alloc", "free", "flush"] as const;
-export type OpKind = (typeof OP_KINDS)[number];
+export { OP_KINDS, type OpKind } from "./primitives.js";
 
 export interface SimulationOptions {
   platform: SimPlatform;
@@ -46,12 +49,9 @@ export interface SimulationReport {
   /** Hypervisor entries (hypercalls, multicalls, grant operations). */
   crossings: number;
   hypercalls: number;
-  cycles: {
-    total: number;
-    byParty: Partial<Record<Party, number>>;
-    byOperation: Partial<Record<OpKind, number>>;
-    byCpu: number[];
-  };
+  cycles: PricedCycles;
+  /** What the cycles are made of: CostProfile primitives counted, by party. */
+  primitives: PrimitiveCounts;
   exposure: {
     /** Translations the device could still use after the driver released them: peak and time average. */
     releasedButLivePeak: number;
@@ -84,7 +84,6 @@ interface Parked {
   key: string;
   dmaBase: number;
   pages: number;
-  lastUse: number;
   inUse: boolean;
 }
 
@@ -96,15 +95,15 @@ export class Simulation {
   readonly profile: CostProfile;
   private readonly iommu: Iommu | null;
   private readonly ids = new Map<string, Buffer>();
-  private readonly byParty: Partial<Record<Party, number>> = {};
-  private readonly byOperation: Partial<Record<OpKind, number>> = {};
-  private readonly byCpu: number[];
+  /** Primitives counted, by party × operation kind × primitive (primitives.ts lays it out). */
+  private readonly grid = new Float64Array(GRID_SIZE);
   private crossings = 0;
   private hypercalls = 0;
   private last: Stats | null = null;
   private clock = 0;
   // strategy state
   private readonly parked = new Map<string, Parked>(); // cached: key → parked or in use
+  private readonly idle = new Map<string, Parked>(); // cached: the parked ones, least recently released first
   private readonly pool = new Map<number, Parked[]>(); // persistent: pages → free buffers
   private poolPages = 0;
   private readonly keptPages = new Set<number>(); // never-free: entries still valid after unmap
@@ -129,7 +128,6 @@ export class Simulation {
     this.env = ENVIRONMENT_PRESETS[environment];
     this.strategy = parseStrategy(options.strategy ?? "straightforward", options.platform, environment);
     this.profile = validateProfile(options.profile ?? DEFAULT_PROFILE);
-    this.byCpu = new Array(this.profile.machine.cores).fill(0);
     const int = (f: string, v: number | undefined, d: number, min: number, max: number) => {
       const x = v ?? d;
       if (!Number.isInteger(x) || x < min || x > max) throw new ConfigError(f, v, `an integer from ${min} to ${max}`);
@@ -158,16 +156,9 @@ export class Simulation {
 
   // ── accounting ──────────────────────────────────────────────────────────────────────────
 
-  private charge(party: Party, kind: OpKind, cycles: number): void {
-    if (cycles === 0) return;
-    this.byParty[party] = (this.byParty[party] ?? 0) + cycles;
-    this.byOperation[kind] = (this.byOperation[kind] ?? 0) + cycles;
-    const cpu = this.env.cpuOf[party] ?? this.env.cpuOf[this.env.driver] ?? 0;
-    this.byCpu[cpu] += cycles;
-  }
-
-  private get c() {
-    return this.profile.cycles;
+  /** `party` executes `n` of primitive `prim` for an operation of `kind`. */
+  private count(party: Party, kind: OpKind, prim: Primitive, n: number): void {
+    this.grid[gridIndex(PARTY_INDEX[party], KIND_INDEX[kind], PRIM_INDEX[prim])] += n;
   }
 
   /** Counter deltas of the core since the last call. */
@@ -181,7 +172,8 @@ export class Simulation {
 
   /** The driver kernel's share of a DMA-API call: entry and the allocator's bitmap scan. */
   private driverWork(kind: OpKind, d: Stats | null, entries = 1): void {
-    this.charge(this.env.driver, kind, entries * this.c.dmaApiEntry + (d ? d.wordsScanned * this.c.bitmapWordScan : 0));
+    this.count(this.env.driver, kind, "dmaApiEntry", entries);
+    if (d) this.count(this.env.driver, kind, "bitmapWordScan", d.wordsScanned);
   }
 
   /** Table cache lines the CPU flushes after writing `pages` entries (Calgary: one per TCE; DART: 128-byte lines, one extra entry). */
@@ -197,40 +189,41 @@ export class Simulation {
    */
   private tableWork(kind: OpKind, pages: number, crossing: "per-entry" | "one" | "multicall-entry"): void {
     if (pages === 0) return;
-    const c = this.c;
-    const work = pages * c.tceWrite + this.tableLines(pages) * c.tableCacheLineFlush;
-    if (this.env.iommuOwner === "kernel") {
-      this.charge("kernel", kind, work);
-      return;
-    }
+    const owner = this.env.iommuOwner;
+    this.count(owner, kind, "tceWrite", pages);
+    this.count(owner, kind, "tableCacheLineFlush", this.tableLines(pages));
+    if (owner === "kernel") return;
     let traps = 0;
     if (crossing === "per-entry") traps = pages;
     else if (crossing === "one") traps = 1;
     this.crossings += traps;
     this.hypercalls += traps;
-    const perEntry = crossing === "multicall-entry" ? c.multicallPerEntry * pages : 0;
-    this.charge("xen", kind, traps * (c.hypercallEntry + c.hypercallExit) + pages * c.hypervisorValidate + perEntry + work);
+    this.count(owner, kind, "hypercallEntry", traps);
+    this.count(owner, kind, "hypercallExit", traps);
+    this.count(owner, kind, "hypervisorValidate", pages);
+    if (crossing === "multicall-entry") this.count(owner, kind, "multicallPerEntry", pages);
   }
 
   /** Device-cache flushes the core performed during the last call, at the platform's price. */
   private flushWork(d: Stats, inFlight: number): void {
-    const c = this.c;
+    const owner = this.env.iommuOwner;
     const platform = this.options.platform;
-    let cycles = 0;
-    if (d.flushes > 0) {
-      if (platform === "calgary-pcix") {
+    const f = d.flushes;
+    if (f > 0) {
+      if (platform === "calgary-pcix" || platform === "calioc2") {
         // stop arbitration, push, poll the split queue until DMA in flight drains (≤ 100), rewrite TAR, restore
-        const polls = Math.min(100, 1 + inFlight);
-        cycles = d.flushes * (3 * c.mmioRead + 3 * c.mmioWrite + polls * c.flushWaitPoll);
-      } else if (platform === "calioc2") {
-        const polls = Math.min(100, 1 + inFlight);
-        cycles = d.flushes * (6 * c.mmioRead + 3 * c.mmioWrite + polls * c.flushWaitPoll);
+        this.count(owner, "flush", "mmioRead", f * (platform === "calgary-pcix" ? 3 : 6));
+        this.count(owner, "flush", "mmioWrite", f * 3);
+        this.count(owner, "flush", "flushWaitPoll", f * Math.min(100, 1 + inFlight));
       } else {
-        cycles = d.flushes * (2 * c.mmioRead + c.mmioWrite); // DART invalidate-all: set bit, poll once
+        // DART invalidate-all: set bit, poll once
+        this.count(owner, "flush", "mmioRead", f * 2);
+        this.count(owner, "flush", "mmioWrite", f);
       }
     }
-    cycles += d.entryInvalidations * (c.mmioWrite + c.mmioRead); // DART U4: write IONE, poll
-    this.charge(this.env.iommuOwner, "flush", cycles);
+    // DART U4: write IONE, poll
+    this.count(owner, "flush", "mmioWrite", d.entryInvalidations);
+    this.count(owner, "flush", "mmioRead", d.entryInvalidations);
   }
 
   /**
@@ -241,15 +234,13 @@ export class Simulation {
    */
   private grantWork(kind: OpKind, pages: number): void {
     if (!this.env.frontend || pages === 0) return;
-    const c = this.c;
-    if (kind === "map" || kind === "map_sg") this.charge(this.env.frontend, kind, pages * c.grantIssue);
-    if (this.integrated) {
-      this.charge("xen", kind, pages * c.grantOp);
-      return;
-    }
+    if (kind === "map" || kind === "map_sg") this.count(this.env.frontend, kind, "grantIssue", pages);
+    this.count("xen", kind, "grantOp", pages);
+    if (this.integrated) return;
     this.crossings++;
     this.hypercalls++;
-    this.charge("xen", kind, c.hypercallEntry + c.hypercallExit + pages * c.grantOp);
+    this.count("xen", kind, "hypercallEntry", 1);
+    this.count("xen", kind, "hypercallExit", 1);
   }
 
   private get integrated(): boolean {
@@ -329,24 +320,17 @@ export class Simulation {
 
   /** A dma_map_multi / dma_unmap_multi call starts: one API entry, one multicall trap under Xen. */
   private multicallStart(kind: OpKind): void {
-    this.charge(this.env.driver, kind, this.c.dmaApiEntry);
+    this.count(this.env.driver, kind, "dmaApiEntry", 1);
     if (this.env.iommuOwner === "xen") {
       this.crossings++;
-      this.charge("xen", kind, this.c.hypercallEntry + this.c.hypercallExit);
+      this.count("xen", kind, "hypercallEntry", 1);
+      this.count("xen", kind, "hypercallExit", 1);
     }
   }
 
   private setupPreallocated(): void {
-    const pages = Math.ceil(this.guestBytes / IO_PAGE_SIZE);
-    const c = this.c;
-    const work = pages * c.tceWrite + this.tableLines(pages) * c.tableCacheLineFlush;
-    if (this.env.iommuOwner === "kernel") this.charge("kernel", "setup", work);
-    else {
-      // at boot the whole guest is mapped through the same per-entry interface
-      this.crossings += pages;
-      this.hypercalls += pages;
-      this.charge("xen", "setup", pages * (c.hypercallEntry + c.hypercallExit + c.hypervisorValidate) + work);
-    }
+    // at boot the whole guest is mapped; under Xen through the same per-entry interface
+    this.tableWork("setup", Math.ceil(this.guestBytes / IO_PAGE_SIZE), "per-entry");
   }
 
   // ── the DMA API by id ───────────────────────────────────────────────────────────────────
@@ -368,6 +352,10 @@ export class Simulation {
     return b;
   }
 
+  private insideGuest(phys: number, bytes: number): void {
+    if (phys + bytes > this.guestBytes) throw new ConfigError("phys", phys, `a buffer inside the preallocated guest (below ${this.guestBytes} bytes)`);
+  }
+
   /** dma_map_single; returns the DMA address, or null when the IO space is full. */
   map(id: string, phys: number, bytes: number, dir: Direction): number | null {
     this.fresh(id);
@@ -384,31 +372,30 @@ export class Simulation {
 
   private mapOne(kind: OpKind, phys: number, bytes: number, dir: Direction): { dma: number; slot?: Parked } | null {
     const s = this.strategy.mapping;
-    const c = this.c;
     if (!this.iommu) {
-      this.charge(this.env.driver, kind, c.dmaApiEntry);
+      this.count(this.env.driver, kind, "dmaApiEntry", 1);
       return { dma: phys };
     }
     if (s === "preallocated") {
-      if (phys + bytes > this.guestBytes) throw new ConfigError("phys", phys, `a buffer inside the preallocated guest (below ${this.guestBytes} bytes)`);
-      this.charge(this.env.driver, kind, c.dmaApiEntry);
+      this.insideGuest(phys, bytes);
+      this.count(this.env.driver, kind, "dmaApiEntry", 1);
       return { dma: phys };
     }
     if (s === "cached") {
       const pages = pagesOf(phys, bytes);
       const key = `${Math.floor(phys / IO_PAGE_SIZE)}:${pages}:${dir}`;
-      this.charge(this.env.driver, kind, c.mappingCacheLookup);
+      this.count(this.env.driver, kind, "mappingCacheLookup", 1);
       const hit = this.parked.get(key);
       if (hit && !hit.inUse) {
         hit.inUse = true;
-        hit.lastUse = this.clock;
-        this.charge(this.env.driver, kind, c.dmaApiEntry);
+        this.idle.delete(key);
+        this.count(this.env.driver, kind, "dmaApiEntry", 1);
         return { dma: hit.dmaBase + (phys % IO_PAGE_SIZE), slot: hit };
       }
       const dma = this.coreMap(kind, phys, bytes, dir, false);
       if (dma === null) return null;
       if (hit) return { dma }; // the same pages mapped twice at once: the second is not cached
-      const slot: Parked = { key, dmaBase: dma - (phys % IO_PAGE_SIZE), pages, lastUse: this.clock, inUse: true };
+      const slot: Parked = { key, dmaBase: dma - (phys % IO_PAGE_SIZE), pages, inUse: true };
       this.parked.set(key, slot);
       return { dma, slot };
     }
@@ -422,13 +409,13 @@ export class Simulation {
         this.tableWork(kind, e ? pages : 0, "per-entry");
         this.flushWork(d, this.liveMappings());
         if (!e) return null;
-        buf = { key: "", dmaBase: e.dma, pages, lastUse: this.clock, inUse: true };
+        buf = { key: "", dmaBase: e.dma, pages, inUse: true };
         this.poolPages += pages;
       } else {
-        this.charge(this.env.driver, kind, c.dmaApiEntry);
+        this.count(this.env.driver, kind, "dmaApiEntry", 1);
       }
       buf.inUse = true;
-      if (dir !== "from-device") this.charge(this.env.driver, kind, bytes * c.copyPerByte);
+      if (dir !== "from-device") this.count(this.env.driver, kind, "copyPerByte", bytes);
       return { dma: buf.dmaBase + (phys % IO_PAGE_SIZE), slot: buf };
     }
     if (s === "batched") {
@@ -443,21 +430,21 @@ export class Simulation {
 
   private unmapOne(kind: OpKind, b: Buffer, i: number): void {
     const s = this.strategy.mapping;
-    const c = this.c;
     if (!this.iommu || s === "preallocated") {
-      this.charge(this.env.driver, kind, c.dmaApiEntry);
+      this.count(this.env.driver, kind, "dmaApiEntry", 1);
       return;
     }
     if (s === "cached" && b.slot) {
-      this.charge(this.env.driver, kind, c.dmaApiEntry + c.mappingCacheLookup);
+      this.count(this.env.driver, kind, "dmaApiEntry", 1);
+      this.count(this.env.driver, kind, "mappingCacheLookup", 1);
       b.slot.inUse = false;
-      b.slot.lastUse = this.clock;
+      this.idle.set(b.slot.key, b.slot);
       this.evictParked(kind);
       return;
     }
     if (s === "persistent" && b.slot) {
-      this.charge(this.env.driver, kind, c.dmaApiEntry);
-      if (b.dir !== "to-device") this.charge(this.env.driver, kind, b.bytes[i] * c.copyPerByte);
+      this.count(this.env.driver, kind, "dmaApiEntry", 1);
+      if (b.dir !== "to-device") this.count(this.env.driver, kind, "copyPerByte", b.bytes[i]);
       b.slot.inUse = false;
       const list = this.pool.get(b.slot.pages) ?? [];
       list.push(b.slot);
@@ -469,12 +456,11 @@ export class Simulation {
 
   /** Parked mappings beyond the cache size are really unmapped, least recently used first. */
   private evictParked(kind: OpKind): void {
-    let idle = [...this.parked.values()].filter((p) => !p.inUse);
-    while (idle.length > this.cacheSize) {
-      const victim = idle.reduce((a, b) => (b.lastUse < a.lastUse ? b : a));
+    while (this.idle.size > this.cacheSize) {
+      const victim = this.idle.values().next().value as Parked;
+      this.idle.delete(victim.key);
       this.parked.delete(victim.key);
       this.coreUnmap(kind, victim.dmaBase, victim.pages * IO_PAGE_SIZE, false);
-      idle = idle.filter((p) => p !== victim);
     }
   }
 
@@ -543,7 +529,7 @@ export class Simulation {
     this.fresh(id);
     if (!this.iommu) {
       // no IOMMU: one API call hands back the physical addresses
-      this.charge(this.env.driver, "map_sg", this.c.dmaApiEntry);
+      this.count(this.env.driver, "map_sg", "dmaApiEntry", 1);
       const dmas = segments.map((s) => s.phys);
       this.grantWork("map_sg", segments.reduce((n, s) => n + pagesOf(s.phys, s.bytes), 0));
       this.enter(id, { dma: dmas, bytes: segments.map((s) => s.bytes), phys: segments.map((s) => s.phys), dir, kind: "sg", live: true });
@@ -561,6 +547,7 @@ export class Simulation {
       this.tick();
       return dmas;
     }
+    if (this.strategy.mapping === "preallocated") for (const s of segments) this.insideGuest(s.phys, s.bytes);
     const out: number[] = [];
     const slots: Array<Parked | undefined> = [];
     for (const s of segments) {
@@ -594,7 +581,7 @@ export class Simulation {
     const b = this.held(id, "sg");
     if (!b) return;
     this.grantWork("unmap_sg", b.phys.reduce((n, p, i) => n + pagesOf(p, b.bytes[i]), 0));
-    if (!this.iommu) this.charge(this.env.driver, "unmap_sg", this.c.dmaApiEntry);
+    if (!this.iommu) this.count(this.env.driver, "unmap_sg", "dmaApiEntry", 1);
     else if (this.strategy.mapping === "batched") this.queueUnmap(b);
     else if (this.wholeSg) this.coreUnmapSg(b, false);
     else {
@@ -613,7 +600,7 @@ export class Simulation {
     this.fresh(id);
     let dma: number | null;
     if (!this.iommu || this.strategy.mapping === "preallocated") {
-      this.charge(this.env.driver, "alloc", this.c.dmaApiEntry);
+      this.count(this.env.driver, "alloc", "dmaApiEntry", 1);
       dma = this.physNext;
       this.physNext += Math.ceil(bytes / IO_PAGE_SIZE) * IO_PAGE_SIZE;
     } else {
@@ -636,7 +623,7 @@ export class Simulation {
   free(id: string): void {
     const b = this.held(id, "coherent");
     if (!b) return;
-    if (!this.iommu || this.strategy.mapping === "preallocated") this.charge(this.env.driver, "free", this.c.dmaApiEntry);
+    if (!this.iommu || this.strategy.mapping === "preallocated") this.count(this.env.driver, "free", "dmaApiEntry", 1);
     else {
       this.iommu.freeCoherent(b.dma[0], b.bytes[0]);
       const d = this.delta();
@@ -684,7 +671,6 @@ export class Simulation {
   }
 
   report(): SimulationReport {
-    const total = Object.values(this.byParty).reduce((a, b) => a + (b ?? 0), 0);
     const seconds = this.clock / 1e9;
     const reachable: number | "all" = !this.iommu ? "all" : this.strategy.mapping === "preallocated" ? this.guestBytes : (this.last?.pagesInUse ?? 0) * IO_PAGE_SIZE + this.keptPages.size * IO_PAGE_SIZE;
     return {
@@ -695,7 +681,8 @@ export class Simulation {
       counters: this.iommu ? this.iommu.stats() : this.counterNone,
       crossings: this.crossings,
       hypercalls: this.hypercalls,
-      cycles: { total, byParty: { ...this.byParty }, byOperation: { ...this.byOperation }, byCpu: [...this.byCpu] },
+      cycles: priceGrid(this.grid, this.profile, this.env),
+      primitives: primitiveCounts(this.grid),
       exposure: {
         releasedButLivePeak: this.exposedPeak,
         releasedButLiveAverage: this.clock ? this.exposedIntegral / this.clock : 0,

@@ -1,16 +1,16 @@
 // The price of one DMA mapping (map + unmap of a one-page buffer) as counts of CostProfile
 // primitives per party, measured by running a NIC-like ring through the Simulation (the WASM
-// core plus the strategy and environment rules) once per primitive with a unit profile. Costs
-// are linear in the primitives, so any profile's price is then a dot product.
+// core plus the strategy and environment rules) once per configuration. Costs are linear in the
+// primitives, so any profile's price is then a dot product.
 
 import type { IommuOptions } from "../config.js";
 import type { Iommu } from "../types.js";
-import { DEFAULT_PROFILE, type CostProfile } from "../sim/cost-profile.js";
+import type { CostProfile } from "../sim/cost-profile.js";
 import type { EnvironmentName, Party } from "../sim/environments.js";
+import { PRIMITIVES, type Primitive, type PrimitiveCounts } from "../sim/primitives.js";
 import { createSimulation, type SimPlatform, type Simulation } from "../sim/simulation.js";
 
-export type Primitive = keyof CostProfile["cycles"];
-export const PRIMITIVES = Object.keys(DEFAULT_PROFILE.cycles) as Primitive[];
+export { PRIMITIVES, type Primitive };
 
 /** counts[party][primitive] per map+unmap pair. */
 export type PairCounts = Partial<Record<Party, Partial<Record<Primitive, number>>>>;
@@ -36,33 +36,27 @@ export function pairCounts(
 }
 
 /**
- * Runs `drive` once per CostProfile primitive, with that primitive costing 1 cycle and the rest 0,
- * on a fresh Simulation; `drive` returns the cycles by party spent on `units` units of work it
- * wants priced (setup excluded). The result is the count of each primitive per unit, by party.
+ * Runs `drive` on a fresh Simulation; `drive` returns the primitive counts before the work it
+ * wants priced (setup excluded) and how many units of that work it did. The result is the count
+ * of each primitive per unit, by party: one simulation per configuration, whatever the profile.
  */
 function countPrimitives(
   platform: SimPlatform, environment: EnvironmentName, strategy: string, makeIommu: (o: IommuOptions) => Iommu,
-  drive: (sim: Simulation) => { spent: Partial<Record<Party, number>>; units: number },
+  drive: (sim: Simulation) => { before: PrimitiveCounts; units: number },
 ): PairCounts {
+  // a 1M table (512 MiB of IO space): never wrapped by these short runs, and cheap to create
+  const iommu = platform === "none" ? undefined : { tableSize: "1M" };
+  const sim = createSimulation({ platform, environment, strategy, guestBytes: 1 << 28, iommu }, makeIommu);
+  const { before, units } = drive(sim);
+  const after = sim.report().primitives;
   const out: PairCounts = {};
-  for (const k of PRIMITIVES) {
-    const cycles = Object.fromEntries(PRIMITIVES.map((p) => [p, p === k ? 1 : 0])) as CostProfile["cycles"];
-    const profile: CostProfile = { ...DEFAULT_PROFILE, name: `unit-${k}`, cycles };
-    // a 1M table (512 MiB of IO space): never wrapped by these short runs, and cheap to create
-    const iommu = platform === "none" ? undefined : { tableSize: "1M" };
-    const sim = createSimulation({ platform, environment, strategy, profile, guestBytes: 1 << 28, iommu }, makeIommu);
-    const { spent, units } = drive(sim);
-    for (const [party, c] of Object.entries(spent) as Array<[Party, number]>) {
-      if (c !== 0) ((out[party] ??= {})[k] = c / units);
+  for (const [party, byPrim] of Object.entries(after) as Array<[Party, Partial<Record<Primitive, number>>]>) {
+    for (const [k, n] of Object.entries(byPrim) as Array<[Primitive, number]>) {
+      const d = n - (before[party]?.[k] ?? 0);
+      if (d !== 0) (out[party] ??= {})[k] = d / units;
     }
   }
   return out;
-}
-
-/** Cycles by party spent since `before`. */
-function since(sim: Simulation, before: Partial<Record<Party, number>>): Partial<Record<Party, number>> {
-  const after = sim.report().cycles.byParty;
-  return Object.fromEntries(Object.keys(after).map((p) => [p, (after[p as Party] ?? 0) - (before[p as Party] ?? 0)]));
 }
 
 /** Counts per pair, and what the ring leaves exposed, for one platform × environment × strategy. */
@@ -78,7 +72,7 @@ export function priceRing(
       sim.map(`r${i}`, 0x100_0000 + i * 4096, 1514, "to-device");
       sim.access(`r${i}`, 0, 1514, "read");
     }
-    const before = sim.report().cycles.byParty;
+    const before = sim.report().primitives;
     for (let i = 0; i < PAIRS; i++) {
       const slot = i % RING;
       sim.unmap(`r${slot}`);
@@ -88,14 +82,14 @@ export function priceRing(
     }
     sim.finish();
     const report = sim.report();
-    exposure ??= {
+    exposure = {
       releasedButLivePeak: report.exposure.releasedButLivePeak,
       releasedButLiveAverage: report.exposure.releasedButLiveAverage,
       reachableBytes: report.exposure.reachableBytes,
       lateDmaReachedPct: (report.exposure.dmaAfterRelease.reached / PAIRS) * 100,
       crossingsPerPair: report.crossings / (PAIRS + RING),
     };
-    return { spent: since(sim, before), units: PAIRS };
+    return { before, units: PAIRS };
   });
   return { counts, exposure: exposure! };
 }
@@ -112,13 +106,13 @@ export function priceSgIo(
   const list = (io: number) => Array.from({ length: pages }, (_, j) => ({ phys: 0x100_0000 + ((io * pages + j) % 60000) * 4096, bytes: 4096 }));
   return countPrimitives(platform, environment, strategy, makeIommu, (sim) => {
     for (let i = 0; i < depth; i++) sim.mapSg(`io${i}`, list(i), "from-device");
-    const before = sim.report().cycles.byParty;
+    const before = sim.report().primitives;
     for (let i = 0; i < IOS; i++) {
       sim.unmapSg(`io${i % depth}`);
       sim.mapSg(`io${i % depth}`, list(depth + i), "from-device");
     }
     sim.finish();
-    return { spent: since(sim, before), units: IOS };
+    return { before, units: IOS };
   });
 }
 
