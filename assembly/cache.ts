@@ -5,9 +5,11 @@
 //
 //   set s = io page & (sets − 1); ways of a set are contiguous:
 //   ╒════════════════╤════════════════╤══════════════════════════════╕
-//   │ tag u32 (@0)   │ pad            │ lru u64 (@8) │ word u64 (@16) │   × ways × sets
+//   │ tag u32 (@0)   │ stale u32 (@4) │ lru u64 (@8) │ word u64 (@16) │   × ways × sets
 //   ╘════════════════╧════════════════╧══════════════════════════════╛
 //   tag: io page, EMPTY_TAG when invalid. lru: global touch stamp, oldest is evicted.
+//   stale: the copy differs from the table (kept only while tracking, for the priced model's
+//   exposure: counting stale lines by a scan per operation would cost more than the operation).
 
 import { stats } from "./counters";
 
@@ -20,19 +22,56 @@ import { stats } from "./counters";
 // @ts-ignore: decorator
 @inline const LRU: u32 = 8;
 // @ts-ignore: decorator
+@inline const STALE: u32 = 4;
+// @ts-ignore: decorator
 @inline const WORD: u32 = 16;
 
 let cacheBase: usize = 0;
 let setMask: u32 = 0;
 let ways: u32 = 0;
 let stamp: u64 = 0;
+/** Keep `staleCount` as the table changes (off unless the priced model asks). */
+let tracking: bool = false;
+let staleCount: u32 = 0;
 
 export function cacheInit(base: usize, nsets: u32, nways: u32): void {
   cacheBase = base;
   setMask = nsets - 1;
   ways = nways;
   stamp = 0;
+  tracking = false;
   cacheInvalidateAll();
+}
+
+/** Starts counting stale lines incrementally (on an empty or freshly flushed cache). */
+export function cacheTrackStale(): void {
+  cacheInvalidateAll();
+  tracking = ways != 0;
+}
+
+/** Lines whose copy differs from the table, as kept by tracking. */
+export function cacheStaleCount(): u32 {
+  return staleCount;
+}
+
+/**
+ * Table entry `page` now holds `word`: a cached copy of it becomes stale or current again.
+ * Called on every entry write while tracking; one set probe, no LRU touch.
+ */
+// @ts-ignore: decorator
+@inline export function cacheNoteWrite(page: u32, word: u64): void {
+  if (!tracking) return;
+  let s = setBase(page);
+  for (let i: u32 = 0; i < ways; i++) {
+    let slot = s + <usize>(i * SLOT_SIZE);
+    if (load<u32>(slot, TAG) == page) {
+      let was = load<u32>(slot, STALE);
+      let now: u32 = load<u64>(slot, WORD) != word ? 1 : 0;
+      store<u32>(slot, now, STALE);
+      staleCount += now - was;
+      return;
+    }
+  }
 }
 
 // @ts-ignore: decorator
@@ -82,8 +121,12 @@ export function cacheInsert(page: u32, word: u64): void {
       victim = slot;
     }
   }
-  if (evict) stats.cacheEvictions++;
+  if (evict) {
+    stats.cacheEvictions++;
+    if (tracking) staleCount -= load<u32>(victim, STALE);
+  }
   store<u32>(victim, page, TAG);
+  store<u32>(victim, 0, STALE);
   store<u64>(victim, ++stamp, LRU);
   store<u64>(victim, word, WORD);
 }
@@ -92,13 +135,17 @@ export function cacheInvalidateOne(page: u32): void {
   let s = setBase(page);
   for (let i: u32 = 0; i < ways; i++) {
     let slot = s + <usize>(i * SLOT_SIZE);
-    if (load<u32>(slot, TAG) == page) store<u32>(slot, EMPTY_TAG, TAG);
+    if (load<u32>(slot, TAG) == page) {
+      store<u32>(slot, EMPTY_TAG, TAG);
+      if (tracking) staleCount -= load<u32>(slot, STALE);
+    }
   }
 }
 
 export function cacheInvalidateAll(): void {
   let n = (setMask + 1) * ways;
   for (let i: u32 = 0; i < n; i++) store<u32>(cacheBase + <usize>(i * SLOT_SIZE), EMPTY_TAG, TAG);
+  staleCount = 0;
 }
 
 /** Lines whose copy differs from the table now (stale: usable by the device, unknown to the driver). */

@@ -51,6 +51,8 @@ let scratchAt: usize = 0;
 let allocKind: u32 = 0;
 let flushQueueOn: bool = false;
 let tableEntries: u32 = 0;
+let tableFormatOf: u32 = 0;
+let scratchBytesAt: usize = 0;
 
 // @ts-ignore: decorator
 @inline function align64(p: usize): usize {
@@ -69,6 +71,8 @@ export function init(
   allocKind = allocator;
   flushQueueOn = flushPolicy == FLUSH_QUEUE;
   tableEntries = entries;
+  tableFormatOf = format;
+  scratchBytesAt = scratchBytes;
   let p = align64(__heap_base);
   countersAt = p;
   p = align64(p + (<usize>N_COUNTERS << 3));
@@ -103,8 +107,8 @@ export function init(
 
   resetCounters();
   bitmapInit(mapAt, entries);
+  cacheInit(cacheAt, cacheSets, cacheWays); // first: table writes tell the cache (cacheNoteWrite)
   tableInit(tableAt, format, entries, emptyWord);
-  cacheInit(cacheAt, cacheSets, cacheWays);
   flushInit(flushPolicy);
   allocatorInit(allocator, entries, boundaryPages, freeListAt, cpus, iovaAt);
   dmaInit(entries, allocator, badFreeBelow, coherentBasePfn, flushPolicy == FLUSH_QUEUE);
@@ -216,4 +220,26 @@ export function treeCheck(): i32 {
 /** Largest run of IO pages the allocator could still hand out as one range. */
 export function largestFreeRun(): u32 {
   return isIova(allocKind) ? iovaLargestGap(tableEntries) : largestZeroRun(tableEntries);
+}
+
+// ── the priced model (assembly/priced/): strategies, environments and their counted price ──
+
+export { pricedRun, pricedFinish, pricedGauges, pricedBuffer, pricedBytes } from "./priced/run";
+export { gridPtr as pricedGridPtr } from "./priced/counts";
+import { pricedBytes, pricedSetup } from "./priced/run";
+
+/**
+ * Lays the priced model into the scratch area (init's scratchBytes must be pricedBytes(…)) and
+ * configures it; returns 0, or -1 when the scratch is too small.
+ */
+export function pricedInit(
+  strategy: u32, handles: u32, core: bool, driver: u32, owner: u32, frontend: u32, flusher: u32,
+  intervalNs: f64, guestBytes: f64, cacheSize: u32, batchSize: u32, perCpu: bool, cpus: u32,
+): i32 {
+  if (pricedBytes(strategy, handles, tableEntries, cacheSize, batchSize) > scratchBytesAt) return -1;
+  pricedSetup(
+    scratchAt, opsAt, resultsAt, sgAt, tableEntries, strategy, handles, core, driver, owner, frontend, flusher,
+    tableFormatOf, intervalNs, guestBytes, cacheSize, batchSize, perCpu, cpus,
+  );
+  return 0;
 }

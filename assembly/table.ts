@@ -5,6 +5,7 @@
 import { FORMAT_CALGARY } from "./constants";
 import { tceEncode, tceLoad, tcePermits, tceStore, TCE_EMPTY, TCE_ENTRY_SHIFT } from "./tce";
 import { dartEncode, dartLoad, dartPermits, dartStore, DART_ENTRY_SHIFT } from "./dart";
+import { cacheNoteWrite } from "./cache";
 
 let tableBase: usize = 0;
 let format: u32 = FORMAT_CALGARY;
@@ -45,6 +46,7 @@ export function tableInit(base: usize, fmt: u32, entries: u32, empty: u64): void
 @inline function writeEntry(e: u32, v: u64): void {
   if (format == FORMAT_CALGARY) tceStore(tableBase, e, v);
   else dartStore(tableBase, e, <u32>v);
+  cacheNoteWrite(e, readEntry(e));
 }
 
 // @ts-ignore: decorator

@@ -22,6 +22,8 @@ export { createSimulation, Simulation, OP_KINDS, type SimulationOptions, type Si
 export { DEFAULT_PROFILE, validateProfile, type CostProfile } from "./sim/cost-profile.js";
 export { ENVIRONMENTS, ENVIRONMENT_PRESETS, type EnvironmentName, type Environment, type Party } from "./sim/environments.js";
 export { STRATEGIES, MAPPING_STRATEGIES, FLUSH_STRATEGIES, STRATEGY_TEXT, parseStrategy, type StrategyChoice } from "./sim/strategies.js";
+export { createPricedSimulationWith, PricedSimulation, PRICED } from "./sim/priced.js";
+export { PARTIES, PRIMITIVES, priceGrid, primitiveCounts, type PrimitiveCounts, type Primitive, type PricedCycles } from "./sim/primitives.js";
 export { replayThroughSimulation, type SimReplayResult } from "./sim/replay.js";
 export { priceRing, pairCycles, type PairCounts, type RingExposure } from "./workloads/dma-price.js";
 export { netperfPoint, MSS, FRAME_OVERHEAD, PARAM_BOUNDS, type NetperfParams, type NetperfPoint } from "./workloads/netperf.js";

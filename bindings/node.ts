@@ -4,6 +4,8 @@ import { readFileSync } from "node:fs";
 import type { IommuOptions } from "./config.js";
 import type { Iommu } from "./types.js";
 import { createIommuWith, createNicRingWith, type NicRing } from "./wasm-iommu.js";
+import { createPricedSimulationWith, type PricedSimulation } from "./sim/priced.js";
+import type { SimulationOptions } from "./sim/setup.js";
 import { createAllocatorWorkloadWith, type AllocatorWorkload, type AllocatorWorkloadOptions } from "./allocators/workload.js";
 
 export * from "./index.js";
@@ -29,4 +31,9 @@ export function createIommu(options: IommuOptions): Iommu {
 /** An allocator workload (assembly/workloads.ts) on a fresh WASM IOMMU. */
 export function createAllocatorWorkload(options: IommuOptions, workload: AllocatorWorkloadOptions): AllocatorWorkload {
   return createAllocatorWorkloadWith(iommuModule(), options, workload);
+}
+
+/** A priced simulation (strategy, environment, counted price) on the WASM core. */
+export function createPricedSimulation(options: SimulationOptions): PricedSimulation {
+  return createPricedSimulationWith(iommuModule(), options);
 }

@@ -18,7 +18,7 @@ import {
 } from "./inputs.js";
 import type { AllocatorState, BatchArea, CoherentBuffer, DmaSegment, Iommu, SgSegment } from "./types.js";
 
-interface CoreExports {
+export interface CoreExports {
   memory: WebAssembly.Memory;
   init(
     format: number, allocator: number, flushPolicy: number, entries: number, cacheSets: number,
@@ -61,6 +61,16 @@ interface CoreExports {
   workloadLow(): number;
   workloadHighEnd(): number;
   workloadLivePages(): number;
+  pricedBytes(strategy: number, handles: number, entries: number, cacheSize: number, batchSize: number): number;
+  pricedInit(
+    strategy: number, handles: number, core: number, driver: number, owner: number, frontend: number, flusher: number,
+    intervalNs: number, guestBytes: number, cacheSize: number, batchSize: number, perCpu: number, cpus: number,
+  ): number;
+  pricedRun(n: number): number;
+  pricedFinish(): void;
+  pricedGauges(): number;
+  pricedGridPtr(): number;
+  pricedBuffer(h: number): number;
 }
 
 const imports = {
@@ -84,8 +94,10 @@ export class WasmIommu implements Iommu {
   private readonly sgBase: number;
   private readonly maxPhys: number;
 
-  constructor(module: WebAssembly.Module, readonly config: ResolvedConfig, scratchBytes = 0) {
+  /** `scratchBytes`: room after the core's layout, or a function of the fresh core that says how much. */
+  constructor(module: WebAssembly.Module, readonly config: ResolvedConfig, scratchBytes: number | ((core: CoreExports) => number) = 0) {
     this.core = new WebAssembly.Instance(module, imports).exports as unknown as CoreExports;
+    if (typeof scratchBytes === "function") scratchBytes = scratchBytes(this.core);
     this.maxPhys = (config.maxPfn + 1) * IO_PAGE_SIZE - 1;
     const c = config;
     const sets = c.cacheEntries === 0 ? 1 : c.cacheEntries / c.cacheWays;

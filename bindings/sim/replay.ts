@@ -1,8 +1,9 @@
-// Replays a parsed trace through a Simulation (platform × strategy × environment).
+// Replays a parsed trace through a priced model (platform × strategy × environment): the core's
+// PricedSimulation, or the reference Simulation.
 
 import { ConfigError } from "../errors.js";
 import { TraceError, type ParsedTrace } from "../trace/parse.js";
-import type { Simulation, SimulationReport } from "./simulation.js";
+import type { PricedModel, SimulationReport } from "./setup.js";
 
 export interface SimReplayResult {
   report: SimulationReport;
@@ -11,7 +12,7 @@ export interface SimReplayResult {
 }
 
 /** Applies every operation; an out-of-sequence one stops the replay (or is skipped under lenient). */
-export function replayThroughSimulation(trace: ParsedTrace, sim: Simulation, lenient = false): SimReplayResult {
+export function replayThroughSimulation(trace: ParsedTrace, sim: PricedModel, lenient = false): SimReplayResult {
   const skipped = [...trace.skipped];
   const sgLengths = new Map<string, number[]>();
   let operations = 0;

@@ -3,69 +3,25 @@
 // the protection left (exposure). The core does the mapping; this layer decides what the core
 // sees and who pays for it.
 
+// It is also the reference of the core's priced model (assembly/priced/, bindings/sim/priced.ts):
+// written for clarity, by id, with plain maps and sets, and held to the core count for count.
+
 import type { AccessOutcome, Direction, Stats } from "../abi.js";
-import { COUNTER_NAMES, IO_PAGE_SIZE } from "../abi.js";
+import { IO_PAGE_SIZE } from "../abi.js";
 import { isPerCpu, type IommuOptions } from "../config.js";
 import { ConfigError } from "../errors.js";
-import type { PlatformName } from "../platforms.js";
 import type { Iommu } from "../types.js";
-import { DEFAULT_PROFILE, validateProfile, type CostProfile } from "./cost-profile.js";
-import { ENVIRONMENT_PRESETS, ENVIRONMENTS, type Environment, type EnvironmentName, type Party } from "./environments.js";
+import type { CostProfile } from "./cost-profile.js";
+import type { Environment, Party } from "./environments.js";
+import { GRID_SIZE, gridIndex, KIND_INDEX, PARTY_INDEX, PRIM_INDEX, type OpKind, type Primitive } from "./primitives.js";
 import {
-  GRID_SIZE, gridIndex, KIND_INDEX, PARTY_INDEX, PRIM_INDEX, priceGrid, primitiveCounts,
-  type OpKind, type PricedCycles, type Primitive, type PrimitiveCounts,
-} from "./primitives.js";
-import { parseStrategy, type StrategyChoice } from "./strategies.js";
+  buildReport, resolveGuestBytes, resolveSimulation, type PricedModel, type ResolvedSimulation, type SimulationOptions,
+  type SimulationReport,
+} from "./setup.js";
+import type { StrategyChoice } from "./strategies.js";
 
-export type SimPlatform = PlatformName | "none";
+export type { SimPlatform, SimulationOptions, SimulationReport } from "./setup.js";
 export { OP_KINDS, type OpKind } from "./primitives.js";
-
-export interface SimulationOptions {
-  platform: SimPlatform;
-  /** e.g. "straightforward", "cached", "batched+deferred-flush". @default "straightforward" */
-  strategy?: string;
-  /** @default "baremetal" */
-  environment?: EnvironmentName;
-  profile?: CostProfile;
-  /** Core options other than the platform (tableSize, cache, …). */
-  iommu?: Omit<IommuOptions, "platform" | "flushPolicy">;
-  /** Operations per dma_map_multi / dma_unmap_multi (batched). @default 16 */
-  batchSize?: number;
-  /** Parked mappings the DMA-API cache keeps (cached). @default 256 */
-  mappingCacheSize?: number;
-  /** Guest memory mapped up front (preallocated). @default min(2 GiB, IO space) */
-  guestBytes?: number;
-  /** Simulated time between consecutive operations, for exposure integrals. @default 1000 */
-  opIntervalNs?: number;
-}
-
-export interface SimulationReport {
-  platform: SimPlatform;
-  strategy: StrategyChoice;
-  environment: EnvironmentName;
-  profile: { name: string; version: number };
-  /** The core's counters (all zero on the none platform except what it counts itself). */
-  counters: Stats;
-  /** Hypervisor entries (hypercalls, multicalls, grant operations). */
-  crossings: number;
-  hypercalls: number;
-  cycles: PricedCycles;
-  /** What the cycles are made of: CostProfile primitives counted, by party. */
-  primitives: PrimitiveCounts;
-  exposure: {
-    /** Translations the device could still use after the driver released them: peak and time average. */
-    releasedButLivePeak: number;
-    releasedButLiveAverage: number;
-    /** ∫ released-but-live pages dt, in page·seconds. */
-    releasedButLivePageSeconds: number;
-    /** Device DMAs to buffers the driver had released: reached memory, or were blocked. */
-    dmaAfterRelease: { reached: number; blocked: number };
-    /** Guest memory the device can reach at the end (bytes): all of it with no IOMMU or preallocated. */
-    reachableBytes: number | "all";
-    ioSpaceInUse: { peakPages: number; averagePages: number };
-  };
-  simulatedSeconds: number;
-}
 
 interface Buffer {
   dma: number[];
@@ -89,7 +45,7 @@ interface Parked {
 
 const pagesOf = (addr: number, bytes: number) => Math.ceil(((addr % IO_PAGE_SIZE) + bytes) / IO_PAGE_SIZE);
 
-export class Simulation {
+export class Simulation implements PricedModel {
   readonly strategy: StrategyChoice;
   readonly env: Environment;
   readonly profile: CostProfile;
@@ -105,7 +61,6 @@ export class Simulation {
   private readonly parked = new Map<string, Parked>(); // cached: key → parked or in use
   private readonly idle = new Map<string, Parked>(); // cached: the parked ones, least recently released first
   private readonly pool = new Map<number, Parked[]>(); // persistent: pages → free buffers
-  private poolPages = 0;
   private readonly keptPages = new Set<number>(); // never-free: entries still valid after unmap
   private readonly pendingUnmaps: Buffer[] = []; // batched
   private mapBatchFill = 0;
@@ -120,36 +75,19 @@ export class Simulation {
   private ioIntegral = 0;
   private reached = 0;
   private blocked = 0;
-  private counterNone: Stats;
+
+  private readonly resolved: ResolvedSimulation;
 
   constructor(readonly options: SimulationOptions, makeIommu: (o: IommuOptions) => Iommu) {
-    const environment = options.environment ?? "baremetal";
-    if (!ENVIRONMENTS.includes(environment)) throw new ConfigError("environment", environment, `one of ${ENVIRONMENTS.join(", ")}`);
-    this.env = ENVIRONMENT_PRESETS[environment];
-    this.strategy = parseStrategy(options.strategy ?? "straightforward", options.platform, environment);
-    this.profile = validateProfile(options.profile ?? DEFAULT_PROFILE);
-    const int = (f: string, v: number | undefined, d: number, min: number, max: number) => {
-      const x = v ?? d;
-      if (!Number.isInteger(x) || x < min || x > max) throw new ConfigError(f, v, `an integer from ${min} to ${max}`);
-      return x;
-    };
-    this.batchSize = int("batchSize", options.batchSize, 16, 1, 1 << 16);
-    this.cacheSize = int("mappingCacheSize", options.mappingCacheSize, 256, 1, 1 << 20);
-    this.intervalNs = int("opIntervalNs", options.opIntervalNs, 1000, 0, 1e12);
-    const flushPolicy = this.strategy.flush === "strict-flush" ? "strict" : this.strategy.flush === "deferred-flush" ? "on-wrap" : undefined;
-    if (options.platform === "none") {
-      this.iommu = null;
-    } else {
-      const o: IommuOptions = { ...(options.iommu ?? {}), platform: options.platform };
-      if (flushPolicy) o.flushPolicy = flushPolicy;
-      this.iommu = makeIommu(o);
-    }
-    const ioSpace = this.iommu?.config.ioSpaceBytes ?? 2 ** 52;
-    this.guestBytes = int("guestBytes", options.guestBytes, Math.min(2 ** 31, ioSpace), IO_PAGE_SIZE, 2 ** 52);
-    if (this.strategy.mapping === "preallocated" && this.guestBytes > ioSpace) {
-      throw new ConfigError("guestBytes", this.guestBytes, `at most the IO space of ${options.platform} (${ioSpace} bytes): preallocated maps the whole guest`);
-    }
-    this.counterNone = Object.fromEntries(COUNTER_NAMES.map((k) => [k, 0])) as Stats;
+    const r = (this.resolved = resolveSimulation(options));
+    this.env = r.env;
+    this.strategy = r.strategy;
+    this.profile = r.profile;
+    this.batchSize = r.batchSize;
+    this.cacheSize = r.cacheSize;
+    this.intervalNs = r.intervalNs;
+    this.iommu = r.core ? makeIommu(r.core) : null;
+    this.guestBytes = resolveGuestBytes(options, r.strategy, this.iommu?.config.ioSpaceBytes ?? null);
     this.last = this.iommu?.stats() ?? null;
     if (this.strategy.mapping === "preallocated") this.setupPreallocated();
   }
@@ -410,7 +348,6 @@ export class Simulation {
         this.flushWork(d, this.liveMappings());
         if (!e) return null;
         buf = { key: "", dmaBase: e.dma, pages, inUse: true };
-        this.poolPages += pages;
       } else {
         this.count(this.env.driver, kind, "dmaApiEntry", 1);
       }
@@ -671,28 +608,21 @@ export class Simulation {
   }
 
   report(): SimulationReport {
-    const seconds = this.clock / 1e9;
-    const reachable: number | "all" = !this.iommu ? "all" : this.strategy.mapping === "preallocated" ? this.guestBytes : (this.last?.pagesInUse ?? 0) * IO_PAGE_SIZE + this.keptPages.size * IO_PAGE_SIZE;
-    return {
-      platform: this.options.platform,
-      strategy: this.strategy,
-      environment: this.env.name,
-      profile: { name: this.profile.name, version: this.profile.version },
-      counters: this.iommu ? this.iommu.stats() : this.counterNone,
+    return buildReport(this.options.platform, this.resolved, {
+      grid: this.grid,
+      counters: this.iommu ? this.iommu.stats() : null,
       crossings: this.crossings,
       hypercalls: this.hypercalls,
-      cycles: priceGrid(this.grid, this.profile, this.env),
-      primitives: primitiveCounts(this.grid),
-      exposure: {
-        releasedButLivePeak: this.exposedPeak,
-        releasedButLiveAverage: this.clock ? this.exposedIntegral / this.clock : 0,
-        releasedButLivePageSeconds: this.exposedIntegral / 1e9,
-        dmaAfterRelease: { reached: this.reached, blocked: this.blocked },
-        reachableBytes: reachable,
-        ioSpaceInUse: { peakPages: this.ioPeak, averagePages: this.clock ? this.ioIntegral / this.clock : 0 },
-      },
-      simulatedSeconds: seconds,
-    };
+      clock: this.clock,
+      exposedPeak: this.exposedPeak,
+      exposedIntegral: this.exposedIntegral,
+      ioPeak: this.ioPeak,
+      ioIntegral: this.ioIntegral,
+      reached: this.reached,
+      blocked: this.blocked,
+      keptPages: this.keptPages.size,
+      guestBytes: this.guestBytes,
+    });
   }
 }
 

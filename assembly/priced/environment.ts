@@ -1,0 +1,118 @@
+// === Environment: who executes each step, and which crossings it costs ===
+// Bare metal: the kernel runs the driver and writes the table. Xen dom0: dom0's driver asks Xen
+// to write each entry (a hypercall, validated). Xen domU: the front-end grants its pages, dom0's
+// back-end maps them, Xen programs the IOMMU. With grant-table integration the grant operation
+// carries the table update, so it costs one crossing, not one per entry.
+
+import { FORMAT_CALGARY } from "../constants";
+import {
+  count, KIND_FLUSH, KIND_MAP, KIND_MAP_SG, P_BITMAP_WORD_SCAN, P_DMA_API_ENTRY, P_FLUSH_WAIT_POLL, P_GRANT_ISSUE,
+  P_GRANT_OP, P_HYPERCALL_ENTRY, P_HYPERCALL_EXIT, P_HYPERVISOR_VALIDATE, P_MMIO_READ, P_MMIO_WRITE,
+  P_MULTICALL_PER_ENTRY, P_TABLE_LINE_FLUSH, P_TCE_WRITE, PARTY_KERNEL, PARTY_NONE, PARTY_XEN, trap,
+} from "./counts";
+
+/** How a table update reaches Xen. */
+// @ts-ignore: decorator
+@inline export const CROSS_PER_ENTRY: u32 = 0; // one hypercall per entry
+// @ts-ignore: decorator
+@inline export const CROSS_ONE: u32 = 1; // one hypercall or grant op carries them all
+// @ts-ignore: decorator
+@inline export const CROSS_MULTICALL_ENTRY: u32 = 2; // inside a multicall whose trap is paid
+
+/** Whose flush sequence the platform has. */
+// @ts-ignore: decorator
+@inline export const FLUSHER_CALGARY_PCIX: u32 = 0;
+// @ts-ignore: decorator
+@inline export const FLUSHER_CALIOC2: u32 = 1;
+// @ts-ignore: decorator
+@inline export const FLUSHER_DART: u32 = 2;
+
+/** The kernel that runs the driver and the DMA API. */
+export let driver: u32 = PARTY_KERNEL;
+/** Who writes entries and flushes: the kernel, or Xen. */
+export let owner: u32 = PARTY_KERNEL;
+/** The PV front-end granting its pages, or PARTY_NONE. */
+let frontend: u32 = PARTY_NONE;
+/** grant-table integration: the grant op programs the IOMMU. */
+export let integrated: bool = false;
+let flusher: u32 = FLUSHER_CALGARY_PCIX;
+let format: u32 = FORMAT_CALGARY;
+
+export function environmentInit(drv: u32, own: u32, front: u32, grantIntegrated: bool, flush: u32, fmt: u32): void {
+  driver = drv;
+  owner = own;
+  frontend = front;
+  integrated = grantIntegrated;
+  flusher = flush;
+  format = fmt;
+}
+
+/** The driver kernel's share of a DMA-API call: its entries and the allocator's bitmap scan. */
+// @ts-ignore: decorator
+@inline export function driverWork(kind: u32, entries: f64, wordsScanned: f64): void {
+  count(driver, kind, P_DMA_API_ENTRY, entries);
+  count(driver, kind, P_BITMAP_WORD_SCAN, wordsScanned);
+}
+
+/** Table cache lines the CPU flushes after writing `pages` entries (Calgary: one per TCE; DART: 128-byte lines, one extra entry). */
+// @ts-ignore: decorator
+@inline function tableLines(pages: f64): f64 {
+  return format == FORMAT_CALGARY ? pages : Math.ceil(((pages + 1) * 4) / 128);
+}
+
+/** `pages` entries written and their lines flushed, reaching Xen as `crossing` says. */
+export function tableWork(kind: u32, pages: f64, crossing: u32): void {
+  if (pages == 0) return;
+  count(owner, kind, P_TCE_WRITE, pages);
+  count(owner, kind, P_TABLE_LINE_FLUSH, tableLines(pages));
+  if (owner == PARTY_KERNEL) return;
+  let traps: f64 = crossing == CROSS_PER_ENTRY ? pages : crossing == CROSS_ONE ? 1 : 0;
+  trap(traps, true);
+  count(owner, kind, P_HYPERCALL_ENTRY, traps);
+  count(owner, kind, P_HYPERCALL_EXIT, traps);
+  count(owner, kind, P_HYPERVISOR_VALIDATE, pages);
+  if (crossing == CROSS_MULTICALL_ENTRY) count(owner, kind, P_MULTICALL_PER_ENTRY, pages);
+}
+
+/** Device-cache flushes the core just performed, at the platform's price; `inFlight` sets Calgary's polls. */
+export function flushWork(flushes: f64, invalidations: f64, inFlight: f64): void {
+  if (flushes > 0) {
+    if (flusher == FLUSHER_DART) {
+      // invalidate-all: set the bit, poll once
+      count(owner, KIND_FLUSH, P_MMIO_READ, flushes * 2);
+      count(owner, KIND_FLUSH, P_MMIO_WRITE, flushes);
+    } else {
+      // stop arbitration, push, poll the split queue until DMA in flight drains (≤ 100), rewrite TAR, restore
+      count(owner, KIND_FLUSH, P_MMIO_READ, flushes * (flusher == FLUSHER_CALGARY_PCIX ? 3 : 6));
+      count(owner, KIND_FLUSH, P_MMIO_WRITE, flushes * 3);
+      count(owner, KIND_FLUSH, P_FLUSH_WAIT_POLL, flushes * Math.min(100, 1 + inFlight));
+    }
+  }
+  // DART U4: write IONE, poll
+  count(owner, KIND_FLUSH, P_MMIO_WRITE, invalidations);
+  count(owner, KIND_FLUSH, P_MMIO_READ, invalidations);
+}
+
+/**
+ * xen-domU: the front-end grants its pages and dom0 grant-maps them (unmaps after), whatever
+ * the strategy, one grant operation per buffer; paid with the IOMMU off too.
+ */
+export function grantWork(kind: u32, pages: f64): void {
+  if (frontend == PARTY_NONE || pages == 0) return;
+  if (kind == KIND_MAP || kind == KIND_MAP_SG) count(frontend, kind, P_GRANT_ISSUE, pages);
+  count(PARTY_XEN, kind, P_GRANT_OP, pages);
+  if (integrated) return;
+  trap(1, true);
+  count(PARTY_XEN, kind, P_HYPERCALL_ENTRY, 1);
+  count(PARTY_XEN, kind, P_HYPERCALL_EXIT, 1);
+}
+
+/** A dma_map_multi / dma_unmap_multi call starts: one API entry, one multicall trap under Xen. */
+export function multicallStart(kind: u32): void {
+  count(driver, kind, P_DMA_API_ENTRY, 1);
+  if (owner == PARTY_XEN) {
+    trap(1, false);
+    count(PARTY_XEN, kind, P_HYPERCALL_ENTRY, 1);
+    count(PARTY_XEN, kind, P_HYPERCALL_EXIT, 1);
+  }
+}

@@ -1,0 +1,161 @@
+// === The DMA API through the core, priced: the straightforward path every strategy ends in ===
+// Each call reads the core's counters around it (bitmap words scanned, flushes, invalidations,
+// entries written) and charges them: the driver's entry and scan, the table writes and their
+// crossings, the platform's flush sequence.
+
+import { stats } from "../counters";
+import { IO_PAGE_SHIFT } from "../constants";
+import { allocCoherent, freeCoherent, mapSg, mapSingle, SG_ELEM_SIZE, unmapKeep, unmapSg, unmapSingle } from "../dma";
+import { CROSS_MULTICALL_ENTRY, CROSS_ONE, CROSS_PER_ENTRY, driverWork, flushWork, integrated, tableWork } from "./environment";
+import { KIND_FREE, KIND_MAP_SG, KIND_UNMAP_SG } from "./counts";
+import { B, bytesOf, dmaOf, pagesOf, physOf } from "./buffers";
+import { forget, keep } from "./never-free";
+
+/** Buffers the driver holds now (Calgary's flush polls until the DMA in flight drains). */
+export let live: f64 = 0;
+/** never-free: unmaps keep their entries. */
+let keepOnUnmap: bool = false;
+let sgScratch: usize = 0;
+
+let words0: u64 = 0;
+let flushes0: u64 = 0;
+let invals0: u64 = 0;
+let written0: u64 = 0;
+let unmapped0: u64 = 0;
+
+export function mappingInit(sg: usize, neverFree: bool): void {
+  sgScratch = sg;
+  keepOnUnmap = neverFree;
+  live = 0;
+}
+
+// @ts-ignore: decorator
+@inline export function liveChange(n: f64): void {
+  live += n;
+}
+
+// @ts-ignore: decorator
+@inline function written(): u64 {
+  return stats.pagesMapped + stats.pagesUnmapped - stats.pagesKept + 2 * stats.pagesUnwound;
+}
+
+// @ts-ignore: decorator
+@inline function before(): void {
+  words0 = stats.wordsScanned;
+  flushes0 = stats.flushes;
+  invals0 = stats.entryInvalidations;
+  written0 = written();
+  unmapped0 = stats.pagesUnmapped;
+}
+
+// @ts-ignore: decorator
+@inline function words(): f64 {
+  return <f64>(stats.wordsScanned - words0);
+}
+
+// @ts-ignore: decorator
+@inline function flushed(): void {
+  flushWork(<f64>(stats.flushes - flushes0), <f64>(stats.entryInvalidations - invals0), live);
+}
+
+// @ts-ignore: decorator
+@inline function crossing(batchedEntry: bool): u32 {
+  return batchedEntry ? CROSS_MULTICALL_ENTRY : integrated ? CROSS_ONE : CROSS_PER_ENTRY;
+}
+
+/** dma_map_single through the core; the DMA address, or -1 when the IO space is full. */
+export function coreMap(kind: u32, phys: u64, bytes: u32, dir: u32, batchedEntry: bool): i64 {
+  before();
+  let off = <u32>(phys & 0xfff);
+  let e = mapSingle(<u32>(phys >> 12), off, bytes, dir);
+  let pages = e < 0 ? 0 : pagesOf(phys, bytes);
+  driverWork(kind, batchedEntry ? 0 : 1, words());
+  tableWork(kind, pages, crossing(batchedEntry));
+  flushed();
+  if (e < 0) return -1;
+  forget(<u32>e, pages);
+  return (<i64>e << IO_PAGE_SHIFT) | off;
+}
+
+export function coreUnmap(kind: u32, dma: u64, bytes: u32, batchedEntry: bool): void {
+  before();
+  if (keepOnUnmap) unmapKeep(<u32>dma, bytes);
+  else unmapSingle(<u32>dma, bytes);
+  let pages = pagesOf(dma, bytes);
+  driverWork(kind, batchedEntry ? 0 : 1, words());
+  if (keepOnUnmap) {
+    keep(<u32>(dma >> IO_PAGE_SHIFT), pages);
+    return; // nothing written, nothing crossed: that is the point (and the exposure)
+  }
+  tableWork(kind, pages, crossing(batchedEntry));
+  flushed();
+}
+
+/** One dma_map_sg of the `n` elements at handles h …, priced like a map of all its pages; false when it failed. */
+export function coreMapSg(h: u32, n: u32, dir: u32, batchedEntry: bool): bool {
+  let pages: f64 = 0;
+  for (let k: u32 = 0; k < n; k++) {
+    let b = B(h + k);
+    let el = sgScratch + <usize>(k * SG_ELEM_SIZE);
+    let phys = physOf(b);
+    store<u32>(el, <u32>(phys >> 12), 0);
+    store<u32>(el, <u32>(phys & 0xfff), 4);
+    store<u32>(el, bytesOf(b), 8);
+    pages += pagesOf(phys, bytesOf(b));
+  }
+  before();
+  let ok = mapSg(sgScratch, n, dir) != 0;
+  driverWork(KIND_MAP_SG, batchedEntry ? 0 : 1, words());
+  // Unwound elements of a failed list were written twice: those writes are the core's count.
+  tableWork(KIND_MAP_SG, ok ? pages : <f64>(written() - written0), crossing(batchedEntry));
+  flushed();
+  if (!ok) return false;
+  for (let k: u32 = 0; k < n; k++) {
+    let el = sgScratch + <usize>(k * SG_ELEM_SIZE);
+    let e = load<i32>(el, 12);
+    let off = load<u32>(el, 4);
+    store<u64>(B(h + k), (<u64>e << IO_PAGE_SHIFT) | off, 8);
+    forget(<u32>e, pagesOf(<u64>off, load<u32>(el, 8)));
+  }
+  return true;
+}
+
+export function coreUnmapSg(h: u32, n: u32, batchedEntry: bool): void {
+  if (keepOnUnmap) {
+    for (let k: u32 = 0; k < n; k++) coreUnmap(KIND_UNMAP_SG, dmaOf(B(h + k)), bytesOf(B(h + k)), batchedEntry);
+    return;
+  }
+  for (let k: u32 = 0; k < n; k++) {
+    let b = B(h + k);
+    let el = sgScratch + <usize>(k * SG_ELEM_SIZE);
+    let dma = dmaOf(b);
+    store<u32>(el, 0, 0);
+    store<u32>(el, <u32>(dma & 0xfff), 4);
+    store<u32>(el, bytesOf(b), 8);
+    store<i32>(el, <i32>(dma >> IO_PAGE_SHIFT), 12);
+  }
+  before();
+  unmapSg(sgScratch, n);
+  driverWork(KIND_UNMAP_SG, batchedEntry ? 0 : 1, words());
+  tableWork(KIND_UNMAP_SG, <f64>(stats.pagesUnmapped - unmapped0), crossing(batchedEntry));
+  flushed();
+}
+
+/** dma_alloc_coherent of `bytes` (whole pages), priced as a map; the DMA address or -1. */
+export function coreAlloc(kind: u32, bytes: u32): i64 {
+  before();
+  let e = allocCoherent(bytes);
+  driverWork(kind, 1, words());
+  tableWork(kind, e < 0 ? 0 : Math.ceil(<f64>bytes / 4096), CROSS_PER_ENTRY);
+  flushed();
+  return e < 0 ? -1 : <i64>e << IO_PAGE_SHIFT;
+}
+
+export function coreFree(dma: u64, bytes: u32): void {
+  before();
+  freeCoherent(<u32>dma, bytes);
+  driverWork(KIND_FREE, 1, words());
+  tableWork(KIND_FREE, Math.ceil(<f64>bytes / 4096), CROSS_PER_ENTRY);
+  flushed();
+}
+

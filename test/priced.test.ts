@@ -1,0 +1,175 @@
+// The core's priced model (assembly/priced/, PricedSimulation) held to its reference, the
+// TypeScript Simulation over the TypeScript reference core: the same report, bit for bit
+// (cycles by party, operation and CPU, primitive counts, crossings, exposure, counters) on random
+// traces, for every platform × strategy × environment the tool accepts.
+
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import {
+  ConfigError, createPricedSimulation, createReferenceIommu, createSimulation, DEFAULT_PROFILE, ENVIRONMENTS,
+  MAPPING_STRATEGIES, parseTrace, PRIMITIVES, replayThroughSimulation, type SimulationOptions,
+} from "../lib/node.js";
+import { OP_KINDS, PARTIES } from "../lib/sim/primitives.js";
+import { randomTrace } from "./helpers/random-trace.js";
+
+const PLATFORMS = ["none", "calgary-pcix", "calioc2", "dart-u3", "dart-u4"] as const;
+const STRATEGIES = MAPPING_STRATEGIES.flatMap((m) => [m, `${m}+deferred-flush`, `${m}+strict-flush`]);
+
+/** Both models on one trace; null when the combination is refused (by both, with the same message). */
+function both(trace: ReturnType<typeof parseTrace>, opts: SimulationOptions) {
+  let ref, core;
+  try {
+    ref = createSimulation(opts, createReferenceIommu);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    expect(() => createPricedSimulation(opts)).toThrow((e as Error).message);
+    return null;
+  }
+  core = createPricedSimulation(opts);
+  return { ref: replayThroughSimulation(trace, ref, true), core: replayThroughSimulation(trace, core, true) };
+}
+
+describe("core-priced ≡ reference Simulation, every platform × strategy × environment", () => {
+  const trace = parseTrace(randomTrace(1500, 5));
+  const cases = PLATFORMS.flatMap((p) => STRATEGIES.flatMap((s) => ENVIRONMENTS.map((e) => [p, s, e] as const)));
+  it.each(cases)("%s / %s / %s", (platform, strategy, environment) => {
+    // a small table so the trace wraps it and fills it: flushes, failures and unwinds are reached
+    const iommu = platform === "none" ? undefined : { tableSize: platform.startsWith("dart") ? "2M" : "64K" };
+    const r = both(trace, { platform, strategy, environment, iommu, guestBytes: 2 ** 26, batchSize: 5, mappingCacheSize: 7 });
+    if (!r) return;
+    expect(r.core.skipped).toEqual(r.ref.skipped);
+    expect(r.core.report).toStrictEqual(r.ref.report);
+  });
+});
+
+/**
+ * A trace that presses a 64K Calgary table (8192 entries): large buffers, unmaps lagging maps,
+ * so the allocator wraps (deferred flushes), fills (failed maps, unwound lists) and late DMAs hit.
+ */
+function pressingTrace(ops: number, seed: number): string {
+  let s = seed >>> 0 || 1;
+  const rnd = (n: number) => {
+    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    return s % n;
+  };
+  const dirs = ["to-device", "from-device", "bidirectional"];
+  const live: Array<{ id: string; kind: string }> = [];
+  const dead: string[] = [];
+  const lines: string[] = [];
+  const phys = () => (0x100 + rnd(0x4000)) * 4096 + rnd(4096);
+  for (let i = 0; i < ops; i++) {
+    const r = rnd(100);
+    const id = `x${i}`;
+    if (r < 40 || live.length === 0) {
+      lines.push(`map ${id} ${phys().toString(16)} ${1 + rnd(48 * 4096)} ${dirs[rnd(3)]}`);
+      live.push({ id, kind: "map" });
+    } else if (r < 48) {
+      lines.push(`map_sg ${id} ${dirs[rnd(3)]} ${Array.from({ length: 1 + rnd(6) }, () => `${phys().toString(16)}:${1 + rnd(24 * 4096)}`).join(" ")}`);
+      live.push({ id, kind: "sg" });
+    } else if (r < 51) {
+      lines.push(`alloc ${id} ${1 + rnd(40000)}`);
+      live.push({ id, kind: "alloc" });
+    } else if (r < 85) {
+      const [x] = live.splice(rnd(Math.min(live.length, 8)), 1); // mostly the oldest: a ring with stragglers
+      lines.push(`${x.kind === "map" ? "unmap" : x.kind === "sg" ? "unmap_sg" : "free"} ${x.id}`);
+      if (x.kind === "map") dead.push(x.id);
+    } else if (r < 93 && dead.length) {
+      lines.push(`access ${dead[dead.length - 1 - rnd(Math.min(dead.length, 16))]} 0 64 ${rnd(2) ? "read" : "write"}`);
+    } else {
+      const x = live[rnd(live.length)];
+      if (x.kind === "map") lines.push(`access ${x.id} 0 1 read`);
+    }
+  }
+  return lines.join("\n") + "\n";
+}
+
+describe("core-priced ≡ reference under pressure: wraps, full IO space, late DMAs", () => {
+  const trace = parseTrace(pressingTrace(5000, 3));
+  const seen = { flushes: 0, failures: 0, stale: 0, reached: 0, blocked: 0 };
+  const cases = ["calgary-pcix", "calioc2", "dart-u3"].flatMap((p) => STRATEGIES.flatMap((s) => ["baremetal", "xen-domU"].map((e) => [p, s, e] as const)));
+  it.each(cases)("%s / %s / %s", (platform, strategy, environment) => {
+    const iommu = { tableSize: platform.startsWith("dart") ? "2M" : "64K", cache: { entries: 16, ways: 4 } };
+    const r = both(trace, { platform, strategy, environment, iommu, guestBytes: 2 ** 26, batchSize: 9, mappingCacheSize: 33 });
+    if (!r) return;
+    expect(r.core.report).toStrictEqual(r.ref.report);
+    const c = r.core.report.counters;
+    seen.flushes += c.flushes;
+    seen.failures += c.mapFailures;
+    seen.stale += c.staleHits;
+    seen.reached += r.core.report.exposure.dmaAfterRelease.reached;
+    seen.blocked += r.core.report.exposure.dmaAfterRelease.blocked;
+  });
+  it("reached every corner it is meant to", () => {
+    for (const [k, v] of Object.entries(seen)) expect(v, k).toBeGreaterThan(0);
+  });
+});
+
+describe("core-priced ≡ reference on random traces, options and profiles (property)", () => {
+  it("agrees on every drawn configuration", () => {
+    let compared = 0;
+    fc.assert(
+      fc.property(
+        fc.record({
+          seed: fc.integer({ min: 1, max: 2 ** 31 }),
+          ops: fc.integer({ min: 1, max: 600 }),
+          platform: fc.constantFrom(...PLATFORMS),
+          strategy: fc.constantFrom(...STRATEGIES),
+          environment: fc.constantFrom(...ENVIRONMENTS),
+          batchSize: fc.integer({ min: 1, max: 40 }),
+          cacheSize: fc.integer({ min: 1, max: 40 }),
+          interval: fc.integer({ min: 0, max: 5000 }),
+          cache: fc.constantFrom("0", "16x4", "64x4", "8x1"),
+        }),
+        (c) => {
+          const trace = parseTrace(randomTrace(c.ops, c.seed));
+          const iommu = c.platform === "none" ? undefined : { tableSize: c.platform.startsWith("dart") ? "2M" : "64K", cache: c.cache === "0" ? { entries: 0 } : { entries: Number(c.cache.split("x")[0]), ways: Number(c.cache.split("x")[1]) } };
+          const r = both(trace, {
+            platform: c.platform, strategy: c.strategy, environment: c.environment, iommu, guestBytes: 2 ** 26,
+            batchSize: c.batchSize, mappingCacheSize: c.cacheSize, opIntervalNs: c.interval, profile: DEFAULT_PROFILE,
+          });
+          if (!r) return;
+          compared++;
+          expect(r.core.report).toStrictEqual(r.ref.report);
+        },
+      ),
+      { numRuns: 150, seed: 77 },
+    );
+    expect(compared).toBeGreaterThan(50);
+  });
+});
+
+describe("the grid's layout is the core's", () => {
+  it("counts each primitive where the reference does (one unit profile per primitive)", () => {
+    // price = counts · profile: with one primitive at 1 cycle and the rest at 0, the cycles by
+    // party are that primitive's counts — the same from the core's grid as from the reference's
+    const trace = parseTrace(randomTrace(300, 9));
+    for (const k of PRIMITIVES) {
+      const cycles = Object.fromEntries(PRIMITIVES.map((p) => [p, p === k ? 1 : 0])) as typeof DEFAULT_PROFILE.cycles;
+      const profile = { ...DEFAULT_PROFILE, name: `unit-${k}`, cycles };
+      const r = both(trace, { platform: "calgary-pcix", strategy: "cached", environment: "xen-domU", profile, iommu: { tableSize: "64K" } });
+      expect(r!.core.report.cycles).toStrictEqual(r!.ref.report.cycles);
+    }
+    expect(PARTIES.length * OP_KINDS.length * PRIMITIVES.length).toBe(480);
+  });
+});
+
+describe("refusals of the id-level API are the reference's", () => {
+  const opts: SimulationOptions = { platform: "calgary-pcix", strategy: "preallocated", guestBytes: 2 ** 24 };
+  it.each([
+    ["map twice", (s: ReturnType<typeof createPricedSimulation>) => { s.map("a", 0x1000, 10, "to-device"); s.map("a", 0x2000, 10, "to-device"); }],
+    ["unmap unknown", (s: ReturnType<typeof createPricedSimulation>) => s.unmap("zz")],
+    ["free of a map", (s: ReturnType<typeof createPricedSimulation>) => { s.map("a", 0x1000, 10, "to-device"); s.free("a"); }],
+    ["outside the guest", (s: ReturnType<typeof createPricedSimulation>) => s.map("a", 2 ** 24, 10, "to-device")],
+    ["access unknown", (s: ReturnType<typeof createPricedSimulation>) => s.access("q", 0, 1, "read")],
+  ] as const)("%s", (_, act) => {
+    const ref = createSimulation(opts, createReferenceIommu);
+    let message = "";
+    try {
+      act(ref as never);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).not.toBe("");
+    expect(() => act(createPricedSimulation(opts))).toThrow(message);
+  });
+});
