@@ -1,0 +1,81 @@
+// `iommu-sim allocators`: IO-space allocators compared on DMA-shaped workloads and traces.
+
+import { readFileSync } from "node:fs";
+import { type Command, Option } from "commander";
+import { ALLOCATORS, FLUSH_POLICIES, type FlushPolicyName } from "../abi.js";
+import {
+  compareAllocators, compareOnTrace, csvOfFigures, DEFAULT_WORKLOADS, formatFigures, parseAllocatorList, parseWorkloadSpec,
+  type WorkloadSpec,
+} from "../allocators/compare.js";
+import { WORKLOAD_MODES, WORKLOAD_PARAM, WORKLOADS, type WorkloadMode } from "../allocators/workload.js";
+import type { IommuOptions } from "../config.js";
+import { ConfigError } from "../errors.js";
+import { writeAtomicallySync } from "../io/atomic.js";
+import { progress } from "../io/progress.js";
+import { createAllocatorWorkload, createIommu } from "../node.js";
+import { PLATFORM_PRESETS, PLATFORMS, type PlatformName } from "../platforms.js";
+import { parseTrace } from "../trace/parse.js";
+import { wholeNumber } from "./options.js";
+
+interface AllocatorsFlags {
+  platform: PlatformName;
+  tableSize?: string;
+  flushPolicy?: FlushPolicyName;
+  cpus?: number;
+  allocators?: string;
+  workload?: string[];
+  trace?: string;
+  steps: number;
+  mode: WorkloadMode;
+  seed: number;
+  json?: boolean;
+  csv?: string;
+  quiet?: boolean;
+}
+
+export function registerAllocators(program: Command): void {
+  program
+    .command("allocators")
+    .description("Compare IO-space allocators on DMA-shaped workloads: failures, search work, wraps and flushes, fragmentation, footprint")
+    .addOption(new Option("--platform <name>", "IOMMU whose table the allocators manage").choices(PLATFORMS).default("calgary-pcix"))
+    .option("--table-size <bytes>", "translation table size (default: 1M on Calgary, 128 Ki entries, so the occupancy runs take seconds; DART 2M)")
+    .option("--cpus <n>", "CPUs modelled; maps and unmaps land on random CPUs when > 1", wholeNumber)
+    .addOption(new Option("--flush-policy <policy>", "override the platform's flush policy (IOVA never wraps: on-wrap never flushes it; strict flushes per unmap)").choices(FLUSH_POLICIES))
+    .option("--allocators <list>", `comma-separated, default all: ${ALLOCATORS.join(",")}`)
+    .option("--workload <name[:param]>", `repeatable; default ${DEFAULT_WORKLOADS.map((w) => `${w.workload}:${w.param}`).join(" ")}. ` +
+      WORKLOADS.map((w) => `${w}: ${WORKLOAD_PARAM[w].meaning}`).join("; "), (v: string, prev: string[] = []) => [...prev, v])
+    .option("--trace <file>", "also replay this trace (native or kernel dma: format) under each allocator")
+    .option("--steps <n>", "steps per workload after its initial fill (a step is one unmap and one map)", wholeNumber, 200_000)
+    .addOption(new Option("--mode <mode>", "dma: full map/unmap (table, cache, flushes); allocator: the allocator alone").choices(WORKLOAD_MODES).default("dma"))
+    .option("--seed <n>", "seed of the workloads' random streams", wholeNumber, 1)
+    .option("--json", "print the rows as JSON")
+    .option("--csv <file>", "also write the rows as CSV")
+    .option("--quiet", "no progress bar")
+    .action((flags: AllocatorsFlags) => {
+      const base: IommuOptions = { platform: flags.platform };
+      base.tableSize = flags.tableSize ?? (PLATFORM_PRESETS[flags.platform].tableSizes.includes(1 << 20) ? "1M" : undefined);
+      if (base.tableSize === undefined) delete base.tableSize;
+      if (flags.flushPolicy !== undefined) base.flushPolicy = flags.flushPolicy;
+      if (flags.cpus !== undefined) base.cpus = flags.cpus;
+      const allocators = flags.allocators === undefined ? ALLOCATORS : parseAllocatorList(flags.allocators);
+      const workloads: WorkloadSpec[] = flags.workload === undefined ? DEFAULT_WORKLOADS : flags.workload.map(parseWorkloadSpec);
+      const bar = progress("allocators", flags.quiet ?? false);
+      const rows = compareAllocators(createAllocatorWorkload, {
+        base, allocators, workloads, steps: flags.steps, mode: flags.mode, seed: flags.seed,
+      }, (d, t) => bar.update(d, t));
+      bar.stop();
+      if (flags.trace !== undefined) {
+        let text: string;
+        try {
+          text = readFileSync(flags.trace, "utf8");
+        } catch (e) {
+          throw new ConfigError("--trace", flags.trace, `a readable trace file (${(e as Error).message})`);
+        }
+        const trace = parseTrace(text);
+        rows.push(...compareOnTrace(createIommu, trace, base, allocators));
+      }
+      if (flags.json) process.stdout.write(JSON.stringify(rows, null, 2) + "\n");
+      else process.stdout.write(formatFigures(rows) + "\n");
+      if (flags.csv) writeAtomicallySync(flags.csv, csvOfFigures(rows));
+    });
+}

@@ -1,0 +1,75 @@
+// Option parsing shared by the commands: number and geometry parsers, readable-file checks, the
+// package's shipped data, and the run settings that `run` and `sweep` both take.
+
+import { readFileSync } from "node:fs";
+import { type Command, InvalidArgumentError, Option } from "commander";
+import { ConfigError } from "../errors.js";
+import { PLATFORMS } from "../platforms.js";
+import { ENVIRONMENTS } from "../sim/environments.js";
+import { STRATEGIES } from "../sim/strategies.js";
+import { RUN_KEYS, type RunConfig } from "../sweep/config.js";
+
+export function wholeNumber(v: string): number {
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError("expected a whole number");
+  return Number(v);
+}
+
+export function cacheGeometry(v: string): { entries: number; ways: number } {
+  const m = /^(\d+)(?:x(\d+))?$/.exec(v);
+  if (!m) throw new InvalidArgumentError('expected ENTRIES or ENTRIESxWAYS, e.g. "64x4" or "0" for no cache');
+  const entries = Number(m[1]);
+  return { entries, ways: m[2] ? Number(m[2]) : entries === 0 ? 0 : Math.min(entries, 4) };
+}
+
+export const PACKAGE_ROOT = new URL("../../", import.meta.url);
+export const DEFAULT_MEASURED = new URL("data/seed-netperf.csv", PACKAGE_ROOT);
+export const DEFAULT_CALIBRATION = new URL("profiles/netperf-calibrated.json", PACKAGE_ROOT);
+export const HOLDOUT_CALIBRATION = new URL("profiles/netperf-holdout.json", PACKAGE_ROOT);
+
+export function readText(field: string, file: string | URL): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (e) {
+    throw new ConfigError(field, String(file), `a readable file (${(e as Error).message})`);
+  }
+}
+
+export interface RunFlags extends Partial<Record<keyof RunConfig, string>> {
+  config?: string;
+  json?: boolean;
+}
+
+/** Flags as RunConfig fields (numbers where numeric). */
+export function runLayer(flags: RunFlags): Partial<Record<string, unknown>> {
+  const layer: Record<string, unknown> = {};
+  for (const k of RUN_KEYS) {
+    const v = flags[k];
+    if (v === undefined) continue;
+    layer[k] = ["messageBytes", "readFraction", "ioBytes", "queueDepth"].includes(k) ? Number(v) : v;
+  }
+  return layer;
+}
+
+export function readConfig(file: string | undefined): Partial<Record<string, unknown>> | undefined {
+  if (!file) return undefined;
+  try {
+    return JSON.parse(readText("--config", file)) as Record<string, unknown>;
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    throw new ConfigError("--config", file, `a JSON object of run settings (${(e as Error).message})`);
+  }
+}
+
+export function addRunOptions(cmd: Command): Command {
+  return cmd
+    .option("--config <file>", "JSON file of run settings; flags override it")
+    .addOption(new Option("--workload <w>", "netperf TCP_STREAM or ffsb-style block IO").choices(["netperf", "ffsb"]))
+    .addOption(new Option("--platform <name>", "IOMMU and driver era").choices(PLATFORMS))
+    .option("--strategy <s>", `mapping strategy (+deferred-flush|+strict-flush): ${STRATEGIES.join(", ")}`)
+    .addOption(new Option("--environment <e>", "where it runs").choices(ENVIRONMENTS))
+    .option("--message-bytes <n>", "netperf message size")
+    .addOption(new Option("--pattern <p>", "ffsb access pattern").choices(["sequential", "random"]))
+    .option("--read-fraction <share>", "ffsb share of reads, 0 … 1")
+    .option("--io-bytes <n>", "ffsb request size in bytes (multiple of 4096)")
+    .option("--queue-depth <n>", "ffsb requests outstanding");
+}

@@ -1,0 +1,157 @@
+// `iommu-sim replay`: a DMA trace through a simulated IOMMU; with a strategy, environment or
+// profile, the priced run.
+
+import { readFileSync } from "node:fs";
+import { type Command, Option } from "commander";
+import { ALLOCATORS, COUNTER_NAMES, FLUSH_POLICIES, type AllocatorName, type FlushPolicyName } from "../abi.js";
+import type { IommuOptions } from "../config.js";
+import { ConfigError } from "../errors.js";
+import { createIommu } from "../node.js";
+import { PLATFORMS, type PlatformName } from "../platforms.js";
+import { DEFAULT_PROFILE, validateProfile, type CostProfile } from "../sim/cost-profile.js";
+import { ENVIRONMENTS, type EnvironmentName } from "../sim/environments.js";
+import { replayThroughSimulation } from "../sim/replay.js";
+import { createSimulation, type SimPlatform } from "../sim/simulation.js";
+import { STRATEGIES } from "../sim/strategies.js";
+import { parseTrace } from "../trace/parse.js";
+import { replayTrace, traceCpus } from "../trace/replay.js";
+import { cacheGeometry, wholeNumber } from "./options.js";
+
+interface ReplayFlags {
+  platform: PlatformName | "none";
+  strategy?: string;
+  environment?: EnvironmentName;
+  profile?: string;
+  batchSize?: number;
+  tableSize?: string;
+  cache?: { entries: number; ways: number };
+  flushPolicy?: FlushPolicyName;
+  allocator?: AllocatorName;
+  cpus?: number;
+  emit?: string;
+  lenient?: boolean;
+  json?: boolean;
+}
+
+function replay(file: string, flags: ReplayFlags): void {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new ConfigError("TRACE", file, `a readable trace file (${(e as Error).message})`);
+  }
+  const trace = parseTrace(text, { lenient: flags.lenient });
+  if (flags.strategy !== undefined || flags.environment !== undefined || flags.profile !== undefined || flags.platform === "none") {
+    simulate(trace, flags);
+    return;
+  }
+  const options: IommuOptions = { platform: flags.platform };
+  if (flags.tableSize !== undefined) options.tableSize = flags.tableSize;
+  if (flags.cache !== undefined) options.cache = flags.cache;
+  if (flags.flushPolicy !== undefined) options.flushPolicy = flags.flushPolicy;
+  if (flags.allocator !== undefined) options.allocator = flags.allocator;
+  const result = replayTrace(trace, (sizing) => createIommu({ ...options, ...sizing, cpus: flags.cpus ?? sizing.cpus }), { lenient: flags.lenient });
+
+  if (flags.json) {
+    process.stdout.write(JSON.stringify({
+      platform: flags.platform,
+      operations: result.operations,
+      skipped: result.skipped,
+      ignoredEvents: result.ignored,
+      stats: result.stats,
+      ...(flags.emit === "addresses" ? { addresses: result.addresses } : {}),
+    }, null, 2) + "\n");
+    return;
+  }
+  const out: string[] = [];
+  if (flags.emit === "addresses") {
+    for (const a of result.addresses) {
+      out.push(`${a.id} ${a.dma === null ? "error" : a.dma.map((d) => "0x" + d.toString(16)).join(" ")}`);
+    }
+  }
+  for (const name of COUNTER_NAMES) out.push(`${name} ${result.stats[name]}`);
+  out.push(`operations ${result.operations}`);
+  out.push(`skipped ${result.skipped.length}`);
+  if (result.ignored) out.push(`ignoredEvents ${result.ignored}`);
+  process.stdout.write(out.join("\n") + "\n");
+  for (const s of result.skipped) process.stderr.write(`skipped line ${s.line}: ${s.reason}: ${s.text.trim()}\n`);
+}
+
+function loadProfile(file: string | undefined): CostProfile {
+  if (file === undefined) return DEFAULT_PROFILE;
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new ConfigError("--profile", file, `a readable JSON cost profile (${(e as Error).message})`);
+  }
+  return validateProfile(json, `profile ${file}`);
+}
+
+/** replay with --strategy / --environment / --profile (or --platform none): the priced run. */
+function simulate(trace: ReturnType<typeof parseTrace>, flags: ReplayFlags): void {
+  const iommu: Omit<IommuOptions, "platform" | "flushPolicy"> = {};
+  if (flags.tableSize !== undefined) iommu.tableSize = flags.tableSize;
+  if (flags.cache !== undefined) iommu.cache = flags.cache;
+  if (flags.allocator !== undefined) iommu.allocator = flags.allocator;
+  iommu.cpus = flags.cpus ?? traceCpus(trace);
+  if (flags.flushPolicy !== undefined) throw new ConfigError("--flush-policy", flags.flushPolicy, "to be left out with --strategy: use deferred-flush or strict-flush in the strategy");
+  const sim = createSimulation(
+    {
+      platform: flags.platform as SimPlatform,
+      strategy: flags.strategy,
+      environment: flags.environment,
+      profile: loadProfile(flags.profile),
+      iommu,
+      batchSize: flags.batchSize,
+    },
+    (o) => createIommu(o),
+  );
+  const r = replayThroughSimulation(trace, sim, flags.lenient);
+  if (flags.json) {
+    process.stdout.write(JSON.stringify({ ...r.report, operations: r.operations, skipped: r.skipped }, null, 2) + "\n");
+    return;
+  }
+  const rep = r.report;
+  const out = [
+    `platform ${rep.platform}`,
+    `strategy ${rep.strategy.mapping}${rep.strategy.flush ? "+" + rep.strategy.flush : ""}`,
+    `environment ${rep.environment}`,
+    `profile ${rep.profile.name} v${rep.profile.version}`,
+    `operations ${r.operations}`,
+    `skipped ${r.skipped.length}`,
+    `crossings ${rep.crossings}`,
+    `cycles ${Math.round(rep.cycles.total)}`,
+    ...Object.entries(rep.cycles.byParty).map(([k, v]) => `cycles.${k} ${Math.round(v ?? 0)}`),
+    ...Object.entries(rep.cycles.byOperation).map(([k, v]) => `cycles.op.${k} ${Math.round(v ?? 0)}`),
+    `exposure.releasedButLivePeak ${rep.exposure.releasedButLivePeak}`,
+    `exposure.releasedButLivePageSeconds ${rep.exposure.releasedButLivePageSeconds.toPrecision(6)}`,
+    `exposure.dmaAfterRelease.reached ${rep.exposure.dmaAfterRelease.reached}`,
+    `exposure.dmaAfterRelease.blocked ${rep.exposure.dmaAfterRelease.blocked}`,
+    `exposure.reachableBytes ${rep.exposure.reachableBytes}`,
+    `exposure.ioSpaceInUse.peakPages ${rep.exposure.ioSpaceInUse.peakPages}`,
+    ...COUNTER_NAMES.map((n) => `${n} ${rep.counters[n]}`),
+  ];
+  process.stdout.write(out.join("\n") + "\n");
+}
+
+export function registerReplay(program: Command): void {
+  program
+    .command("replay")
+    .description("Replay a DMA trace (native format or the kernel's dma: tracepoint text) through a simulated IOMMU")
+    .argument("<TRACE>", "trace file")
+    .addOption(new Option("--platform <name>", 'IOMMU and driver era ("none": no IOMMU, DMA address = physical)').choices([...PLATFORMS, "none"]).makeOptionMandatory())
+    .option("--strategy <s>", `mapping strategy, optionally +deferred-flush|+strict-flush: ${STRATEGIES.join(", ")} (prices the run)`)
+    .addOption(new Option("--environment <e>", "who runs the driver and programs the IOMMU (prices the run)").choices(ENVIRONMENTS))
+    .option("--profile <file>", "CostProfile JSON (default: the built-in assumed profile)")
+    .option("--batch-size <n>", "operations per dma_map_multi / dma_unmap_multi (batched)", wholeNumber)
+    .option("--table-size <bytes>", 'translation table size: Calgary 64K|128K|256K|512K|1M|2M|4M|8M (default 8M), DART 2M')
+    .option("--cache <geometry>", 'device-side cache as ENTRIESxWAYS (default 64x4; "0" for none)', cacheGeometry)
+    .addOption(new Option("--flush-policy <policy>", "override the platform's flush policy").choices(FLUSH_POLICIES))
+    .addOption(new Option("--allocator <name>", "override the platform's IO-space allocator").choices(ALLOCATORS))
+    .option("--cpus <n>", "CPUs modelled (per-CPU IOVA magazines; default: as many as the trace names, `cpu N` lines or the [NNN] column of tracepoint lines)", wholeNumber)
+    .addOption(new Option("--emit <what>", "print the DMA address handed out for every map/alloc before the counters").choices(["addresses"]))
+    .option("--lenient", "skip malformed or out-of-sequence lines and count them, instead of stopping")
+    .option("--json", "print one JSON object")
+    .action((file: string, flags: ReplayFlags) => replay(file, flags));
+}
