@@ -6,12 +6,12 @@ import { type Command, Option } from "commander";
 import { ALLOCATORS, COUNTER_NAMES, FLUSH_POLICIES, type AllocatorName, type FlushPolicyName } from "../abi.js";
 import type { IommuOptions } from "../config.js";
 import { ConfigError } from "../errors.js";
-import { createIommu } from "../node.js";
+import { createIommu, createPricedSimulation } from "../node.js";
 import { PLATFORMS, type PlatformName } from "../platforms.js";
 import { DEFAULT_PROFILE, validateProfile, type CostProfile } from "../sim/cost-profile.js";
 import { ENVIRONMENTS, type EnvironmentName } from "../sim/environments.js";
 import { replayThroughSimulation } from "../sim/replay.js";
-import { createSimulation, type SimPlatform } from "../sim/simulation.js";
+import type { SimPlatform } from "../sim/setup.js";
 import { STRATEGIES } from "../sim/strategies.js";
 import { parseTrace } from "../trace/parse.js";
 import { replayTrace, traceCpus } from "../trace/replay.js";
@@ -96,17 +96,14 @@ function simulate(trace: ReturnType<typeof parseTrace>, flags: ReplayFlags): voi
   if (flags.allocator !== undefined) iommu.allocator = flags.allocator;
   iommu.cpus = flags.cpus ?? traceCpus(trace);
   if (flags.flushPolicy !== undefined) throw new ConfigError("--flush-policy", flags.flushPolicy, "to be left out with --strategy: use deferred-flush or strict-flush in the strategy");
-  const sim = createSimulation(
-    {
-      platform: flags.platform as SimPlatform,
-      strategy: flags.strategy,
-      environment: flags.environment,
-      profile: loadProfile(flags.profile),
-      iommu,
-      batchSize: flags.batchSize,
-    },
-    (o) => createIommu(o),
-  );
+  const sim = createPricedSimulation({
+    platform: flags.platform as SimPlatform,
+    strategy: flags.strategy,
+    environment: flags.environment,
+    profile: loadProfile(flags.profile),
+    iommu,
+    batchSize: flags.batchSize,
+  });
   const r = replayThroughSimulation(trace, sim, flags.lenient);
   if (flags.json) {
     process.stdout.write(JSON.stringify({ ...r.report, operations: r.operations, skipped: r.skipped }, null, 2) + "\n");
