@@ -50,8 +50,8 @@ export function environmentInit(drv: u32, own: u32, front: u32, grantIntegrated:
 /** The driver kernel's share of a DMA-API call: its entries and the allocator's bitmap scan. */
 // @ts-ignore: decorator
 @inline export function driverWork(kind: u32, entries: f64, wordsScanned: f64): void {
-  count(driver, kind, P_DMA_API_ENTRY, entries);
-  count(driver, kind, P_BITMAP_WORD_SCAN, wordsScanned);
+  if (entries != 0) count(driver, kind, P_DMA_API_ENTRY, entries);
+  if (wordsScanned != 0) count(driver, kind, P_BITMAP_WORD_SCAN, wordsScanned);
 }
 
 /** Table cache lines the CPU flushes after writing `pages` entries (Calgary: one per TCE; DART: 128-byte lines, one extra entry). */
@@ -61,7 +61,8 @@ export function environmentInit(drv: u32, own: u32, front: u32, grantIntegrated:
 }
 
 /** `pages` entries written and their lines flushed, reaching Xen as `crossing` says. */
-export function tableWork(kind: u32, pages: f64, crossing: u32): void {
+// @ts-ignore: decorator
+@inline export function tableWork(kind: u32, pages: f64, crossing: u32): void {
   if (pages == 0) return;
   count(owner, kind, P_TCE_WRITE, pages);
   count(owner, kind, P_TABLE_LINE_FLUSH, tableLines(pages));
@@ -75,7 +76,9 @@ export function tableWork(kind: u32, pages: f64, crossing: u32): void {
 }
 
 /** Device-cache flushes the core just performed, at the platform's price; `inFlight` sets Calgary's polls. */
-export function flushWork(flushes: f64, invalidations: f64, inFlight: f64): void {
+// @ts-ignore: decorator
+@inline export function flushWork(flushes: f64, invalidations: f64, inFlight: f64): void {
+  if (flushes == 0 && invalidations == 0) return; // the common case: nothing was flushed
   if (flushes > 0) {
     if (flusher == FLUSHER_DART) {
       // invalidate-all: set the bit, poll once
@@ -97,8 +100,12 @@ export function flushWork(flushes: f64, invalidations: f64, inFlight: f64): void
  * xen-domU: the front-end grants its pages and dom0 grant-maps them (unmaps after), whatever
  * the strategy, one grant operation per buffer; paid with the IOMMU off too.
  */
-export function grantWork(kind: u32, pages: f64): void {
-  if (frontend == PARTY_NONE || pages == 0) return;
+// @ts-ignore: decorator
+@inline export function grantWork(kind: u32, pages: f64): void {
+  if (frontend != PARTY_NONE && pages != 0) grants(kind, pages);
+}
+
+function grants(kind: u32, pages: f64): void {
   if (kind == KIND_MAP || kind == KIND_MAP_SG) count(frontend, kind, P_GRANT_ISSUE, pages);
   count(PARTY_XEN, kind, P_GRANT_OP, pages);
   if (integrated) return;

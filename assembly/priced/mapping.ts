@@ -20,7 +20,6 @@ let sgScratch: usize = 0;
 let words0: u64 = 0;
 let flushes0: u64 = 0;
 let invals0: u64 = 0;
-let written0: u64 = 0;
 let unmapped0: u64 = 0;
 
 export function mappingInit(sg: usize, neverFree: bool): void {
@@ -44,7 +43,6 @@ export function mappingInit(sg: usize, neverFree: bool): void {
   words0 = stats.wordsScanned;
   flushes0 = stats.flushes;
   invals0 = stats.entryInvalidations;
-  written0 = written();
   unmapped0 = stats.pagesUnmapped;
 }
 
@@ -104,6 +102,7 @@ export function coreMapSg(h: u32, n: u32, dir: u32, batchedEntry: bool): bool {
     pages += pagesOf(phys, bytesOf(b));
   }
   before();
+  let written0 = written();
   let ok = mapSg(sgScratch, n, dir) != 0;
   driverWork(KIND_MAP_SG, batchedEntry ? 0 : 1, words());
   // Unwound elements of a failed list were written twice: those writes are the core's count.

@@ -43,8 +43,12 @@ export function keep(first: u32, n: u32): void {
 }
 
 /** Pages [first, first + n) were mapped again: their entries are current, not kept. */
-export function forget(first: u32, n: u32): void {
-  if (any == 0) return;
+// @ts-ignore: decorator
+@inline export function forget(first: u32, n: u32): void {
+  if (any != 0) forgetKept(first, n);
+}
+
+function forgetKept(first: u32, n: u32): void {
   for (let i: u32 = 0; i < n; i++) {
     let p = first + i;
     if (p >= pages) continue;

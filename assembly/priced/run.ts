@@ -212,7 +212,8 @@ function markAll(h: u32, n: u32, add: u32, remove: u32): void {
 
 /** The driver takes its buffer back (unmap, unmap_sg, free): false when its map had failed. */
 function release(h: u32, n: u32): bool {
-  markAll(h, n, 0, LIVE);
+  if (n == 1) setFlags(B(h), flagsOf(B(h)) & ~LIVE);
+  else markAll(h, n, 0, LIVE);
   liveChange(-1);
   if ((flagsOf(B(h)) & FAILED) != 0) {
     tick();
