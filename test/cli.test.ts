@@ -9,6 +9,11 @@ import { describe, expect, it } from "vitest";
 const CLI = join(__dirname, "..", "lib", "cli.js");
 const dir = mkdtempSync(join(tmpdir(), "iommu-sim-cli-"));
 const cli = (...args: string[]) => spawnSync("node", [CLI, ...args], { encoding: "utf8" });
+/** The CLI on an install without the packages `hidden` (see test/helpers/hide-modules.mjs). */
+const cliWithout = (hidden: string[], ...args: string[]) =>
+  spawnSync("node", ["--import", join(__dirname, "helpers", "hide-modules.mjs"), CLI, ...args], {
+    encoding: "utf8", env: { ...process.env, HIDE_MODULES: hidden.join(",") },
+  });
 
 describe("iommu-sim", () => {
   it.each(["replay", "reproduce", "run", "sweep", "calibrate"])("%s --help exits 0 and describes its options", (cmd) => {
@@ -77,5 +82,27 @@ describe("iommu-sim", () => {
     const text = readFileSync(html, "utf8");
     expect(text).toMatch(/<svg/);
     expect(text).toMatch(/class="vega-lite-spec"/);
+  });
+
+  it("help loads none of the heavy packages: plotting, worker pool and progress bars load in the commands that use them", () => {
+    for (const args of [["--help"], ["sweep", "--help"], ["reproduce", "--help"]]) {
+      const r = cliWithout(["vega", "vega-lite", "piscina", "cli-progress"], ...args);
+      expect(r.stderr).toBe("");
+      expect(r.status).toBe(0);
+    }
+    const serial = cliWithout(["vega", "vega-lite", "piscina", "cli-progress"], "sweep", "--grid", "messageBytes=64,1024", "--serial", "--json");
+    expect(serial.status).toBe(0);
+    expect(JSON.parse(serial.stdout)).toHaveLength(2);
+  });
+
+  it("without vega, --plot is refused before any simulation, naming what to install", () => {
+    const svg = join(dir, "no-vega.svg");
+    for (const args of [["sweep", "--grid", "messageBytes=64,1024", "--serial", "--plot", svg], ["reproduce", "--no-what-if", "--plot", svg]]) {
+      const r = cliWithout(["vega"], ...args);
+      expect(r.status).toBe(1);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toMatch(/--plot: ".*no-vega.svg" is not allowed; expected the optional packages vega 5 and vega-lite 5 installed to plot \(npm install vega@5 vega-lite@5/);
+    }
+    expect(existsSync(svg)).toBe(false);
   });
 });

@@ -7,7 +7,7 @@ import { createIommu } from "../node.js";
 import { writeAtomicallySync } from "../io/atomic.js";
 import { progress } from "../io/progress.js";
 import { frontierSpec, messageSizeSpec, type VegaLiteSpec } from "../plot/specs.js";
-import { writePlot } from "../plot/render.js";
+import { loadRenderer, writePlot } from "../plot/render.js";
 import { validateProfile } from "../sim/cost-profile.js";
 import { ENVIRONMENTS } from "../sim/environments.js";
 import { parseMeasured, type Calibration } from "../workloads/reproduction.js";
@@ -42,6 +42,7 @@ interface ReproduceFlags {
 
 async function reproduce(flags: ReproduceFlags): Promise<void> {
   const started = performance.now();
+  if (flags.plot) await loadRenderer("--plot", flags.plot); // a missing renderer is reported before the run, not after
   const measured = parseMeasured(readText("--data", flags.data ?? DEFAULT_MEASURED));
   const cal = loadCalibration(flags.calibration ?? (flags.holdout ? HOLDOUT_CALIBRATION : DEFAULT_CALIBRATION));
   const rows = reproduceRows(measured, cal, createIommu);

@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { ConfigError } from "../errors.js";
 import { writeAtomicallySync } from "../io/atomic.js";
 import { progress } from "../io/progress.js";
-import { writePlot } from "../plot/render.js";
+import { loadRenderer, writePlot } from "../plot/render.js";
 import { expandGrid, parseGridArg, resolveRun } from "../sweep/config.js";
 import { sweep } from "../sweep/sweep.js";
 import { addRunOptions, readConfig, runLayer, type RunFlags } from "./options.js";
@@ -34,6 +34,7 @@ export function registerSweep(program: Command): void {
     .option("--plot <file>", "plot on-CPU against the first grid axis (FILE.svg or FILE.html)")
     .option("--quiet", "no progress bar")
     .action(async (flags: SweepFlags) => {
+      if (flags.plot) await loadRenderer("--plot", flags.plot); // a missing renderer is reported before the sweep, not after
       const base = resolveRun(readConfig(flags.config), runLayer(flags));
       const grid = (flags.grid ?? []).map(parseGridArg);
       if (grid.length === 0) throw new ConfigError("--grid", undefined, "at least one axis, KEY=V1,V2,…");

@@ -2,7 +2,6 @@
 // chunks, results returned in grid order either way.
 
 import { availableParallelism } from "node:os";
-import { Piscina } from "piscina";
 import type { RunConfig } from "./config.js";
 import { evaluate, type RunResult } from "./run.js";
 
@@ -23,6 +22,7 @@ export async function sweep(configs: RunConfig[], options: SweepOptions = {}): P
     }
     return out;
   }
+  const { Piscina } = await import("piscina"); // only parallel sweeps pay for loading it
   const pool = new Piscina({ filename: new URL("./worker.js", import.meta.url).href, minThreads: threads, maxThreads: threads });
   try {
     // chunks keep each worker's priced rings warm while still spreading the grid
