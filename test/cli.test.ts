@@ -4,11 +4,13 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { csvParse } from "d3-dsv";
 import { describe, expect, it } from "vitest";
 
 const CLI = join(__dirname, "..", "lib", "cli.js");
 const dir = mkdtempSync(join(tmpdir(), "iommu-sim-cli-"));
 const cli = (...args: string[]) => spawnSync("node", [CLI, ...args], { encoding: "utf8" });
+const cliIn = (cwd: string, ...args: string[]) => spawnSync("node", [CLI, ...args], { encoding: "utf8", cwd });
 /** The CLI on an install without the packages `hidden` (see test/helpers/hide-modules.mjs). */
 const cliWithout = (hidden: string[], ...args: string[]) =>
   spawnSync("node", ["--import", join(__dirname, "helpers", "hide-modules.mjs"), CLI, ...args], {
@@ -104,5 +106,93 @@ describe("iommu-sim", () => {
       expect(r.stderr).toMatch(/--plot: ".*no-vega.svg" is not allowed; expected the optional packages vega 5 and vega-lite 5 installed to plot \(npm install vega@5 vega-lite@5/);
     }
     expect(existsSync(svg)).toBe(false);
+  });
+
+  it("sweep --threads takes 1 to twice the CPU count and says so otherwise", () => {
+    for (const t of ["abc", "NaN", "1e3", "99999", "0", "-1", "1.5"]) {
+      const r = cli("sweep", "--grid", "messageBytes=64", "--threads", t);
+      expect(r.status, t).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`argument '${t.replace(".", "\\.")}' is invalid\\. expected a whole number from 1 to \\d+ \\(twice the \\d+ CPUs here\\)`));
+      expect(r.stdout).toBe("");
+    }
+  });
+
+  it("a bad grid value exits 1 with the same message in parallel as --serial", () => {
+    const grid = ["sweep", "--grid", "strategy=batched,foo", "--grid", "messageBytes=64,1024"];
+    const serial = cli(...grid, "--serial");
+    const parallel = cli(...grid, "--threads", "2");
+    expect(serial.status).toBe(1);
+    expect(serial.stderr).toMatch(/^iommu-sim: strategy: "foo" is not allowed/);
+    expect(parallel.status).toBe(1);
+    expect(parallel.stderr).toBe(serial.stderr);
+  });
+
+  it("sizes take K / M suffixes, and a bad one is named as given", () => {
+    const k = cli("run", "--message-bytes", "1k", "--json");
+    expect(k.status).toBe(0);
+    expect(JSON.parse(k.stdout).config.messageBytes).toBe(1024);
+    expect(k.stdout).toBe(cli("run", "--message-bytes", "1024", "--json").stdout);
+    const io = cli("run", "--workload", "ffsb", "--io-bytes", "64K", "--json");
+    expect(JSON.parse(io.stdout).config.ioBytes).toBe(65536);
+    const grid = cli("sweep", "--grid", "messageBytes=1k,64K", "--serial", "--json");
+    expect(JSON.parse(grid.stdout).map((r: { config: { messageBytes: number } }) => r.config.messageBytes)).toEqual([1024, 65536]);
+    const bad = cli("run", "--message-bytes", "1x");
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/--message-bytes: "1x" is not allowed; expected a byte count or a size such as "64K"/);
+    expect(cli("run", "--queue-depth", "lots", "--workload", "ffsb").stderr).toMatch(/--queue-depth: "lots" is not allowed; expected a number/);
+  });
+
+  it("allocators checks --trace before running any workload", () => {
+    // with a good trace the bad table size is met when the workloads run; a bad trace is met first
+    expect(cli("allocators", "--table-size", "3M", "--workload", "ring:4", "--steps", "10", "--trace", "examples/nic-ring.trace").stderr).toMatch(/tableSize: "3M"/);
+    const r = cli("allocators", "--table-size", "3M", "--workload", "ring:4", "--steps", "10", "--trace", join(dir, "nope"));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^iommu-sim: --trace: ".*nope" is not allowed; expected a readable trace file/);
+  });
+
+  it("reproduce --data refuses a bad cell naming its row and column", () => {
+    const good = readFileSync(join(__dirname, "..", "data", "seed-netperf.csv"), "utf8");
+    const cases: Array<[string, RegExp]> = [
+      [good.replace("baremetal,64,358.24,", "baremetal,64,,"), /row 2 column off_mbps: "" is not allowed; expected a throughput above 0/],
+      [good.replace("baremetal,128,632.40,12.61", "baremetal,128,632.40,abc"), /row 3 column off_cpu: "abc" is not allowed/],
+      [good.replace("baremetal,256,", "baremetl,256,"), /row 4 column environment: "baremetl" is not allowed; expected baremetal, xen-dom0, xen-domU/],
+      [good.replace("baremetal,512,941.21,7.85,", "baremetal,512,941.21,"), /row 5: ".*" is not allowed; expected 9 cells, as in the header/],
+      [good.replace("on_cpu", "on_cpus"), /header: ".*" is not allowed; expected a CSV header with the column on_cpu/],
+    ];
+    for (const [text, message] of cases) {
+      const file = join(dir, "measured.csv");
+      writeFileSync(file, text);
+      const r = cli("reproduce", "--data", file, "--no-what-if", "--quiet");
+      expect(r.status).toBe(1);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).toMatch(/--data .*measured\.csv/);
+    }
+  });
+
+  it("calibrate writes into the working directory, not into the package", () => {
+    const cwd = mkdtempSync(join(tmpdir(), "iommu-sim-calibrate-"));
+    const shipped = join(__dirname, "..", "profiles", "netperf-calibrated.json");
+    const before = readFileSync(shipped, "utf8");
+    const seed = readFileSync(join(__dirname, "..", "data", "seed-netperf.csv"), "utf8").trim().split("\n");
+    // one row per environment keeps the fit short
+    writeFileSync(join(cwd, "small.csv"), [seed[0], ...["baremetal", "xen-dom0", "xen-domU"].map((e) => seed.find((l) => l.startsWith(e + ",")))].join("\n") + "\n");
+    const r = cliIn(cwd, "calibrate", "--data", "small.csv", "--quiet");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/wrote netperf-calibrated\.json\n$/);
+    expect(JSON.parse(readFileSync(join(cwd, "netperf-calibrated.json"), "utf8")).environments.baremetal.rows).toBe(1);
+    expect(readFileSync(shipped, "utf8")).toBe(before);
+  });
+
+  it("CSV output quotes a cell that holds a comma, so it reads back with every column in place", () => {
+    const cfg = join(dir, "comma.json");
+    const csv = join(dir, "comma.csv");
+    writeFileSync(cfg, JSON.stringify({ strategy: "batched,deferred-flush" })); // "," joins strategies like "+"
+    const r = cli("sweep", "--config", cfg, "--grid", "messageBytes=64,1024", "--serial", "--csv", csv);
+    expect(r.status).toBe(0);
+    const rows = csvParse(readFileSync(csv, "utf8"));
+    expect(rows).toHaveLength(2);
+    expect(rows.map((row) => [row.strategy, row.messageBytes])).toEqual([["batched,deferred-flush", "64"], ["batched,deferred-flush", "1024"]]);
+    expect(Number(rows[0].onCpu)).toBeGreaterThan(0);
   });
 });

@@ -2,6 +2,7 @@
 // same seed. Every figure comes from the core's counters and the allocator's own state; nothing
 // here is timed (speed is the bench's business: bench/alloc.bench.js).
 
+import { csvFormatRows } from "d3-dsv";
 import { ALLOCATORS, IO_PAGE_SIZE, type AllocatorName } from "../abi.js";
 import type { IommuOptions } from "../config.js";
 import { ConfigError } from "../errors.js";
@@ -134,5 +135,5 @@ export function formatFigures(rows: readonly AllocatorFigures[]): string {
 }
 
 export function csvOfFigures(rows: readonly AllocatorFigures[]): string {
-  return [COLUMNS.map(([h]) => h).join(","), ...rows.map((r) => COLUMNS.map(([, f]) => f(r)).join(","))].join("\n") + "\n";
+  return csvFormatRows([COLUMNS.map(([h]) => h), ...rows.map((r) => COLUMNS.map(([, f]) => f(r)))]) + "\n";
 }

@@ -15,7 +15,7 @@ import type { SimPlatform } from "../sim/setup.js";
 import { STRATEGIES } from "../sim/strategies.js";
 import { parseTrace } from "../trace/parse.js";
 import { replayTrace, traceCpus } from "../trace/replay.js";
-import { cacheGeometry, wholeNumber } from "./options.js";
+import { cacheGeometry, readTrace, wholeNumber } from "./options.js";
 
 interface ReplayFlags {
   platform: PlatformName | "none";
@@ -34,13 +34,7 @@ interface ReplayFlags {
 }
 
 function replay(file: string, flags: ReplayFlags): void {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new ConfigError("TRACE", file, `a readable trace file (${(e as Error).message})`);
-  }
-  const trace = parseTrace(text, { lenient: flags.lenient });
+  const trace = parseTrace(readTrace("TRACE", file), { lenient: flags.lenient });
   if (flags.strategy !== undefined || flags.environment !== undefined || flags.profile !== undefined || flags.platform === "none") {
     simulate(trace, flags);
     return;

@@ -2,6 +2,7 @@
 // tables per strategy.
 
 import type { Command } from "commander";
+import { csvFormatRows } from "d3-dsv";
 import { ConfigError } from "../errors.js";
 import { createIommu } from "../node.js";
 import { writeAtomicallySync } from "../io/atomic.js";
@@ -43,7 +44,7 @@ interface ReproduceFlags {
 async function reproduce(flags: ReproduceFlags): Promise<void> {
   const started = performance.now();
   if (flags.plot) await loadRenderer("--plot", flags.plot); // a missing renderer is reported before the run, not after
-  const measured = parseMeasured(readText("--data", flags.data ?? DEFAULT_MEASURED));
+  const measured = parseMeasured(readText("--data", flags.data ?? DEFAULT_MEASURED), flags.data ? `--data ${flags.data}` : undefined);
   const cal = loadCalibration(flags.calibration ?? (flags.holdout ? HOLDOUT_CALIBRATION : DEFAULT_CALIBRATION));
   const rows = reproduceRows(measured, cal, createIommu);
   const out: string[] = [
@@ -76,9 +77,9 @@ async function reproduce(flags: ReproduceFlags): Promise<void> {
     writeAtomicallySync(flags.json, JSON.stringify(json, null, 2) + "\n");
   }
   if (flags.csv) {
-    const head = "environment,message_bytes,in_sample,sim_off_mbps,sim_off_cpu,sim_on_mbps,sim_on_cpu,meas_off_mbps,meas_off_cpu,meas_on_mbps,meas_on_cpu";
-    const body = rows.map((r) => [r.environment, r.messageBytes, r.inSample, r.simulated.offMbps, r.simulated.offCpu, r.simulated.onMbps, r.simulated.onCpu, r.measured.offMbps, r.measured.offCpu, r.measured.onMbps, r.measured.onCpu].join(","));
-    writeAtomicallySync(flags.csv, [head, ...body].join("\n") + "\n");
+    const head = ["environment", "message_bytes", "in_sample", "sim_off_mbps", "sim_off_cpu", "sim_on_mbps", "sim_on_cpu", "meas_off_mbps", "meas_off_cpu", "meas_on_mbps", "meas_on_cpu"];
+    const body = rows.map((r) => [r.environment, r.messageBytes, r.inSample, r.simulated.offMbps, r.simulated.offCpu, r.simulated.onMbps, r.simulated.onCpu, r.measured.offMbps, r.measured.offCpu, r.measured.onMbps, r.measured.onCpu].map(String));
+    writeAtomicallySync(flags.csv, csvFormatRows([head, ...body]) + "\n");
   }
   if (flags.plot) {
     const specs: VegaLiteSpec[] = [messageSizeSpec(rows)];

@@ -1,5 +1,6 @@
 // The result table of `run` and `sweep`: text and CSV.
 
+import { csvFormatRows } from "d3-dsv";
 import { RUN_KEYS, type RunConfig } from "../sweep/config.js";
 import type { RunResult } from "../sweep/run.js";
 
@@ -17,5 +18,5 @@ export function formatResults(configs: RunConfig[], results: RunResult[], keys: 
 
 export function csvOf(configs: RunConfig[], results: RunResult[]): string {
   const head = [...RUN_KEYS, ...RESULT_COLS];
-  return [head.join(","), ...configs.map((c, i) => [...RUN_KEYS.map((k) => c[k]), ...RESULT_COLS.map((k) => results[i][k])].join(","))].join("\n") + "\n";
+  return csvFormatRows([head, ...configs.map((c, i) => [...RUN_KEYS.map((k) => String(c[k])), ...RESULT_COLS.map((k) => String(results[i][k]))])]) + "\n";
 }

@@ -7,12 +7,12 @@ import { progress } from "../io/progress.js";
 import { loadRenderer, writePlot } from "../plot/render.js";
 import { expandGrid, parseGridArg, resolveRun } from "../sweep/config.js";
 import { sweep } from "../sweep/sweep.js";
-import { addRunOptions, readConfig, runLayer, type RunFlags } from "./options.js";
+import { addRunOptions, readConfig, runLayer, threadCount, type RunFlags } from "./options.js";
 import { csvOf, formatResults } from "./results.js";
 
 interface SweepFlags extends RunFlags {
   grid?: string[];
-  threads?: string;
+  threads?: number;
   serial?: boolean;
   csv?: string;
   plot?: string;
@@ -27,7 +27,7 @@ export function registerSweep(program: Command): void {
       .description("Evaluate a grid of configurations (any run setting), in parallel over worker threads"),
   )
     .option("--grid <key=v1,v2,...>", "a grid axis; repeat for more axes (e.g. --grid messageBytes=64,1024,65536 --grid strategy=straightforward,batched)", (v: string, prev: string[] = []) => [...prev, v])
-    .option("--threads <n>", "worker threads (default: all cores)")
+    .option("--threads <n>", "worker threads, 1 to twice the CPU count (default: one per CPU)", threadCount)
     .option("--serial", "evaluate in this thread")
     .option("--csv <file>", "write the results as CSV")
     .option("--json", "print the results as JSON")
@@ -40,7 +40,7 @@ export function registerSweep(program: Command): void {
       if (grid.length === 0) throw new ConfigError("--grid", undefined, "at least one axis, KEY=V1,V2,…");
       const configs = expandGrid(base, grid);
       const bar = progress(`sweep of ${configs.length}`, flags.quiet ?? false);
-      const threads = flags.serial ? 1 : flags.threads !== undefined ? Number(flags.threads) : undefined;
+      const threads = flags.serial ? 1 : flags.threads;
       const results = await sweep(configs, { threads, onProgress: (d, t) => bar.update(d, t) });
       bar.stop();
       const keys = grid.map(([k]) => k);
