@@ -195,4 +195,39 @@ describe("iommu-sim", () => {
     expect(rows.map((row) => [row.strategy, row.messageBytes])).toEqual([["batched,deferred-flush", "64"], ["batched,deferred-flush", "1024"]]);
     expect(Number(rows[0].onCpu)).toBeGreaterThan(0);
   });
+
+  it("text tables line their headers up with their data, every column separated", () => {
+    /** Each table (a run of lines holding │) with its column separators at the same place on every line. */
+    const tablesOf = (text: string) => {
+      const blocks: string[][] = [];
+      let block: string[] = [];
+      for (const line of text.split("\n")) {
+        if (/[│┼]/.test(line)) block.push(line);
+        else if (block.length) blocks.push(block), (block = []);
+      }
+      if (block.length) blocks.push(block);
+      return blocks;
+    };
+    const separators = (line: string) => [...line].flatMap((c, i) => (c === "│" || c === "┼" ? [i] : []));
+    const outputs = [
+      cli("run", "--workload", "ffsb").stdout,
+      cli("sweep", "--grid", "messageBytes=64,65536", "--grid", "strategy=batched,cached+deferred-flush", "--serial").stdout,
+      cli("allocators", "--workload", "ring:64", "--steps", "100", "--allocators", "calgary,iova").stdout,
+      cli("reproduce", "--quiet").stdout,
+    ];
+    let tables = 0;
+    for (const out of outputs) {
+      for (const block of tablesOf(out)) {
+        tables++;
+        const cols = separators(block[0]);
+        expect(cols.length).toBeGreaterThan(0);
+        for (const line of block) expect(separators(line), line).toEqual(cols);
+        expect(block.some((l) => /^─+┼/.test(l))).toBe(true); // a rule under the header
+      }
+    }
+    expect(tables).toBe(1 + 1 + 1 + 4); // reproduce: three environments and the what-if table
+    // what-if: every figure in its own column, figures right-aligned under their headers
+    const whatIf = tablesOf(outputs[3]).at(-1)!;
+    expect(whatIf.find((l) => / preallocated /.test(l))).toMatch(/│ +0\.0 % │ +0\.0 % │ +0 │ +100 % │ 256\.00 MiB$/);
+  });
 });

@@ -127,13 +127,12 @@ const COLUMNS: Array<[string, (r: AllocatorFigures) => string]> = [
   ["metadata KiB", (r) => (r.state.metadataBytes / 1024).toFixed(1)],
 ];
 
-/** A fixed-width table, one row per allocator × workload. */
-export function formatFigures(rows: readonly AllocatorFigures[]): string {
-  const cells = [COLUMNS.map(([h]) => h), ...rows.map((r) => COLUMNS.map(([, f]) => f(r)))];
-  const widths = COLUMNS.map((_, i) => Math.max(...cells.map((c) => c[i].length)));
-  return cells.map((c) => c.map((x, i) => (i < 2 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join("  ")).join("\n");
+/** The figures as text cells, one row per allocator × workload: the CLI's table and CSV. */
+export function figureCells(rows: readonly AllocatorFigures[]): { head: string[]; rows: string[][] } {
+  return { head: COLUMNS.map(([h]) => h), rows: rows.map((r) => COLUMNS.map(([, f]) => f(r))) };
 }
 
 export function csvOfFigures(rows: readonly AllocatorFigures[]): string {
-  return csvFormatRows([COLUMNS.map(([h]) => h), ...rows.map((r) => COLUMNS.map(([, f]) => f(r)))]) + "\n";
+  const cells = figureCells(rows);
+  return csvFormatRows([cells.head, ...cells.rows]) + "\n";
 }

@@ -3,7 +3,7 @@
 import { type Command, Option } from "commander";
 import { ALLOCATORS, FLUSH_POLICIES, type FlushPolicyName } from "../abi.js";
 import {
-  compareAllocators, compareOnTrace, csvOfFigures, DEFAULT_WORKLOADS, formatFigures, parseAllocatorList, parseWorkloadSpec,
+  compareAllocators, compareOnTrace, csvOfFigures, DEFAULT_WORKLOADS, figureCells, parseAllocatorList, parseWorkloadSpec,
   type WorkloadSpec,
 } from "../allocators/compare.js";
 import { WORKLOAD_MODES, WORKLOAD_PARAM, WORKLOADS, type WorkloadMode } from "../allocators/workload.js";
@@ -14,6 +14,7 @@ import { createAllocatorWorkload, createIommu } from "../node.js";
 import { PLATFORM_PRESETS, PLATFORMS, type PlatformName } from "../platforms.js";
 import { parseTrace } from "../trace/parse.js";
 import { readTrace, wholeNumber } from "./options.js";
+import { textTable } from "./table.js";
 
 interface AllocatorsFlags {
   platform: PlatformName;
@@ -66,7 +67,10 @@ export function registerAllocators(program: Command): void {
       bar.stop();
       if (trace) rows.push(...compareOnTrace(createIommu, trace, base, allocators));
       if (flags.json) process.stdout.write(JSON.stringify(rows, null, 2) + "\n");
-      else process.stdout.write(formatFigures(rows) + "\n");
+      else {
+        const cells = figureCells(rows);
+        process.stdout.write(textTable(cells.head, cells.rows) + "\n");
+      }
       if (flags.csv) writeAtomicallySync(flags.csv, csvOfFigures(rows));
     });
 }
