@@ -54,7 +54,7 @@ describe("iommu-sim", () => {
     const parallel = cli("sweep", ...grid, "--threads", "2");
     expect(serial.status).toBe(0);
     expect(parallel.status).toBe(0);
-    expect(JSON.parse(serial.stdout)).toHaveLength(100);
+    expect(JSON.parse(serial.stdout).runs).toHaveLength(100);
     expect(parallel.stdout).toBe(serial.stdout);
     expect(parallel.stderr).toBe(""); // piped: no progress bar
   });
@@ -94,7 +94,7 @@ describe("iommu-sim", () => {
     }
     const serial = cliWithout(["vega", "vega-lite", "piscina", "cli-progress"], "sweep", "--grid", "messageBytes=64,1024", "--serial", "--json");
     expect(serial.status).toBe(0);
-    expect(JSON.parse(serial.stdout)).toHaveLength(2);
+    expect(JSON.parse(serial.stdout).runs).toHaveLength(2);
   });
 
   it("without vega, --plot is refused before any simulation, naming what to install", () => {
@@ -135,7 +135,7 @@ describe("iommu-sim", () => {
     const io = cli("run", "--workload", "ffsb", "--io-bytes", "64K", "--json");
     expect(JSON.parse(io.stdout).config.ioBytes).toBe(65536);
     const grid = cli("sweep", "--grid", "messageBytes=1k,64K", "--serial", "--json");
-    expect(JSON.parse(grid.stdout).map((r: { config: { messageBytes: number } }) => r.config.messageBytes)).toEqual([1024, 65536]);
+    expect(JSON.parse(grid.stdout).runs.map((r: { config: { messageBytes: number } }) => r.config.messageBytes)).toEqual([1024, 65536]);
     const bad = cli("run", "--message-bytes", "1x");
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/--message-bytes: "1x" is not allowed; expected a byte count or a size such as "64K"/);

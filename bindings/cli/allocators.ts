@@ -13,6 +13,7 @@ import { progress } from "../io/progress.js";
 import { createAllocatorWorkload, createIommu } from "../node.js";
 import { PLATFORM_PRESETS, PLATFORMS, type PlatformName } from "../platforms.js";
 import { parseTrace } from "../trace/parse.js";
+import { jsonOutput } from "./json.js";
 import { readTrace, wholeNumber } from "./options.js";
 import { textTable } from "./table.js";
 
@@ -66,7 +67,7 @@ export function registerAllocators(program: Command): void {
       }, (d, t) => bar.update(d, t));
       bar.stop();
       if (trace) rows.push(...compareOnTrace(createIommu, trace, base, allocators));
-      if (flags.json) process.stdout.write(JSON.stringify(rows, null, 2) + "\n");
+      if (flags.json) process.stdout.write(jsonOutput("allocators", { rows }));
       else {
         const cells = figureCells(rows);
         process.stdout.write(textTable(cells.head, cells.rows) + "\n");

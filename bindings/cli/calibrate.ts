@@ -8,6 +8,7 @@ import { writeAtomicallySync } from "../io/atomic.js";
 import { progress } from "../io/progress.js";
 import { ENVIRONMENTS } from "../sim/environments.js";
 import { calibrate, parseMeasured } from "../workloads/reproduction.js";
+import { jsonOutput } from "./json.js";
 import { DEFAULT_MEASURED, readText } from "./options.js";
 
 function runCalibrate(flags: { out?: string; holdout?: boolean; data?: string; quiet?: boolean }): void {
@@ -19,7 +20,7 @@ function runCalibrate(flags: { out?: string; holdout?: boolean; data?: string; q
   // the working directory, never the installed package: a consumer's calibration is theirs
   const path = flags.out ?? (flags.holdout ? "netperf-holdout.json" : "netperf-calibrated.json");
   mkdirSync(dirname(path), { recursive: true });
-  writeAtomicallySync(path, JSON.stringify(cal, null, 2) + "\n");
+  writeAtomicallySync(path, jsonOutput("calibration", cal));
   for (const env of ENVIRONMENTS) {
     const e = cal.environments[env];
     process.stdout.write(`${env}: squared relative error ${e.error.toFixed(4)} over ${e.rows} rows; ${Object.entries(e.params).map(([k, v]) => `${k}=${(v as number).toPrecision(4)}`).join(" ")}\n`);

@@ -15,6 +15,7 @@ import type { SimPlatform } from "../sim/setup.js";
 import { STRATEGIES } from "../sim/strategies.js";
 import { parseTrace } from "../trace/parse.js";
 import { replayTrace, traceCpus } from "../trace/replay.js";
+import { jsonOutput } from "./json.js";
 import { cacheGeometry, readTrace, wholeNumber } from "./options.js";
 
 interface ReplayFlags {
@@ -47,14 +48,14 @@ function replay(file: string, flags: ReplayFlags): void {
   const result = replayTrace(trace, (sizing) => createIommu({ ...options, ...sizing, cpus: flags.cpus ?? sizing.cpus }), { lenient: flags.lenient });
 
   if (flags.json) {
-    process.stdout.write(JSON.stringify({
+    process.stdout.write(jsonOutput("replay", {
       platform: flags.platform,
       operations: result.operations,
       skipped: result.skipped,
       ignoredEvents: result.ignored,
       stats: result.stats,
       ...(flags.emit === "addresses" ? { addresses: result.addresses } : {}),
-    }, null, 2) + "\n");
+    }));
     return;
   }
   const out: string[] = [];
@@ -100,7 +101,7 @@ function simulate(trace: ReturnType<typeof parseTrace>, flags: ReplayFlags): voi
   });
   const r = replayThroughSimulation(trace, sim, flags.lenient);
   if (flags.json) {
-    process.stdout.write(JSON.stringify({ ...r.report, operations: r.operations, skipped: r.skipped }, null, 2) + "\n");
+    process.stdout.write(jsonOutput("replay-priced", { ...r.report, operations: r.operations, skipped: r.skipped }));
     return;
   }
   const rep = r.report;

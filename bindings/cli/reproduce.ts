@@ -13,6 +13,7 @@ import { validateProfile } from "../sim/cost-profile.js";
 import { parseMeasured, type Calibration } from "../workloads/reproduction.js";
 import { ENVIRONMENTS, type EnvironmentName } from "../sim/environments.js";
 import { cpuDiff, fidelity, formatFidelity, relErr, reproduceRows, tputDiff, whatIf, type ReproRow, type WhatIfRow } from "../workloads/report.js";
+import { jsonOutput } from "./json.js";
 import { DEFAULT_CALIBRATION, DEFAULT_MEASURED, HOLDOUT_CALIBRATION, readText } from "./options.js";
 import { textTable } from "./table.js";
 
@@ -114,7 +115,7 @@ async function reproduce(flags: ReproduceFlags): Promise<void> {
       fidelity: fidelity(rows),
       whatIf: what,
     };
-    writeAtomicallySync(flags.json, JSON.stringify(json, null, 2) + "\n");
+    writeAtomicallySync(flags.json, jsonOutput("reproduce", json));
   }
   if (flags.csv) {
     const head = ["environment", "message_bytes", "in_sample", "sim_off_mbps", "sim_off_cpu", "sim_on_mbps", "sim_on_cpu", "meas_off_mbps", "meas_off_cpu", "meas_on_mbps", "meas_on_cpu"];

@@ -7,6 +7,7 @@ import { progress } from "../io/progress.js";
 import { loadRenderer, writePlot } from "../plot/render.js";
 import { expandGrid, parseGridArg, resolveRun } from "../sweep/config.js";
 import { sweep } from "../sweep/sweep.js";
+import { jsonOutput } from "./json.js";
 import { addRunOptions, readConfig, runLayer, threadCount, type RunFlags } from "./options.js";
 import { csvOf, formatResults } from "./results.js";
 
@@ -44,7 +45,7 @@ export function registerSweep(program: Command): void {
       const results = await sweep(configs, { threads, onProgress: (d, t) => bar.update(d, t) });
       bar.stop();
       const keys = grid.map(([k]) => k);
-      if (flags.json) process.stdout.write(JSON.stringify(configs.map((config, i) => ({ config, result: results[i] })), null, 2) + "\n");
+      if (flags.json) process.stdout.write(jsonOutput("sweep", { runs: configs.map((config, i) => ({ config, result: results[i] })) }));
       else process.stdout.write(formatResults(configs, results, keys) + "\n");
       if (flags.csv) writeAtomicallySync(flags.csv, csvOf(configs, results));
       if (flags.plot) {
