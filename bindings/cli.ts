@@ -6,6 +6,7 @@ import { Command } from "commander";
 import { ConfigError } from "./errors.js";
 import { TraceError } from "./trace/parse.js";
 import { registerAllocators } from "./cli/allocators.js";
+import { PACKAGE } from "./cli/json.js";
 import { registerCalibrate } from "./cli/calibrate.js";
 import { registerReplay } from "./cli/replay.js";
 import { registerReproduce } from "./cli/reproduce.js";
@@ -18,7 +19,7 @@ const EXIT_INTERNAL = 2;
 
 const program = new Command()
   .name("iommu-sim")
-  .version("0.1.0")
+  .version(PACKAGE.version)
   .description("What DMA protection costs with an IOMMU, and what it leaves exposed: IBM Calgary and DART models.")
   .showHelpAfterError()
   .exitOverride();
@@ -30,6 +31,12 @@ registerSweep(program);
 registerAllocators(program);
 registerServe(program);
 registerCalibrate(program);
+
+// a reader that stops early (| head) ends the output, not the run with a stack trace
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(0);
+  throw e;
+});
 
 try {
   await program.parseAsync();

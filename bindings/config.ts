@@ -62,7 +62,8 @@ export interface ResolvedConfig {
 
 const isPow2 = (n: number) => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
 
-function parseSize(field: string, v: string | number): number {
+/** A byte count, or a size with a K / M / G suffix (binary: 64K = 65536), as every size option takes. */
+export function parseSize(field: string, v: string | number): number {
   if (typeof v === "number") return v;
   const m = /^(\d+)\s*([KMG]?)i?B?$/i.exec(v.trim());
   if (!m) throw new ConfigError(field, v, 'a byte count or a size such as "64K", "2M", "8M"');

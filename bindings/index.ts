@@ -11,7 +11,7 @@ export {
   type AllocatorWorkloadOptions, type WorkloadName,
 } from "./allocators/workload.js";
 export {
-  compareAllocators, formatFigures, parseWorkloadSpec, DEFAULT_WORKLOADS, type CompareOptions, type WorkloadSpec,
+  compareAllocators, figureCells, parseWorkloadSpec, DEFAULT_WORKLOADS, type CompareOptions, type WorkloadSpec,
 } from "./allocators/compare.js";
 export { createIommuWith, createNicRingWith, type NicRing } from "./wasm-iommu.js";
 export { createReferenceIommu } from "./reference/index.js";
@@ -28,7 +28,7 @@ export { replayThroughSimulation, type SimReplayResult } from "./sim/replay.js";
 export { priceRing, pairCycles, type PairCounts, type RingExposure } from "./workloads/dma-price.js";
 export { netperfPoint, MSS, FRAME_OVERHEAD, PARAM_BOUNDS, type NetperfParams, type NetperfPoint } from "./workloads/netperf.js";
 export { parseMeasured, simulateRow, calibrate, type Calibration, type MeasuredRow, type DmaCounts } from "./workloads/reproduction.js";
-export { fidelity, formatTables, reproduceRows, whatIf, tputDiff, cpuDiff, type ReproRow, type WhatIfRow, type Quad } from "./workloads/report.js";
+export { fidelity, reproduceRows, whatIf, tputDiff, cpuDiff, type ReproRow, type WhatIfRow, type Quad } from "./workloads/report.js";
 export { messageSizeSpec, frontierSpec, type VegaLiteSpec } from "./plot/specs.js";
 
 /**

@@ -125,7 +125,7 @@ describe("allocator workloads", () => {
 describe("iommu-sim allocators", () => {
   it("prints one row per allocator × workload, and the trace's rows, as JSON", () => {
     const out = execFileSync("node", [CLI, "allocators", "--workload", "ring:64", "--workload", "storage:8", "--steps", "2000", "--trace", "examples/nic-ring.trace", "--json"], { encoding: "utf8" });
-    const rows = JSON.parse(out) as AllocatorFigures[];
+    const rows = JSON.parse(out).rows as AllocatorFigures[];
     expect(rows).toHaveLength(3 * ALLOCATORS.length);
     expect(rows.map((r) => r.workload)).toEqual([...ALLOCATORS.map(() => "ring"), ...ALLOCATORS.map(() => "storage"), ...ALLOCATORS.map(() => "trace")]);
     const trace = rows.filter((r) => r.workload === "trace");

@@ -4,11 +4,18 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { csvParse } from "d3-dsv";
 import { describe, expect, it } from "vitest";
 
 const CLI = join(__dirname, "..", "lib", "cli.js");
 const dir = mkdtempSync(join(tmpdir(), "iommu-sim-cli-"));
 const cli = (...args: string[]) => spawnSync("node", [CLI, ...args], { encoding: "utf8" });
+const cliIn = (cwd: string, ...args: string[]) => spawnSync("node", [CLI, ...args], { encoding: "utf8", cwd });
+/** The CLI on an install without the packages `hidden` (see test/helpers/hide-modules.mjs). */
+const cliWithout = (hidden: string[], ...args: string[]) =>
+  spawnSync("node", ["--import", join(__dirname, "helpers", "hide-modules.mjs"), CLI, ...args], {
+    encoding: "utf8", env: { ...process.env, HIDE_MODULES: hidden.join(",") },
+  });
 
 describe("iommu-sim", () => {
   it.each(["replay", "reproduce", "run", "sweep", "calibrate"])("%s --help exits 0 and describes its options", (cmd) => {
@@ -47,7 +54,7 @@ describe("iommu-sim", () => {
     const parallel = cli("sweep", ...grid, "--threads", "2");
     expect(serial.status).toBe(0);
     expect(parallel.status).toBe(0);
-    expect(JSON.parse(serial.stdout)).toHaveLength(100);
+    expect(JSON.parse(serial.stdout).runs).toHaveLength(100);
     expect(parallel.stdout).toBe(serial.stdout);
     expect(parallel.stderr).toBe(""); // piped: no progress bar
   });
@@ -77,5 +84,150 @@ describe("iommu-sim", () => {
     const text = readFileSync(html, "utf8");
     expect(text).toMatch(/<svg/);
     expect(text).toMatch(/class="vega-lite-spec"/);
+  });
+
+  it("help loads none of the heavy packages: plotting, worker pool and progress bars load in the commands that use them", () => {
+    for (const args of [["--help"], ["sweep", "--help"], ["reproduce", "--help"]]) {
+      const r = cliWithout(["vega", "vega-lite", "piscina", "cli-progress"], ...args);
+      expect(r.stderr).toBe("");
+      expect(r.status).toBe(0);
+    }
+    const serial = cliWithout(["vega", "vega-lite", "piscina", "cli-progress"], "sweep", "--grid", "messageBytes=64,1024", "--serial", "--json");
+    expect(serial.status).toBe(0);
+    expect(JSON.parse(serial.stdout).runs).toHaveLength(2);
+  });
+
+  it("without vega, --plot is refused before any simulation, naming what to install", () => {
+    const svg = join(dir, "no-vega.svg");
+    for (const args of [["sweep", "--grid", "messageBytes=64,1024", "--serial", "--plot", svg], ["reproduce", "--no-what-if", "--plot", svg]]) {
+      const r = cliWithout(["vega"], ...args);
+      expect(r.status).toBe(1);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toMatch(/--plot: ".*no-vega.svg" is not allowed; expected the optional packages vega 5 and vega-lite 5 installed to plot \(npm install vega@5 vega-lite@5/);
+    }
+    expect(existsSync(svg)).toBe(false);
+  });
+
+  it("sweep --threads takes 1 to twice the CPU count and says so otherwise", () => {
+    for (const t of ["abc", "NaN", "1e3", "99999", "0", "-1", "1.5"]) {
+      const r = cli("sweep", "--grid", "messageBytes=64", "--threads", t);
+      expect(r.status, t).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`argument '${t.replace(".", "\\.")}' is invalid\\. expected a whole number from 1 to \\d+ \\(twice the \\d+ CPUs here\\)`));
+      expect(r.stdout).toBe("");
+    }
+  });
+
+  it("a bad grid value exits 1 with the same message in parallel as --serial", () => {
+    const grid = ["sweep", "--grid", "strategy=batched,foo", "--grid", "messageBytes=64,1024"];
+    const serial = cli(...grid, "--serial");
+    const parallel = cli(...grid, "--threads", "2");
+    expect(serial.status).toBe(1);
+    expect(serial.stderr).toMatch(/^iommu-sim: strategy: "foo" is not allowed/);
+    expect(parallel.status).toBe(1);
+    expect(parallel.stderr).toBe(serial.stderr);
+  });
+
+  it("sizes take K / M suffixes, and a bad one is named as given", () => {
+    const k = cli("run", "--message-bytes", "1k", "--json");
+    expect(k.status).toBe(0);
+    expect(JSON.parse(k.stdout).config.messageBytes).toBe(1024);
+    expect(k.stdout).toBe(cli("run", "--message-bytes", "1024", "--json").stdout);
+    const io = cli("run", "--workload", "ffsb", "--io-bytes", "64K", "--json");
+    expect(JSON.parse(io.stdout).config.ioBytes).toBe(65536);
+    const grid = cli("sweep", "--grid", "messageBytes=1k,64K", "--serial", "--json");
+    expect(JSON.parse(grid.stdout).runs.map((r: { config: { messageBytes: number } }) => r.config.messageBytes)).toEqual([1024, 65536]);
+    const bad = cli("run", "--message-bytes", "1x");
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/--message-bytes: "1x" is not allowed; expected a byte count or a size such as "64K"/);
+    expect(cli("run", "--queue-depth", "lots", "--workload", "ffsb").stderr).toMatch(/--queue-depth: "lots" is not allowed; expected a number/);
+  });
+
+  it("allocators checks --trace before running any workload", () => {
+    // with a good trace the bad table size is met when the workloads run; a bad trace is met first
+    expect(cli("allocators", "--table-size", "3M", "--workload", "ring:4", "--steps", "10", "--trace", "examples/nic-ring.trace").stderr).toMatch(/tableSize: "3M"/);
+    const r = cli("allocators", "--table-size", "3M", "--workload", "ring:4", "--steps", "10", "--trace", join(dir, "nope"));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^iommu-sim: --trace: ".*nope" is not allowed; expected a readable trace file/);
+  });
+
+  it("reproduce --data refuses a bad cell naming its row and column", () => {
+    const good = readFileSync(join(__dirname, "..", "data", "seed-netperf.csv"), "utf8");
+    const cases: Array<[string, RegExp]> = [
+      [good.replace("baremetal,64,358.24,", "baremetal,64,,"), /row 2 column off_mbps: "" is not allowed; expected a throughput above 0/],
+      [good.replace("baremetal,128,632.40,12.61", "baremetal,128,632.40,abc"), /row 3 column off_cpu: "abc" is not allowed/],
+      [good.replace("baremetal,256,", "baremetl,256,"), /row 4 column environment: "baremetl" is not allowed; expected baremetal, xen-dom0, xen-domU/],
+      [good.replace("baremetal,512,941.21,7.85,", "baremetal,512,941.21,"), /row 5: ".*" is not allowed; expected 9 cells, as in the header/],
+      [good.replace("on_cpu", "on_cpus"), /header: ".*" is not allowed; expected a CSV header with the column on_cpu/],
+    ];
+    for (const [text, message] of cases) {
+      const file = join(dir, "measured.csv");
+      writeFileSync(file, text);
+      const r = cli("reproduce", "--data", file, "--no-what-if", "--quiet");
+      expect(r.status).toBe(1);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).toMatch(/--data .*measured\.csv/);
+    }
+  });
+
+  it("calibrate writes into the working directory, not into the package", () => {
+    const cwd = mkdtempSync(join(tmpdir(), "iommu-sim-calibrate-"));
+    const shipped = join(__dirname, "..", "profiles", "netperf-calibrated.json");
+    const before = readFileSync(shipped, "utf8");
+    const seed = readFileSync(join(__dirname, "..", "data", "seed-netperf.csv"), "utf8").trim().split("\n");
+    // one row per environment keeps the fit short
+    writeFileSync(join(cwd, "small.csv"), [seed[0], ...["baremetal", "xen-dom0", "xen-domU"].map((e) => seed.find((l) => l.startsWith(e + ",")))].join("\n") + "\n");
+    const r = cliIn(cwd, "calibrate", "--data", "small.csv", "--quiet");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/wrote netperf-calibrated\.json\n$/);
+    expect(JSON.parse(readFileSync(join(cwd, "netperf-calibrated.json"), "utf8")).environments.baremetal.rows).toBe(1);
+    expect(readFileSync(shipped, "utf8")).toBe(before);
+  });
+
+  it("CSV output quotes a cell that holds a comma, so it reads back with every column in place", () => {
+    const cfg = join(dir, "comma.json");
+    const csv = join(dir, "comma.csv");
+    writeFileSync(cfg, JSON.stringify({ strategy: "batched,deferred-flush" })); // "," joins strategies like "+"
+    const r = cli("sweep", "--config", cfg, "--grid", "messageBytes=64,1024", "--serial", "--csv", csv);
+    expect(r.status).toBe(0);
+    const rows = csvParse(readFileSync(csv, "utf8"));
+    expect(rows).toHaveLength(2);
+    expect(rows.map((row) => [row.strategy, row.messageBytes])).toEqual([["batched,deferred-flush", "64"], ["batched,deferred-flush", "1024"]]);
+    expect(Number(rows[0].onCpu)).toBeGreaterThan(0);
+  });
+
+  it("text tables line their headers up with their data, every column separated", () => {
+    /** Each table (a run of lines holding │) with its column separators at the same place on every line. */
+    const tablesOf = (text: string) => {
+      const blocks: string[][] = [];
+      let block: string[] = [];
+      for (const line of text.split("\n")) {
+        if (/[│┼]/.test(line)) block.push(line);
+        else if (block.length) blocks.push(block), (block = []);
+      }
+      if (block.length) blocks.push(block);
+      return blocks;
+    };
+    const separators = (line: string) => [...line].flatMap((c, i) => (c === "│" || c === "┼" ? [i] : []));
+    const outputs = [
+      cli("run", "--workload", "ffsb").stdout,
+      cli("sweep", "--grid", "messageBytes=64,65536", "--grid", "strategy=batched,cached+deferred-flush", "--serial").stdout,
+      cli("allocators", "--workload", "ring:64", "--steps", "100", "--allocators", "calgary,iova").stdout,
+      cli("reproduce", "--quiet").stdout,
+    ];
+    let tables = 0;
+    for (const out of outputs) {
+      for (const block of tablesOf(out)) {
+        tables++;
+        const cols = separators(block[0]);
+        expect(cols.length).toBeGreaterThan(0);
+        for (const line of block) expect(separators(line), line).toEqual(cols);
+        expect(block.some((l) => /^─+┼/.test(l))).toBe(true); // a rule under the header
+      }
+    }
+    expect(tables).toBe(1 + 1 + 1 + 4); // reproduce: three environments and the what-if table
+    // what-if: every figure in its own column, figures right-aligned under their headers
+    const whatIf = tablesOf(outputs[3]).at(-1)!;
+    expect(whatIf.find((l) => / preallocated /.test(l))).toMatch(/│ +0\.0 % │ +0\.0 % │ +0 │ +100 % │ 256\.00 MiB$/);
   });
 });

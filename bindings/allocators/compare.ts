@@ -2,6 +2,7 @@
 // same seed. Every figure comes from the core's counters and the allocator's own state; nothing
 // here is timed (speed is the bench's business: bench/alloc.bench.js).
 
+import { csvFormatRows } from "d3-dsv";
 import { ALLOCATORS, IO_PAGE_SIZE, type AllocatorName } from "../abi.js";
 import type { IommuOptions } from "../config.js";
 import { ConfigError } from "../errors.js";
@@ -126,13 +127,12 @@ const COLUMNS: Array<[string, (r: AllocatorFigures) => string]> = [
   ["metadata KiB", (r) => (r.state.metadataBytes / 1024).toFixed(1)],
 ];
 
-/** A fixed-width table, one row per allocator × workload. */
-export function formatFigures(rows: readonly AllocatorFigures[]): string {
-  const cells = [COLUMNS.map(([h]) => h), ...rows.map((r) => COLUMNS.map(([, f]) => f(r)))];
-  const widths = COLUMNS.map((_, i) => Math.max(...cells.map((c) => c[i].length)));
-  return cells.map((c) => c.map((x, i) => (i < 2 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join("  ")).join("\n");
+/** The figures as text cells, one row per allocator × workload: the CLI's table and CSV. */
+export function figureCells(rows: readonly AllocatorFigures[]): { head: string[]; rows: string[][] } {
+  return { head: COLUMNS.map(([h]) => h), rows: rows.map((r) => COLUMNS.map(([, f]) => f(r))) };
 }
 
 export function csvOfFigures(rows: readonly AllocatorFigures[]): string {
-  return [COLUMNS.map(([h]) => h).join(","), ...rows.map((r) => COLUMNS.map(([, f]) => f(r)).join(","))].join("\n") + "\n";
+  const cells = figureCells(rows);
+  return csvFormatRows([cells.head, ...cells.rows]) + "\n";
 }

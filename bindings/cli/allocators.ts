@@ -1,21 +1,21 @@
 // `iommu-sim allocators`: IO-space allocators compared on DMA-shaped workloads and traces.
 
-import { readFileSync } from "node:fs";
 import { type Command, Option } from "commander";
 import { ALLOCATORS, FLUSH_POLICIES, type FlushPolicyName } from "../abi.js";
 import {
-  compareAllocators, compareOnTrace, csvOfFigures, DEFAULT_WORKLOADS, formatFigures, parseAllocatorList, parseWorkloadSpec,
+  compareAllocators, compareOnTrace, csvOfFigures, DEFAULT_WORKLOADS, figureCells, parseAllocatorList, parseWorkloadSpec,
   type WorkloadSpec,
 } from "../allocators/compare.js";
 import { WORKLOAD_MODES, WORKLOAD_PARAM, WORKLOADS, type WorkloadMode } from "../allocators/workload.js";
 import type { IommuOptions } from "../config.js";
-import { ConfigError } from "../errors.js";
 import { writeAtomicallySync } from "../io/atomic.js";
 import { progress } from "../io/progress.js";
 import { createAllocatorWorkload, createIommu } from "../node.js";
 import { PLATFORM_PRESETS, PLATFORMS, type PlatformName } from "../platforms.js";
 import { parseTrace } from "../trace/parse.js";
-import { wholeNumber } from "./options.js";
+import { jsonOutput } from "./json.js";
+import { readTrace, wholeNumber } from "./options.js";
+import { textTable } from "./table.js";
 
 interface AllocatorsFlags {
   platform: PlatformName;
@@ -59,23 +59,19 @@ export function registerAllocators(program: Command): void {
       if (flags.cpus !== undefined) base.cpus = flags.cpus;
       const allocators = flags.allocators === undefined ? ALLOCATORS : parseAllocatorList(flags.allocators);
       const workloads: WorkloadSpec[] = flags.workload === undefined ? DEFAULT_WORKLOADS : flags.workload.map(parseWorkloadSpec);
+      // every input is checked before the workloads run: a bad trace must not wait for them
+      const trace = flags.trace === undefined ? undefined : parseTrace(readTrace("--trace", flags.trace));
       const bar = progress("allocators", flags.quiet ?? false);
       const rows = compareAllocators(createAllocatorWorkload, {
         base, allocators, workloads, steps: flags.steps, mode: flags.mode, seed: flags.seed,
       }, (d, t) => bar.update(d, t));
       bar.stop();
-      if (flags.trace !== undefined) {
-        let text: string;
-        try {
-          text = readFileSync(flags.trace, "utf8");
-        } catch (e) {
-          throw new ConfigError("--trace", flags.trace, `a readable trace file (${(e as Error).message})`);
-        }
-        const trace = parseTrace(text);
-        rows.push(...compareOnTrace(createIommu, trace, base, allocators));
+      if (trace) rows.push(...compareOnTrace(createIommu, trace, base, allocators));
+      if (flags.json) process.stdout.write(jsonOutput("allocators", { rows }));
+      else {
+        const cells = figureCells(rows);
+        process.stdout.write(textTable(cells.head, cells.rows) + "\n");
       }
-      if (flags.json) process.stdout.write(JSON.stringify(rows, null, 2) + "\n");
-      else process.stdout.write(formatFigures(rows) + "\n");
       if (flags.csv) writeAtomicallySync(flags.csv, csvOfFigures(rows));
     });
 }

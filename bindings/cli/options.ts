@@ -2,12 +2,14 @@
 // package's shipped data, and the run settings that `run` and `sweep` both take.
 
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { ConfigError } from "../errors.js";
 import { PLATFORMS } from "../platforms.js";
 import { ENVIRONMENTS } from "../sim/environments.js";
 import { STRATEGIES } from "../sim/strategies.js";
-import { RUN_KEYS, type RunConfig } from "../sweep/config.js";
+import { RUN_KEYS, runValue, type RunConfig } from "../sweep/config.js";
+import { maxSweepThreads } from "../sweep/sweep.js";
 
 export function wholeNumber(v: string): number {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError("expected a whole number");
@@ -19,6 +21,15 @@ export function cacheGeometry(v: string): { entries: number; ways: number } {
   if (!m) throw new InvalidArgumentError('expected ENTRIES or ENTRIESxWAYS, e.g. "64x4" or "0" for no cache');
   const entries = Number(m[1]);
   return { entries, ways: m[2] ? Number(m[2]) : entries === 0 ? 0 : Math.min(entries, 4) };
+}
+
+/** --threads: 1 … maxSweepThreads(), checked before any worker starts. */
+export function threadCount(v: string): number {
+  const cap = maxSweepThreads();
+  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > cap) {
+    throw new InvalidArgumentError(`expected a whole number from 1 to ${cap} (twice the ${availableParallelism()} CPUs here)`);
+  }
+  return Number(v);
 }
 
 export const PACKAGE_ROOT = new URL("../../", import.meta.url);
@@ -34,18 +45,26 @@ export function readText(field: string, file: string | URL): string {
   }
 }
 
+/** A trace file's text; `field` names the argument that gave it. */
+export function readTrace(field: string, file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (e) {
+    throw new ConfigError(field, file, `a readable trace file (${(e as Error).message})`);
+  }
+}
+
 export interface RunFlags extends Partial<Record<keyof RunConfig, string>> {
   config?: string;
   json?: boolean;
 }
 
-/** Flags as RunConfig fields (numbers where numeric). */
+/** Flags as RunConfig fields (numbers where numeric, sizes with their suffixes). */
 export function runLayer(flags: RunFlags): Partial<Record<string, unknown>> {
   const layer: Record<string, unknown> = {};
   for (const k of RUN_KEYS) {
     const v = flags[k];
-    if (v === undefined) continue;
-    layer[k] = ["messageBytes", "readFraction", "ioBytes", "queueDepth"].includes(k) ? Number(v) : v;
+    if (v !== undefined) layer[k] = runValue(k, v, `--${k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase())}`);
   }
   return layer;
 }
@@ -67,9 +86,9 @@ export function addRunOptions(cmd: Command): Command {
     .addOption(new Option("--platform <name>", "IOMMU and driver era").choices(PLATFORMS))
     .option("--strategy <s>", `mapping strategy (+deferred-flush|+strict-flush): ${STRATEGIES.join(", ")}`)
     .addOption(new Option("--environment <e>", "where it runs").choices(ENVIRONMENTS))
-    .option("--message-bytes <n>", "netperf message size")
+    .option("--message-bytes <size>", "netperf message size in bytes (1k, 64K … accepted)")
     .addOption(new Option("--pattern <p>", "ffsb access pattern").choices(["sequential", "random"]))
     .option("--read-fraction <share>", "ffsb share of reads, 0 … 1")
-    .option("--io-bytes <n>", "ffsb request size in bytes (multiple of 4096)")
+    .option("--io-bytes <size>", "ffsb request size in bytes, a multiple of 4096 (64K … accepted)")
     .option("--queue-depth <n>", "ffsb requests outstanding");
 }

@@ -15,7 +15,8 @@ import type { SimPlatform } from "../sim/setup.js";
 import { STRATEGIES } from "../sim/strategies.js";
 import { parseTrace } from "../trace/parse.js";
 import { replayTrace, traceCpus } from "../trace/replay.js";
-import { cacheGeometry, wholeNumber } from "./options.js";
+import { jsonOutput } from "./json.js";
+import { cacheGeometry, readTrace, wholeNumber } from "./options.js";
 
 interface ReplayFlags {
   platform: PlatformName | "none";
@@ -34,13 +35,7 @@ interface ReplayFlags {
 }
 
 function replay(file: string, flags: ReplayFlags): void {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new ConfigError("TRACE", file, `a readable trace file (${(e as Error).message})`);
-  }
-  const trace = parseTrace(text, { lenient: flags.lenient });
+  const trace = parseTrace(readTrace("TRACE", file), { lenient: flags.lenient });
   if (flags.strategy !== undefined || flags.environment !== undefined || flags.profile !== undefined || flags.platform === "none") {
     simulate(trace, flags);
     return;
@@ -53,14 +48,14 @@ function replay(file: string, flags: ReplayFlags): void {
   const result = replayTrace(trace, (sizing) => createIommu({ ...options, ...sizing, cpus: flags.cpus ?? sizing.cpus }), { lenient: flags.lenient });
 
   if (flags.json) {
-    process.stdout.write(JSON.stringify({
+    process.stdout.write(jsonOutput("replay", {
       platform: flags.platform,
       operations: result.operations,
       skipped: result.skipped,
       ignoredEvents: result.ignored,
       stats: result.stats,
       ...(flags.emit === "addresses" ? { addresses: result.addresses } : {}),
-    }, null, 2) + "\n");
+    }));
     return;
   }
   const out: string[] = [];
@@ -106,7 +101,7 @@ function simulate(trace: ReturnType<typeof parseTrace>, flags: ReplayFlags): voi
   });
   const r = replayThroughSimulation(trace, sim, flags.lenient);
   if (flags.json) {
-    process.stdout.write(JSON.stringify({ ...r.report, operations: r.operations, skipped: r.skipped }, null, 2) + "\n");
+    process.stdout.write(jsonOutput("replay-priced", { ...r.report, operations: r.operations, skipped: r.skipped }));
     return;
   }
   const rep = r.report;

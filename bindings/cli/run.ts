@@ -3,6 +3,7 @@
 import type { Command } from "commander";
 import { resolveRun, RUN_KEYS } from "../sweep/config.js";
 import { evaluate } from "../sweep/run.js";
+import { jsonOutput } from "./json.js";
 import { addRunOptions, readConfig, runLayer, type RunFlags } from "./options.js";
 import { formatResults } from "./results.js";
 
@@ -16,7 +17,7 @@ export function registerRun(program: Command): void {
     .action((flags: RunFlags) => {
       const config = resolveRun(readConfig(flags.config), runLayer(flags));
       const result = evaluate(config);
-      if (flags.json) process.stdout.write(JSON.stringify({ config, result }, null, 2) + "\n");
+      if (flags.json) process.stdout.write(jsonOutput("run", { config, result }));
       else process.stdout.write(formatResults([config], [result], RUN_KEYS.filter((k) => config.workload === "ffsb" ? k !== "messageBytes" : !["pattern", "readFraction", "ioBytes", "queueDepth"].includes(k))) + "\n");
     });
 }

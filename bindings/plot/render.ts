@@ -1,12 +1,34 @@
 // Renders Vega-Lite specifications to SVG in Node (no canvas needed), and writes plot files.
 
-import * as vega from "vega";
-import * as vl from "vega-lite";
+import { ConfigError } from "../errors.js";
 import { writeAtomically } from "../io/atomic.js";
 import type { VegaLiteSpec } from "./specs.js";
 
+type Renderer = { vega: typeof import("vega"); vl: typeof import("vega-lite") };
+let renderer: Promise<Renderer> | undefined;
+
+/**
+ * vega and vega-lite, loaded on first use: they are optional dependencies and take longer to load
+ * than the rest of the CLI together. Missing, plotting is refused naming what to install; `field`
+ * and `value` name the option that asked for the plot.
+ */
+export function loadRenderer(field = "plot", value: unknown = undefined): Promise<Renderer> {
+  renderer ??= Promise.all([import("vega"), import("vega-lite")]).then(
+    ([vega, vl]) => ({ vega, vl }),
+    (e: NodeJS.ErrnoException) => {
+      renderer = undefined;
+      if (e.code === "ERR_MODULE_NOT_FOUND" && /'vega(-lite)?'/.test(e.message)) {
+        throw new ConfigError(field, value, `the optional packages vega 5 and vega-lite 5 installed to plot (npm install vega@5 vega-lite@5; ${e.message})`);
+      }
+      throw e;
+    },
+  );
+  return renderer;
+}
+
 export async function renderSvg(spec: VegaLiteSpec): Promise<string> {
-  const compiled = vl.compile(spec as unknown as vl.TopLevelSpec).spec;
+  const { vega, vl } = await loadRenderer();
+  const compiled = vl.compile(spec as unknown as import("vega-lite").TopLevelSpec).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: "none" });
   const svg = await view.toSVG();
   view.finalize();

@@ -1,7 +1,10 @@
 // One run's configuration (workload, platform, strategy, environment and workload knobs), checked,
 // and the grid a sweep expands into. Shared by the CLI, the serial sweep and the pool's workers.
 
+import { parseSize } from "../config.js";
 import { ConfigError } from "../errors.js";
+import { parseStrategy } from "../sim/strategies.js";
+import { checkFfsb, FFSB_DEFAULTS } from "../workloads/ffsb.js";
 import { ENVIRONMENTS, type EnvironmentName } from "../sim/environments.js";
 import { PLATFORMS, type PlatformName } from "../platforms.js";
 
@@ -31,8 +34,21 @@ export const RUN_DEFAULTS: RunConfig = {
   queueDepth: 8,
 };
 
-const NUMERIC = new Set<keyof RunConfig>(["messageBytes", "readFraction", "ioBytes", "queueDepth"]);
+const SIZES = new Set<keyof RunConfig>(["messageBytes", "ioBytes"]);
+const NUMERIC = new Set<keyof RunConfig>([...SIZES, "readFraction", "queueDepth"]);
 export const RUN_KEYS = Object.keys(RUN_DEFAULTS) as Array<keyof RunConfig>;
+
+/**
+ * A setting's value as given on the command line, in a grid or a config file: sizes take K / M
+ * suffixes ("1k", "64K"), other numbers must read as numbers; errors say what was given.
+ */
+export function runValue(key: keyof RunConfig, v: unknown, field: string = key): unknown {
+  if (typeof v !== "string" || !NUMERIC.has(key)) return v;
+  if (SIZES.has(key)) return parseSize(field, v);
+  const n = v.trim() === "" ? NaN : Number(v);
+  if (!Number.isFinite(n)) throw new ConfigError(field, v, "a number");
+  return n;
+}
 
 /** Merges a JSON config (file) with flags (flags win) over the defaults, and checks every field. */
 export function resolveRun(...layers: Array<Partial<Record<string, unknown>> | undefined>): RunConfig {
@@ -41,7 +57,7 @@ export function resolveRun(...layers: Array<Partial<Record<string, unknown>> | u
     for (const [k, v] of Object.entries(layer ?? {})) {
       if (v === undefined) continue;
       if (!RUN_KEYS.includes(k as keyof RunConfig)) throw new ConfigError(k, v, `no such setting; known: ${RUN_KEYS.join(", ")}`);
-      merged[k] = v;
+      merged[k] = runValue(k as keyof RunConfig, v);
     }
   }
   const c = merged as unknown as RunConfig;
@@ -50,6 +66,9 @@ export function resolveRun(...layers: Array<Partial<Record<string, unknown>> | u
   if (!ENVIRONMENTS.includes(c.environment)) throw new ConfigError("environment", c.environment, ENVIRONMENTS.join(", "));
   if (typeof c.strategy !== "string") throw new ConfigError("strategy", c.strategy, "a strategy name");
   if (!Number.isInteger(c.messageBytes) || c.messageBytes < 1 || c.messageBytes > 1 << 20) throw new ConfigError("messageBytes", c.messageBytes, "an integer from 1 to 1048576");
+  // checked here, before any simulation, so a sweep refuses a bad grid value before its workers start
+  parseStrategy(c.strategy, c.platform, c.environment);
+  if (c.workload === "ffsb") checkFfsb({ ...FFSB_DEFAULTS, pattern: c.pattern, readFraction: c.readFraction, ioBytes: c.ioBytes, queueDepth: c.queueDepth });
   return c;
 }
 
@@ -60,12 +79,7 @@ export function parseGridArg(arg: string): [keyof RunConfig, Array<string | numb
   if (eq <= 0 || !RUN_KEYS.includes(key)) throw new ConfigError("--grid", arg, `KEY=V1,V2,… with KEY one of ${RUN_KEYS.join(", ")}`);
   const values = arg.slice(eq + 1).split(",").map((s) => s.trim()).filter(Boolean);
   if (values.length === 0) throw new ConfigError("--grid", arg, "at least one value after =");
-  if (!NUMERIC.has(key)) return [key, values];
-  return [key, values.map((v) => {
-    const n = Number(v);
-    if (!Number.isFinite(n)) throw new ConfigError(`--grid ${key}`, v, "a number");
-    return n;
-  })];
+  return [key, values.map((v) => runValue(key, v, `--grid ${key}`) as string | number)];
 }
 
 /** The cross product of the grid over a base configuration, in a fixed order (last key fastest). */

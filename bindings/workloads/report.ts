@@ -26,7 +26,8 @@ export interface ReproRow {
 
 export const tputDiff = (q: Quad) => ((q.onMbps - q.offMbps) / q.offMbps) * 100;
 export const cpuDiff = (q: Quad) => ((q.offCpu - q.onCpu) / q.offCpu) * 100;
-const relErr = (sim: number, meas: number) => ((sim - meas) / meas) * 100;
+/** Simulated against measured, % of the measured figure. */
+export const relErr = (sim: number, meas: number) => ((sim - meas) / meas) * 100;
 
 export function reproduceRows(measured: MeasuredRow[], cal: Calibration, makeIommu: (o: IommuOptions) => Iommu): ReproRow[] {
   const counts = {} as Record<EnvironmentName, DmaCounts>;
@@ -87,38 +88,6 @@ export function fidelity(rows: ReproRow[]): Fidelity {
   return { rows: n, tputWithin3Pct: tputOk, cpuWithin10Pct: cpuOk, effectRows, effectsMatched: effectsOk, misses, meanAbsTputErrPct: tSum / n, meanAbsCpuErrPct: cSum / n };
 }
 
-const TITLES: Record<EnvironmentName, string> = {
-  baremetal: "Bare metal (CPU out of 100: the whole 8-CPU machine)",
-  "xen-dom0": "Xen dom0 (CPU out of 800: 8 CPUs summed)",
-  "xen-domU": "Xen domU (CPU out of 800: 8 CPUs summed)",
-};
-
-function cell(sim: number, meas: number, digits: number): string {
-  const e = relErr(sim, meas);
-  return `${sim.toFixed(digits).padStart(7)} ${meas.toFixed(digits).padStart(7)} ${(e >= 0 ? "+" : "") + e.toFixed(1)}%`.padEnd(25);
-}
-
-function diffCell(sim: number, meas: number): string {
-  return `${sim.toFixed(1).padStart(6)} ${meas.toFixed(1).padStart(6)}`.padEnd(15);
-}
-
-/** The three tables in the study's layout: each figure simulated, measured, relative error. */
-export function formatTables(rows: ReproRow[]): string {
-  const out: string[] = [];
-  for (const env of ENVIRONMENTS) {
-    out.push("", TITLES[env]);
-    out.push(`${"test".padStart(6)} | ${"off tput Mb/s  sim   meas   err".padEnd(25)}| ${"off cpu   sim    meas   err".padEnd(25)}| ${"on tput   sim    meas   err".padEnd(25)}| ${"on cpu    sim    meas   err".padEnd(25)}| ${"%tput diff".padEnd(15)}| %cpu diff`);
-    for (const r of rows.filter((x) => x.environment === env)) {
-      const s = r.simulated;
-      const m = r.measured;
-      out.push(
-        `${String(r.messageBytes).padStart(6)}${r.inSample ? " " : "*"}| ${cell(s.offMbps, m.offMbps, 1)}| ${cell(s.offCpu, m.offCpu, 2)}| ${cell(s.onMbps, m.onMbps, 1)}| ${cell(s.onCpu, m.onCpu, 2)}| ${diffCell(tputDiff(s), tputDiff(m))}| ${diffCell(cpuDiff(s), cpuDiff(m))}`,
-      );
-    }
-  }
-  return out.join("\n");
-}
-
 export function formatFidelity(f: Fidelity, label = "all rows"): string {
   return [
     `Fidelity (${label}): throughput within ±3 %: ${f.tputWithin3Pct}/${f.rows} (target ≥ 90 %); CPU within ±10 %: ${f.cpuWithin10Pct}/${f.rows} (target ≥ 80 %);`,
@@ -160,13 +129,4 @@ export function whatIf(cal: Calibration, makeIommu: (o: IommuOptions) => Iommu, 
     }
   }
   return rows;
-}
-
-export function formatWhatIf(rows: WhatIfRow[]): string {
-  const out = ["", "What if: the IOMMU's price under each strategy (calibrated parameters, Calgary PCI-X, NIC ring of 32 buffers)",
-    `${"environment".padEnd(10)} ${"strategy".padEnd(30)} ${"CPU overhead @64KiB".padStart(20)} ${"tput loss @64B".padStart(15)} ${"released-but-live peak".padStart(23)} ${"late DMA reaches".padStart(17)} reachable`];
-  for (const r of rows) {
-    out.push(`${r.environment.padEnd(10)} ${r.strategy.padEnd(30)} ${(r.cpuOverheadPct.toFixed(1) + " %").padStart(20)} ${(r.tputLossPct.toFixed(1) + " %").padStart(15)} ${String(r.exposure.releasedButLivePeak).padStart(23)} ${(r.exposure.lateDmaReachedPct.toFixed(0) + " %").padStart(17)} ${r.exposure.reachableBytes === "all" ? "all" : (r.exposure.reachableBytes / 2 ** 20).toFixed(2) + " MiB"}`);
-  }
-  return out.join("\n");
 }

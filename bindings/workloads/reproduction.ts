@@ -1,5 +1,6 @@
 // Calibration against the study's netperf tables and the reproduction that prints them.
 
+import { csvParseRows } from "d3-dsv";
 import type { IommuOptions } from "../config.js";
 import { ConfigError } from "../errors.js";
 import type { Iommu } from "../types.js";
@@ -17,22 +18,50 @@ export interface MeasuredRow {
   onCpu: number;
 }
 
-/** Parses seed-netperf.csv (header: environment,message_bytes,off_mbps,off_cpu,on_mbps,on_cpu,…). */
-export function parseMeasured(csv: string): MeasuredRow[] {
-  const [header, ...lines] = csv.trim().split(/\r?\n/);
-  const cols = header.split(",");
+const MEASURED_FIGURES = [
+  ["off_mbps", "offMbps", "a throughput above 0 Mbit/s"],
+  ["off_cpu", "offCpu", "a CPU use above 0 (the study's scale)"],
+  ["on_mbps", "onMbps", "a throughput above 0 Mbit/s"],
+  ["on_cpu", "onCpu", "a CPU use above 0 (the study's scale)"],
+] as const;
+
+/**
+ * Parses seed-netperf.csv (header: environment,message_bytes,off_mbps,off_cpu,on_mbps,on_cpu,…).
+ * Every cell is checked and a bad one named by row (the header is row 1) and column: an empty or
+ * zero figure would otherwise turn into an infinite relative error.
+ */
+export function parseMeasured(csv: string, source = "measured data"): MeasuredRow[] {
+  const [header = [], ...records] = csvParseRows(csv.trim());
   const at = (name: string) => {
-    const i = cols.indexOf(name);
-    if (i < 0) throw new ConfigError("measured data", header, `a CSV header with ${name}`);
+    const i = header.indexOf(name);
+    if (i < 0) throw new ConfigError(`${source} header`, header.join(","), `a CSV header with the column ${name}`);
     return i;
   };
-  const [e, m, om, oc, nm, nc] = ["environment", "message_bytes", "off_mbps", "off_cpu", "on_mbps", "on_cpu"].map(at);
-  return lines.map((l, k) => {
-    const f = l.split(",");
-    const env = f[e] as EnvironmentName;
-    if (!ENVIRONMENTS.includes(env)) throw new ConfigError(`measured data line ${k + 2}`, f[e], ENVIRONMENTS.join(", "));
-    return { environment: env, messageBytes: Number(f[m]), offMbps: Number(f[om]), offCpu: Number(f[oc]), onMbps: Number(f[nm]), onCpu: Number(f[nc]) };
+  const env = at("environment");
+  const size = at("message_bytes");
+  const figures = MEASURED_FIGURES.map(([column, key, allowed]) => ({ column, key, allowed, i: at(column) }));
+  const rows: MeasuredRow[] = [];
+  records.forEach((f, k) => {
+    if (f.length === 1 && f[0].trim() === "") return; // a blank line
+    const cell = (column: string, i: number, allowed: string) => {
+      if (f.length !== header.length) throw new ConfigError(`${source} row ${k + 2}`, f.join(","), `${header.length} cells, as in the header`);
+      return { field: `${source} row ${k + 2} column ${column}`, text: f[i].trim(), allowed };
+    };
+    const e = cell("environment", env, ENVIRONMENTS.join(", "));
+    if (!ENVIRONMENTS.includes(e.text as EnvironmentName)) throw new ConfigError(e.field, e.text, e.allowed);
+    const m = cell("message_bytes", size, "a message size in bytes, a whole number from 1");
+    if (!/^\d+$/.test(m.text) || Number(m.text) < 1) throw new ConfigError(m.field, m.text, m.allowed);
+    const row = { environment: e.text as EnvironmentName, messageBytes: Number(m.text) } as MeasuredRow;
+    for (const { column, key, allowed, i } of figures) {
+      const c = cell(column, i, allowed);
+      const v = c.text === "" ? NaN : Number(c.text);
+      if (!(Number.isFinite(v) && v > 0)) throw new ConfigError(c.field, c.text, c.allowed);
+      row[key] = v;
+    }
+    rows.push(row);
   });
+  if (rows.length === 0) throw new ConfigError(source, `${records.length} rows`, "at least one measured row under the header");
+  return rows;
 }
 
 /**
