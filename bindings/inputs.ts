@@ -30,7 +30,14 @@ export function checkPhys(field: string, v: unknown, cfg: ResolvedConfig): numbe
   return v as number;
 }
 
-export const DIRECTION_CODE: Record<string, number> = Object.fromEntries(DIRECTIONS.map((d, i) => [d, i]));
+/**
+ * Direction name → Linux code. No prototype: "toString", "__proto__", "constructor" … must not
+ * resolve through Object.prototype (the hot path looks names up here directly).
+ */
+export const DIRECTION_CODE: Record<string, number> = Object.assign(
+  Object.create(null) as Record<string, number>,
+  Object.fromEntries(DIRECTIONS.map((d, i) => [d, i])),
+);
 
 export function checkDirection(v: unknown): number {
   const i = typeof v === "string" ? DIRECTION_CODE[v] : undefined;
