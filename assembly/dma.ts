@@ -19,13 +19,16 @@ let allocKind: u32 = ALLOC_CALGARY;
 /** Frees of DMA addresses below this are ignored (Calgary: the 32 emergency pages, 0x20000). */
 let badFreeBelow: u32 = 0;
 /** Next physical page handed to alloc_coherent (a bump allocator; physical memory is not modelled). */
-let physNext: u32 = 0;
-let lastPfn: u32 = 0;
+let physNext: u64 = 0;
+let lastPfn: u64 = 0;
+/** Largest physical page number an entry holds (Calgary RPN 36 bits, DART 24): larger is refused. */
+let maxPfn: u64 = 0;
 
 /** FLUSH_QUEUE: unmaps queue their pages instead of freeing them (flushqueue.ts). */
 let lazy: bool = false;
 
-export function dmaInit(n: u32, kind: u32, badBelow: u32, coherentBasePfn: u32, lazyUnmap: bool): void {
+export function dmaInit(n: u32, kind: u32, badBelow: u32, coherentBasePfn: u32, lazyUnmap: bool, maxPagePfn: u64): void {
+  maxPfn = maxPagePfn;
   lazy = lazyUnmap;
   entries = n;
   allocKind = kind;
@@ -44,6 +47,15 @@ export function dmaBadFreeBelow(): u32 {
   return <u32>((<u64>(addr & IO_PAGE_MASK) + <u64>len + IO_PAGE_MASK) >> IO_PAGE_SHIFT);
 }
 
+/**
+ * A buffer of `len` bytes from `offset` in page `pfn` can be mapped: at least a byte, and its last
+ * page within what an entry holds (the hardware would drop the high bits: refused instead).
+ */
+// @ts-ignore: decorator
+@inline export function bufferFits(pfn: u64, offset: u32, len: u32): bool {
+  return len != 0 && pfn + <u64>pagesSpanned(offset, len) - 1 <= maxPfn;
+}
+
 /** get_order: smallest o with 4 KiB << o ≥ bytes. */
 function getOrder(bytes: u32): u32 {
   let pages = (<u64>bytes + IO_PAGE_MASK) >> IO_PAGE_SHIFT;
@@ -54,7 +66,7 @@ function getOrder(bytes: u32): u32 {
 
 /** Maps one physically contiguous buffer; returns the first entry or NO_ENTRY. */
 // @ts-ignore: decorator
-@inline function mapPages(pfn: u32, npages: u32, dir: u32, alignMask: u32, handle: u32): i32 {
+@inline function mapPages(pfn: u64, npages: u32, dir: u32, alignMask: u32, handle: u32): i32 {
   if (npages == 0) return NO_ENTRY;
   let e = allocPages(npages, alignMask, handle);
   if (e < 0) return NO_ENTRY;
@@ -90,7 +102,7 @@ function getOrder(bytes: u32): u32 {
 }
 
 // @ts-ignore: decorator
-@inline export function mapSingle(pfn: u32, offset: u32, len: u32, dir: u32): i32 {
+@inline export function mapSingle(pfn: u64, offset: u32, len: u32, dir: u32): i32 {
   let e = mapPages(pfn, pagesSpanned(offset, len), dir, 0, 0);
   if (e < 0) {
     stats.mapFailures++;
@@ -119,9 +131,10 @@ export function unmapKeep(dma: u32, len: u32): i32 {
 }
 
 // Scatter-gather lists live in the SG scratch area, one 16-byte element each:
-//   ╒════════════╤══════════════╤════════════╤══════════════════════╕
-//   │ pfn u32 @0 │ offset u32 @4│ len u32 @8 │ entry i32 @12 (out)  │
-//   ╘════════════╧══════════════╧════════════╧══════════════════════╛
+//   ╒════════════════╤═══════════════════════════════════════╤════════════╤═════════════════════╕
+//   │ pfn 0..31 @0   │ offset in page 0..11 | pfn 32..43 << 20│ len u32 @8 │ entry i32 @12 (out) │
+//   ╘════════════════╧═══════════════════════════════════════╧════════════╧═════════════════════╛
+// (word @4 is laid out as a batch record's w0 bits 8..31, batch.ts)
 // @ts-ignore: decorator
 @inline export const SG_ELEM_SIZE: u32 = 16;
 // @ts-ignore: decorator
@@ -133,13 +146,32 @@ export function unmapKeep(dma: u32, len: u32): i32 {
 // @ts-ignore: decorator
 @inline const SG_ENTRY: u32 = 12;
 
+// @ts-ignore: decorator
+@inline export function sgPfn(el: usize): u64 {
+  return (<u64>(load<u32>(el, SG_OFFSET) >> 20) << 32) | <u64>load<u32>(el, SG_PFN);
+}
+
+// @ts-ignore: decorator
+@inline export function sgOffset(el: usize): u32 {
+  return load<u32>(el, SG_OFFSET) & IO_PAGE_MASK;
+}
+
+/** Every element of the list can be mapped (bufferFits). */
+export function sgFits(sg: usize, count: u32): bool {
+  for (let i: u32 = 0; i < count; i++) {
+    let el = sg + <usize>(i * SG_ELEM_SIZE);
+    if (!bufferFits(sgPfn(el), sgOffset(el), load<u32>(el, SG_LEN))) return false;
+  }
+  return true;
+}
+
 /** Undoes the first `count` elements of a failed map_sg. */
 function unwindSg(sg: usize, count: u32): void {
   for (let i: u32 = 0; i < count; i++) {
     let el = sg + <usize>(i * SG_ELEM_SIZE);
     let e = load<i32>(el, SG_ENTRY);
     if (e >= 0) {
-      let npages = pagesSpanned(load<u32>(el, SG_OFFSET), load<u32>(el, SG_LEN));
+      let npages = pagesSpanned(sgOffset(el), load<u32>(el, SG_LEN));
       clearEntries(<u32>e, npages);
       freePages(<u32>e, npages);
     }
@@ -156,8 +188,8 @@ export function mapSg(sg: usize, count: u32, dir: u32): u32 {
   let pages: u64 = 0;
   for (let i: u32 = 0; i < count; i++) {
     let el = sg + <usize>(i * SG_ELEM_SIZE);
-    let npages = pagesSpanned(load<u32>(el, SG_OFFSET), load<u32>(el, SG_LEN));
-    let e = mapPages(load<u32>(el, SG_PFN), npages, dir, 0, allocKind == ALLOC_PPC2007 ? handle : 0);
+    let npages = pagesSpanned(sgOffset(el), load<u32>(el, SG_LEN));
+    let e = mapPages(sgPfn(el), npages, dir, 0, allocKind == ALLOC_PPC2007 ? handle : 0);
     if (e < 0) {
       // The pages were counted as mapped by mapPages; the unwind takes them back out.
       stats.pagesMapped -= <u64>(pages);
@@ -185,7 +217,7 @@ export function unmapSg(sg: usize, count: u32): i32 {
     let el = sg + <usize>(i * SG_ELEM_SIZE);
     let e = load<i32>(el, SG_ENTRY);
     if (e < 0) break;
-    let dma = (<u32>e << IO_PAGE_SHIFT) | (load<u32>(el, SG_OFFSET) & IO_PAGE_MASK);
+    let dma = (<u32>e << IO_PAGE_SHIFT) | sgOffset(el);
     let r = freeAt(dma, pagesSpanned(dma, load<u32>(el, SG_LEN)));
     if (r != FREE_BAD) freed = true;
     if (r > worst) worst = r;
@@ -205,24 +237,29 @@ export function allocCoherent(bytes: u32): i32 {
     return NO_ENTRY;
   }
   let block: u32 = 1 << order;
-  let pfn = (physNext + block - 1) & ~(block - 1);
+  let pfn = (physNext + <u64>block - 1) & ~(<u64>block - 1);
   let npages = pagesSpanned(0, bytes);
+  if (pfn + <u64>block - 1 > maxPfn) {
+    // the page allocator has no such memory (an entry could not hold it): dma_alloc_coherent → NULL
+    stats.mapFailures++;
+    return NO_ENTRY;
+  }
   let alignMask: u32 = allocKind == ALLOC_PPC2007 ? block - 1 : 0;
   let e = mapPages(pfn, npages, DMA_BIDIRECTIONAL, alignMask, 0);
   if (e < 0) {
     stats.mapFailures++;
     return NO_ENTRY;
   }
-  physNext = pfn + block;
+  physNext = pfn + <u64>block;
   lastPfn = pfn;
   stats.allocs++;
   onCallEnd(false);
   return e;
 }
 
-/** Physical page of the last successful alloc_coherent. */
-export function coherentPfn(): u32 {
-  return lastPfn;
+/** Physical page of the last successful alloc_coherent (f64: up to 2^44, exact in JS). */
+export function coherentPfn(): f64 {
+  return <f64>lastPfn;
 }
 
 export function freeCoherent(dma: u32, bytes: u32): i32 {

@@ -10,7 +10,7 @@ import {
 import { resolveConfig, type IommuOptions, type ResolvedConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
 import {
-  allocatorStateOf, checkAccessKind, checkBytes, checkCpu, checkDirection, checkDma, checkPhys, checkSgList, splitPhys,
+  allocatorStateOf, checkAccessKind, checkBuffer, checkBytes, checkCpu, checkDirection, checkDma, checkSgList, splitPhys,
 } from "../inputs.js";
 import type { AllocatorState, BatchArea, CoherentBuffer, DmaSegment, Iommu, SgSegment } from "../types.js";
 import { ReferenceBitmap } from "./bitmap.js";
@@ -23,6 +23,9 @@ const BIDIRECTIONAL = 0;
 
 /** num_dma_pages / iommu_num_pages. */
 const pagesSpanned = (addr: number, len: number) => Math.ceil(((addr % PAGE) + len) / PAGE);
+
+/** A record's physical page number: w2 | w0 bits 20..31 << 32 (assembly/batch.ts recordPfn). */
+const recordPfn = (ops: Uint32Array, r: number) => (ops[r] >>> 20) * 2 ** 32 + ops[r + 2];
 
 interface Handle {
   entry: number;
@@ -354,6 +357,11 @@ export class ReferenceIommu implements Iommu {
     return 0;
   }
 
+  /** What an entry can hold: at least a byte, and the buffer's last page ≤ maxPfn. */
+  private fits(pfn: number, offset: number, bytes: number): boolean {
+    return bytes !== 0 && pfn + pagesSpanned(offset, bytes) - 1 <= this.config.maxPfn;
+  }
+
   // ── the DMA API, on numbers (shared by the public methods and the batch) ─────────────────
 
   private mapSingleRaw(pfn: number, offset: number, bytes: number, dir: number): number {
@@ -422,6 +430,11 @@ export class ReferenceIommu implements Iommu {
     }
     const block = 2 ** order;
     const pfn = Math.ceil(this.physNext / block) * block;
+    if (pfn + block - 1 > this.config.maxPfn) {
+      // no such physical memory (an entry could not hold it): dma_alloc_coherent → NULL
+      this.n.mapFailures++;
+      return [NO_ENTRY, 0];
+    }
     const alignMask = this.config.allocator === ALLOC_PPC2007 ? block - 1 : 0;
     const e = this.mapPages(pfn, pages, BIDIRECTIONAL, alignMask, 0);
     if (e === NO_ENTRY) {
@@ -481,8 +494,7 @@ export class ReferenceIommu implements Iommu {
   // ── public API ──────────────────────────────────────────────────────────────────────────
 
   mapSingle(phys: number, bytes: number, dir: Direction = "bidirectional"): number | null {
-    checkPhys("phys", phys, this.config);
-    checkBytes("bytes", bytes);
+    checkBuffer("phys", "bytes", phys, bytes, this.config);
     const [pfn, off] = splitPhys(phys);
     const e = this.mapSingleRaw(pfn, off, bytes, checkDirection(dir));
     return e === NO_ENTRY ? null : e * PAGE + off;
@@ -503,8 +515,7 @@ export class ReferenceIommu implements Iommu {
     checkSgList("segments", segments);
     const d = checkDirection(dir);
     const list = segments.map((s, k) => {
-      checkPhys(`segments[${k}].phys`, s.phys, this.config);
-      checkBytes(`segments[${k}].bytes`, s.bytes);
+      checkBuffer(`segments[${k}].phys`, `segments[${k}].bytes`, s?.phys, s?.bytes, this.config);
       const [pfn, offset] = splitPhys(s.phys);
       return { pfn, offset, bytes: s.bytes, entry: NO_ENTRY };
     });
@@ -628,7 +639,8 @@ export class ReferenceIommu implements Iommu {
       const arg = (w0 >>> 4) & 15;
       const off = (w0 >>> 8) & (PAGE - 1);
       const span = op === OP.mapSg || op === OP.unmapSg ? w2 : 1;
-      if (h + span > this.config.maxHandles || span > SG_MAX || (op === OP.mapSg && i + 1 + span > count)) {
+      const isSg = op === OP.mapSg || op === OP.unmapSg;
+      if (h + span > this.config.maxHandles || span > SG_MAX || (isSg && span === 0) || (op === OP.mapSg && i + 1 + span > count)) {
         results[i++] = BAD_RECORD;
         continue;
       }
@@ -644,14 +656,24 @@ export class ReferenceIommu implements Iommu {
       };
       let res = 0;
       switch (op) {
-        case OP.map:
-          res = this.mapSingleRaw(w2, off, w3, arg);
+        case OP.map: {
+          const pfn = recordPfn(ops, i * 4);
+          if (arg > 2 || !this.fits(pfn, off, w3)) {
+            res = BAD_RECORD;
+            break;
+          }
+          res = this.mapSingleRaw(pfn, off, w3, arg);
           keep(h, res, off, w3);
           break;
+        }
         case OP.unmap:
           res = unmapHandle(false);
           break;
         case OP.alloc:
+          if (w3 === 0) {
+            res = BAD_RECORD;
+            break;
+          }
           res = this.allocCoherentRaw(w3)[0];
           keep(h, res, 0, w3);
           break;
@@ -660,7 +682,9 @@ export class ReferenceIommu implements Iommu {
           break;
         case OP.access: {
           const x = this.handle(h);
-          if (x.entry < 0) {
+          if (arg > 1 || w3 === 0) {
+            res = BAD_RECORD;
+          } else if (x.entry < 0) {
             const pages = pagesSpanned(w2, w3);
             this.n.accesses += pages;
             this.n.faults += pages;
@@ -676,9 +700,17 @@ export class ReferenceIommu implements Iommu {
           break;
         case OP.mapSg: {
           const list: SgElement[] = [];
+          let ok = arg <= 2;
           for (let k = 0; k < w2; k++) {
             const r = (i + 1 + k) * 4;
-            list.push({ pfn: ops[r + 2], offset: (ops[r] >>> 8) & (PAGE - 1), bytes: ops[r + 3], entry: NO_ENTRY });
+            const el = { pfn: recordPfn(ops, r), offset: (ops[r] >>> 8) & (PAGE - 1), bytes: ops[r + 3], entry: NO_ENTRY };
+            if ((ops[r] & 15) !== OP.sgElem || !this.fits(el.pfn, el.offset, el.bytes)) ok = false;
+            list.push(el);
+          }
+          if (!ok) {
+            results.fill(BAD_RECORD, i, i + 1 + w2);
+            i += w2 + 1;
+            continue;
           }
           results[i] = this.mapSgRaw(list, arg);
           list.forEach((el, k) => {
