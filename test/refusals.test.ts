@@ -93,3 +93,29 @@ describe("physical addresses beyond what an entry holds (issue 12, item 1)", () 
     }
   });
 });
+
+describe("requests no IO space could hold fail at once (issue 12, item 8)", () => {
+  // Counted in words of the bitmap searched, not in time: before, the boundary case scanned 20.9 M
+  // words on an 8M Calgary table (the search tried every entry as a start).
+  it.each([
+    ["larger than the segment boundary", { platform: "calgary-pcix", segmentBoundary: 1 << 20 }, 2 << 20],
+    ["larger than the segment boundary (first-fit)", { platform: "calgary-pcix", allocator: "first-fit", segmentBoundary: 1 << 16 }, 1 << 20],
+    ["larger than the segment boundary (best-fit)", { platform: "calgary-pcix", tableSize: "64K", allocator: "best-fit", segmentBoundary: 1 << 16 }, 1 << 17],
+    ["as large as the IO space (Calgary)", { platform: "calgary-pcix" }, 2 ** 32 - 1],
+    ["as large as the IO space (best-fit)", { platform: "calgary-pcix", allocator: "best-fit" }, 2 ** 32 - 1],
+    ["as large as the IO space (DART)", { platform: "dart-u3" }, 2 ** 31],
+  ] as Array<[string, IommuOptions, number]>)("%s", (_, options, bytes) => {
+    for (const [, io] of both(options)) {
+      expect(io.mapSingle(0x1000, bytes)).toBeNull();
+      const s = io.stats();
+      expect(s.wordsScanned).toBe(0);
+      expect([s.mapFailures, s.wraps, s.flushes]).toEqual([1, 0, 0]);
+      expect(io.mapSg([{ phys: 0x1000, bytes: 4096 }, { phys: 0x9000, bytes }])).toBeNull();
+      expect(io.stats().pagesInUse).toBe(s.pagesInUse);
+    }
+  });
+
+  it("one page less than the IO space still fits where the table is empty (DART: all but the reserved last entry)", () => {
+    for (const [, io] of both({ platform: "dart-u3" })) expect(io.mapSingle(0x1000, 2 ** 31 - 4096)).toBe(0);
+  });
+});

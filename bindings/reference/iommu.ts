@@ -239,6 +239,11 @@ export class ReferenceIommu implements Iommu {
 
   /** The configured allocator: first entry of a free run (bits not yet set) or NO_ENTRY. */
   private rangeAlloc(npages: number, alignMask: number, handle: number): number {
+    // a request no state of the map could hold fails before any search (assembly/allocator.ts neverFits)
+    const b = this.config.boundaryPages;
+    if (!isIova(this.config.allocator) && (npages >= this.config.entries || (b !== 0 && this.config.allocator !== ALLOC_PPC2007 && npages > b))) {
+      return NO_ENTRY;
+    }
     switch (this.config.allocator) {
       case ALLOC_CALGARY: return this.calgaryRangeAlloc(npages, alignMask);
       case ALLOC_PPC2007: return this.ppcRangeAlloc(npages, alignMask, handle);
