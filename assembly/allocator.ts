@@ -89,6 +89,11 @@ export function allocatorKind(): u32 {
   return kind;
 }
 
+/** The DMA segment boundary in pages; 0 = none configured. */
+export function allocatorBoundary(): u32 {
+  return boundaryPages;
+}
+
 export function allocatorEntries(): u32 {
   return entries;
 }

@@ -65,7 +65,7 @@ export function init(
   format: u32, allocator: u32, flushPolicy: u32, entries: u32,
   cacheSets: u32, cacheWays: u32, maxHandles: u32, batchCapacity: u32,
   emptyWord: u64, badFreeBelow: u32, coherentBasePfn: u32, boundaryPages: u32, cpus: u32, scratchBytes: u32,
-  maxPfn: u64,
+  maxPfn: u64, maxCoherentOrder: u32, vmerge: bool,
 ): i32 {
   allocKind = allocator;
   flushQueueOn = flushPolicy == FLUSH_QUEUE;
@@ -108,7 +108,7 @@ export function init(
   cacheInit(cacheAt, cacheSets, cacheWays);
   flushInit(flushPolicy);
   allocatorInit(allocator, entries, boundaryPages, freeListAt, cpus, iovaAt);
-  dmaInit(entries, allocator, badFreeBelow, coherentBasePfn, flushPolicy == FLUSH_QUEUE, maxPfn);
+  dmaInit(entries, allocator, badFreeBelow, coherentBasePfn, flushPolicy == FLUSH_QUEUE, maxPfn, maxCoherentOrder, vmerge);
   cpuInit();
   if (flushPolicy == FLUSH_QUEUE) flushQueueInit(queuesAt, cpus);
   batchInit(opsAt, resultsAt, handlesAt, sgAt, maxHandles, cpus);

@@ -24,7 +24,7 @@ interface CoreExports {
     format: number, allocator: number, flushPolicy: number, entries: number, cacheSets: number,
     cacheWays: number, maxHandles: number, batchCapacity: number, emptyWord: bigint,
     badFreeBelow: number, coherentBasePfn: number, boundaryPages: number, cpus: number, scratchBytes: number,
-    maxPfn: bigint,
+    maxPfn: bigint, maxCoherentOrder: number, vmerge: number,
   ): number;
   reserve(first: number, npages: number): void;
   countersPtr(): number;
@@ -93,7 +93,7 @@ export class WasmIommu implements Iommu {
     const rc = this.core.init(
       c.format, c.allocator, FLUSH_POLICIES.indexOf(c.flushPolicy), c.entries, sets, c.cacheWays,
       c.maxHandles, c.batchCapacity, c.emptyWord, c.badFreeBelow, c.coherentBasePfn, c.boundaryPages, c.cpus, scratchBytes,
-      BigInt(c.maxPfn),
+      BigInt(c.maxPfn), c.maxCoherentOrder, c.vmerge ? 1 : 0,
     );
     if (rc !== 0) throw new ConfigError("tableSize", c.tableBytes, "a configuration whose memory the WebAssembly engine can grow to");
     for (const r of c.reserved) this.core.reserve(r.first, r.pages);

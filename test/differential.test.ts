@@ -247,8 +247,9 @@ describe("batched records ≡ reference batch interpreter", () => {
 
   it.each(PLATFORMS)("%s: same results for the same records, including refused ones", (platform) => {
     fc.assert(
-      fc.property(fc.array(recordArb, { minLength: 1, maxLength: 400 }), (recs) => {
-        const o: IommuOptions = { platform, tableSize: platform.startsWith("dart") ? "2M" : "64K", maxHandles: 32, batchCapacity: 2048 };
+      fc.property(fc.array(recordArb, { minLength: 1, maxLength: 400 }), fc.boolean(), (recs, merge) => {
+        const dart = platform.startsWith("dart");
+        const o: IommuOptions = { platform, tableSize: dart ? "2M" : "64K", maxHandles: 32, batchCapacity: 2048, ...(dart && merge ? { vmerge: true } : {}) };
         const models = [createIommu(o), createReferenceIommu(o)];
         const outs = models.map((m) => {
           const { ops } = m.batch;

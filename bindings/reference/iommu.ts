@@ -4,7 +4,7 @@
 
 import {
   ACCESS_OUTCOMES, ALLOC_BEST_FIT, ALLOC_CALGARY, ALLOC_FIRST_FIT, ALLOC_FREE_LIST, ALLOC_IOVA, ALLOC_IOVA_TREE, ALLOC_PPC2007, isIova, BAD_RECORD, FREE_LIST_CLASSES, FREE_LIST_DEPTH, COUNTER_NAMES, FORMAT_CALGARY, FREE_RESULTS,
-  IO_PAGE_SIZE, MAX_COHERENT_ORDER, NO_ENTRY, OP, SG_MAX, type AccessOutcome, type CounterName,
+  IO_PAGE_SIZE, NO_ENTRY, OP, SG_MAX, type AccessOutcome, type CounterName,
   type Direction, type FreeResult, type Stats,
 } from "../abi.js";
 import { resolveConfig, type IommuOptions, type ResolvedConfig } from "../config.js";
@@ -387,7 +387,73 @@ export class ReferenceIommu implements Iommu {
     return r;
   }
 
+  /** map_sg as the allocator's driver does it: dma-iommu's one range for the iova allocators. */
   private mapSgRaw(list: SgElement[], dir: number): number {
+    return this.iova ? this.mapSgIova(list, dir) : this.mapSgEach(list, dir);
+  }
+
+  private unmapSgRaw(list: SgElement[]): number {
+    return this.iova ? this.unmapSgIova(list) : this.unmapSgEach(list);
+  }
+
+  /**
+   * iommu_dma_map_sg: lengths padded to whole pages, the previous element padded up to the
+   * segment boundary when this one would cross it, one IOVA allocation for the sum.
+   */
+  private mapSgIova(list: SgElement[], dir: number): number {
+    const boundary = this.config.boundaryPages || 2 ** 20; // dma_get_seg_boundary default 0xffffffff
+    let total = 0;
+    const at = list.map((el) => {
+      const npages = pagesSpanned(el.offset, el.bytes);
+      const pad = (boundary - (total % boundary)) % boundary;
+      if (pad !== 0 && pad < npages) total += pad;
+      const start = total;
+      total += npages;
+      return start;
+    });
+    const e = total < this.config.entries ? this.rangeAlloc(total, 0, 0) : NO_ENTRY;
+    if (e === NO_ENTRY) {
+      for (const x of list) x.entry = NO_ENTRY;
+      this.n.mapFailures++;
+      return 0;
+    }
+    this.map.set(e, total);
+    this.n.pagesInUse += total;
+    this.n.rangesAllocated++;
+    this.n.peakPagesInUse = Math.max(this.n.peakPagesInUse, this.n.pagesInUse);
+    list.forEach((el, i) => {
+      const first = e + at[i];
+      const npages = pagesSpanned(el.offset, el.bytes);
+      for (let k = 0; k < npages; k++) this.table[first + k] = this.encode(el.pfn + k, dir);
+      this.n.tceWrites += npages;
+      this.afterBuild(first, npages);
+      this.n.pagesMapped += npages;
+      el.entry = first;
+    });
+    this.n.mapSgs++;
+    this.callEnd(false);
+    return list.length;
+  }
+
+  /** iommu_dma_unmap_sg: first element's address to the end of the last mapped one, one range. */
+  private unmapSgIova(list: SgElement[]): number {
+    this.n.unmapSgs++;
+    if (list.length === 0 || list[0].entry < 0) {
+      this.callEnd(false);
+      return 0;
+    }
+    let last = 0;
+    while (last + 1 < list.length && list[last + 1].entry >= 0) last++;
+    const start = list[0].entry * PAGE + (list[0].offset % PAGE);
+    const end = list[last].entry * PAGE + (list[last].offset % PAGE) + list[last].bytes;
+    const npages = end > start ? Math.ceil(end / PAGE) - Math.floor(start / PAGE) : 2 ** 32 - 1;
+    const r = this.freeAt(start >>> 0, npages);
+    this.callEnd(r !== 1);
+    return r;
+  }
+
+  /** map_sg of the 2007 kernels: one range per element, PowerPC chaining its hint. */
+  private mapSgEach(list: SgElement[], dir: number): number {
     let handle = 0;
     let pages = 0;
     for (let i = 0; i < list.length; i++) {
@@ -407,10 +473,17 @@ export class ReferenceIommu implements Iommu {
     }
     this.n.mapSgs++;
     this.callEnd(false);
-    return list.length;
+    if (!this.config.vmerge) return list.length;
+    // ppc_iommu_map_sg's virtual merging: a new DMA segment wherever dma_addr ≠ dma_next
+    let segments = 1;
+    for (let i = 1; i < list.length; i++) {
+      const prev = list[i - 1];
+      if (list[i].entry * PAGE + list[i].offset !== prev.entry * PAGE + prev.offset + prev.bytes) segments++;
+    }
+    return segments;
   }
 
-  private unmapSgRaw(list: SgElement[]): number {
+  private unmapSgEach(list: SgElement[]): number {
     this.n.unmapSgs++;
     let worst = 0;
     let freed = false;
@@ -429,7 +502,7 @@ export class ReferenceIommu implements Iommu {
     const pages = Math.ceil(bytes / PAGE);
     let order = 0;
     while (2 ** order < pages) order++;
-    if (order > MAX_COHERENT_ORDER) {
+    if (order > this.config.maxCoherentOrder) {
       this.n.mapFailures++;
       return [NO_ENTRY, 0];
     }
