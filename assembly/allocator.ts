@@ -89,6 +89,11 @@ export function allocatorKind(): u32 {
   return kind;
 }
 
+/** The DMA segment boundary in pages; 0 = none configured. */
+export function allocatorBoundary(): u32 {
+  return boundaryPages;
+}
+
 export function allocatorEntries(): u32 {
   return entries;
 }
@@ -248,11 +253,25 @@ function freeListPush(first: u32, npages: u32): void {
 }
 
 /**
+ * A request no state of the map could hold: as many pages as the table (the last entry is never
+ * handed out), or more than one segment when the allocator honours the boundary (every start
+ * crosses it; the search would try each entry in turn). It fails before any search, as the
+ * kernel's size checks fail it (iova.c's limit test, dma_map_sg's segment-size test): no words
+ * scanned, no wrap, no flush. The IOVA tree answers such requests in one step itself.
+ */
+// @ts-ignore: decorator
+@inline function neverFits(npages: u32): bool {
+  if (isIova(kind)) return false;
+  return npages >= entries || (boundaryPages != 0 && kind != ALLOC_PPC2007 && npages > boundaryPages);
+}
+
+/**
  * Allocates `npages` IO pages; returns the first entry or -1. `handle` is the PowerPC
  * scatter-gather hint (end of the previous element, 0 = none); Calgary ignores it.
  */
 // @ts-ignore: decorator
 @inline export function allocPages(npages: u32, alignMask: u32, handle: u32): i32 {
+  if (neverFits(npages)) return -1;
   if (kind <= ALLOC_PPC2007 && npages == 1 && alignMask == 0 && handle == 0) {
     // Fast path: a free page in the hint's word. The general search would load that word twice
     // (findZero, then findSet over one page), so it counts two words.

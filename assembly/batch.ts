@@ -3,13 +3,14 @@
 // result lands in the result area at the same index. Mappings are named by handles (slots in
 // the handle table) so a batch can unmap what an earlier record of the same batch mapped.
 //
-//  record:  ╒═════════════════════════════╤═══════════╤═══════════╤═══════════╕
-//           │ w0: op | arg4 << 4 | off<<8 │ w1 handle │ w2        │ w3        │
-//           ╘═════════════════════════════╧═══════════╧═══════════╧═══════════╛
-//   OP_MAP      arg4 = dir, off = offset in page   w2 = pfn        w3 = bytes   → entry | -1
+//  record:  ╒═════════════════════════════════════════════╤═══════════╤═══════════╤═══════════╕
+//           │ w0: op | arg4 << 4 | off << 8 | pfnHigh << 20│ w1 handle │ w2        │ w3        │
+//           ╘═════════════════════════════════════════════╧═══════════╧═══════════╧═══════════╛
+//   OP_MAP      arg4 = dir, off = offset in page, pfn = w2 | pfnHigh << 32 (recordPfn)
+//                                                                  w3 = bytes   → entry | -1
 //   OP_UNMAP                                                                    → FREE_*
-//   OP_MAP_SG   arg4 = dir   w2 = element count n; the next n records are OP_SG_ELEM
-//   OP_SG_ELEM  off = offset in page               w2 = pfn        w3 = bytes   → entry | -1
+//   OP_MAP_SG   arg4 = dir   w2 = element count n ≥ 1; the next n records are OP_SG_ELEM
+//   OP_SG_ELEM  off = offset in page, pfn as OP_MAP                w3 = bytes   → entry | -1
 //               (element k is kept in handle w1 + k of the OP_MAP_SG record)
 //   OP_UNMAP_SG w2 = element count                                              → FREE_*
 //   OP_ALLOC                                                       w3 = bytes   → entry | -1
@@ -20,13 +21,16 @@
 //  handle:  ╒════════════════╤═════════════════╤═══════════════╤════════════════╕
 //           │ entry i32 @0   │ offset u32 @4   │ bytes u32 @8  │ live u32 @12   │
 //           ╘════════════════╧═════════════════╧═══════════════╧════════════════╛
+//  A record the hardware could not carry out is refused with BAD_RECORD and changes nothing: a
+//  direction above 2, zero bytes, a buffer whose last page is beyond what an entry holds
+//  (bufferFits), an sg list with a bad element (every record of the list gets BAD_RECORD).
 //  An unmapped handle keeps its entry (live = 0) so the device can still aim at it: that is
 //  how a trace shows a DMA after unmap (a stale hit or a fault).
 
-import { ACCESS_FAULT, FREE_NOT_MAPPED, IO_PAGE_MASK, IO_PAGE_SHIFT, NO_ENTRY, SG_MAX } from "./constants";
+import { ACCESS_FAULT, DMA_FROM_DEVICE, FREE_NOT_MAPPED, IO_PAGE_MASK, IO_PAGE_SHIFT, NO_ENTRY, SG_MAX } from "./constants";
 import {
-  allocCoherent, deviceAccess, freeCoherent, mapSg, mapSingle, pagesSpanned, SG_ELEM_SIZE,
-  unmapSg, unmapSingle,
+  allocCoherent, bufferFits, deviceAccess, freeCoherent, mapSg, mapSingle, pagesSpanned, SG_ELEM_SIZE,
+  sgOffset, unmapSg, unmapSingle,
 } from "./dma";
 import { stats } from "./counters";
 import { switchCpu } from "./cpu";
@@ -35,6 +39,21 @@ import { switchCpu } from "./cpu";
 @inline export const RECORD_SIZE: u32 = 16;
 // @ts-ignore: decorator
 @inline export const HANDLE_SIZE: u32 = 16;
+
+/**
+ * The physical page number of an OP_MAP or OP_SG_ELEM record: w2, with bits 32..43 in w0 bits
+ * 20..31. Every record interpreter reads it here.
+ */
+// @ts-ignore: decorator
+@inline export function recordPfn(rec: usize): u64 {
+  return (<u64>(load<u32>(rec, 0) >> 20) << 32) | <u64>load<u32>(rec, 8);
+}
+
+/** Offset in page of an OP_MAP or OP_SG_ELEM record (w0 bits 8..19). */
+// @ts-ignore: decorator
+@inline export function recordOffset(rec: usize): u32 {
+  return (load<u32>(rec, 0) >> 8) & IO_PAGE_MASK;
+}
 
 // @ts-ignore: decorator
 @inline const OP_MAP: u32 = 1;
@@ -119,9 +138,9 @@ function handlesToSg(h: u32, n: u32): bool {
   return live;
 }
 
-/** An sg record's handles [h, h + count) exist, count ≤ SG_MAX, and a map_sg's elements are in the batch. */
+/** An sg record's handles [h, h + count) exist, 1 ≤ count ≤ SG_MAX, and a map_sg's elements are in the batch. */
 function sgFits(h: u32, count: u32, isMap: bool, i: u32, n: u32): bool {
-  return count <= SG_MAX && <u64>h + count <= <u64>handleCount && (!isMap || <u64>i + 1 + count <= <u64>n);
+  return count >= 1 && count <= SG_MAX && <u64>h + count <= <u64>handleCount && (!isMap || <u64>i + 1 + count <= <u64>n);
 }
 
 /** Applies `n` records; returns the number applied. */
@@ -143,19 +162,30 @@ export function runBatch(n: u32): u32 {
     }
     if (op == OP_MAP) {
       let bytes = load<u32>(rec, 12);
-      res = mapSingle(load<u32>(rec, 8), off, bytes, arg);
-      keep(h, res, off, bytes);
+      let pfn = recordPfn(rec);
+      if (arg > DMA_FROM_DEVICE || !bufferFits(pfn, off, bytes)) {
+        res = BAD_RECORD;
+      } else {
+        res = mapSingle(pfn, off, bytes, arg);
+        keep(h, res, off, bytes);
+      }
     } else if (op == OP_UNMAP) {
       res = unmapHandle(h, false);
     } else if (op == OP_ALLOC) {
       let bytes = load<u32>(rec, 12);
-      res = allocCoherent(bytes);
-      keep(h, res, 0, bytes);
+      if (bytes == 0) {
+        res = BAD_RECORD;
+      } else {
+        res = allocCoherent(bytes);
+        keep(h, res, 0, bytes);
+      }
     } else if (op == OP_FREE) {
       res = unmapHandle(h, true);
     } else if (op == OP_ACCESS) {
       let p = H(h);
-      if (load<i32>(p, 0) < 0) {
+      if (arg > 1 || load<u32>(rec, 12) == 0) {
+        res = BAD_RECORD;
+      } else if (load<i32>(p, 0) < 0) {
         let pages = pagesSpanned(load<u32>(rec, 8), load<u32>(rec, 12));
         stats.accesses += <u64>(pages);
         stats.faults += <u64>(pages);
@@ -165,18 +195,27 @@ export function runBatch(n: u32): u32 {
       }
     } else if (op == OP_MAP_SG) {
       let count = load<u32>(rec, 8);
+      let ok = arg <= DMA_FROM_DEVICE;
       for (let k: u32 = 0; k < count; k++) {
         let el = rec + <usize>((k + 1) * RECORD_SIZE);
+        let w0 = load<u32>(el, 0);
         let sg = sgScratch + <usize>(k * SG_ELEM_SIZE);
+        // the element's word @4 is its w0 from bit 8 on, as dma.ts lays it out
         store<u32>(sg, load<u32>(el, 8), 0);
-        store<u32>(sg, (load<u32>(el, 0) >> 8) & IO_PAGE_MASK, 4);
+        store<u32>(sg, (w0 & 0xfff00000) | ((w0 >> 8) & IO_PAGE_MASK), 4);
         store<u32>(sg, load<u32>(el, 12), 8);
+        if ((w0 & 15) != OP_SG_ELEM || !bufferFits(recordPfn(el), recordOffset(el), load<u32>(el, 12))) ok = false;
+      }
+      if (!ok) {
+        for (let k: u32 = 0; k <= count; k++) store<i32>(results + <usize>((i + k) << 2), BAD_RECORD);
+        i += count + 1;
+        continue;
       }
       res = <i32>mapSg(sgScratch, count, arg);
       for (let k: u32 = 0; k < count; k++) {
         let sg = sgScratch + <usize>(k * SG_ELEM_SIZE);
         let e = load<i32>(sg, 12);
-        keep(h + k, e, load<u32>(sg, 4), load<u32>(sg, 8));
+        keep(h + k, e, sgOffset(sg), load<u32>(sg, 8));
         store<i32>(results + <usize>((i + 1 + k) << 2), e);
       }
       store<i32>(results + <usize>(i << 2), res);

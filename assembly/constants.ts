@@ -93,9 +93,6 @@
 // @ts-ignore: decorator
 @inline export const NO_ENTRY: i32 = -1;
 
-/** Largest page order the 2.6.2x page allocator hands out (MAX_ORDER 11 ⇒ orders 0..10, 4 MiB). */
-// @ts-ignore: decorator
-@inline export const MAX_COHERENT_ORDER: u32 = 10;
 
 /** Most elements one scatter-gather call may carry (size of the SG scratch area). */
 // @ts-ignore: decorator

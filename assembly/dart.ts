@@ -17,8 +17,9 @@
 @inline export const DART_ENTRY_SHIFT: u32 = 2; // 4 bytes an entry
 
 // @ts-ignore: decorator
-@inline export function dartEncode(pfn: u32): u32 {
-  return DARTMAP_VALID | (pfn & DARTMAP_RPNMASK);
+@inline export function dartEncode(pfn: u64): u32 {
+  // dart_build masks the rpn; pages beyond the 24 bits are refused before they get here
+  return DARTMAP_VALID | (<u32>pfn & DARTMAP_RPNMASK);
 }
 
 /** A DMA through `entry` reaches real memory: valid and not the spare page. */

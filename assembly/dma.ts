@@ -4,11 +4,11 @@
 // numbers); the caller adds the offset-in-page to form the DMA address, as the drivers do.
 
 import {
-  ACCESS_FAULT, ACCESS_HIT, ACCESS_MISS, ACCESS_STALE, ALLOC_CALGARY, ALLOC_PPC2007, DMA_BIDIRECTIONAL,
-  FREE_BAD, FREE_DOUBLE, FREE_OK, IO_PAGE_MASK, IO_PAGE_SHIFT, MAX_COHERENT_ORDER, NO_ENTRY,
+  ACCESS_FAULT, ACCESS_HIT, ACCESS_MISS, ACCESS_STALE, ALLOC_CALGARY, ALLOC_PPC2007, DMA_BIDIRECTIONAL, isIova,
+  FREE_BAD, FREE_DOUBLE, FREE_OK, IO_PAGE_MASK, IO_PAGE_SHIFT, NO_ENTRY,
 } from "./constants";
 import { stats } from "./counters";
-import { allocPages, freePages } from "./allocator";
+import { allocatorBoundary, allocPages, freePages } from "./allocator";
 import { buildEntries, clearEntries, permits, readEntry } from "./table";
 import { cacheEnabled, cacheInsert, cacheLookup, slotWord } from "./cache";
 import { onBuild, onCallEnd } from "./flush";
@@ -19,13 +19,27 @@ let allocKind: u32 = ALLOC_CALGARY;
 /** Frees of DMA addresses below this are ignored (Calgary: the 32 emergency pages, 0x20000). */
 let badFreeBelow: u32 = 0;
 /** Next physical page handed to alloc_coherent (a bump allocator; physical memory is not modelled). */
-let physNext: u32 = 0;
-let lastPfn: u32 = 0;
+let physNext: u64 = 0;
+let lastPfn: u64 = 0;
+/**
+ * Largest page order alloc_coherent gets from the page allocator: x86-64 MAX_ORDER 11 ⇒ 10 (4 MiB);
+ * ppc64 CONFIG_FORCE_MAX_ZONEORDER 13 ⇒ 12 (16 MiB), under iommu_alloc_coherent's IOMAP_MAX_ORDER 13.
+ */
+let maxCoherentOrder: u32 = 10;
+/** PowerPC map_sg virtual merging (CONFIG_IOMMU_VMERGE): contiguous elements form one DMA segment. */
+let vmerge: bool = false;
+/** Largest physical page number an entry holds (Calgary RPN 36 bits, DART 24): larger is refused. */
+let maxPfn: u64 = 0;
 
 /** FLUSH_QUEUE: unmaps queue their pages instead of freeing them (flushqueue.ts). */
 let lazy: bool = false;
 
-export function dmaInit(n: u32, kind: u32, badBelow: u32, coherentBasePfn: u32, lazyUnmap: bool): void {
+export function dmaInit(
+  n: u32, kind: u32, badBelow: u32, coherentBasePfn: u32, lazyUnmap: bool, maxPagePfn: u64, coherentOrder: u32, merge: bool,
+): void {
+  maxPfn = maxPagePfn;
+  maxCoherentOrder = coherentOrder;
+  vmerge = merge;
   lazy = lazyUnmap;
   entries = n;
   allocKind = kind;
@@ -44,6 +58,15 @@ export function dmaBadFreeBelow(): u32 {
   return <u32>((<u64>(addr & IO_PAGE_MASK) + <u64>len + IO_PAGE_MASK) >> IO_PAGE_SHIFT);
 }
 
+/**
+ * A buffer of `len` bytes from `offset` in page `pfn` can be mapped: at least a byte, and its last
+ * page within what an entry holds (the hardware would drop the high bits: refused instead).
+ */
+// @ts-ignore: decorator
+@inline export function bufferFits(pfn: u64, offset: u32, len: u32): bool {
+  return len != 0 && pfn + <u64>pagesSpanned(offset, len) - 1 <= maxPfn;
+}
+
 /** get_order: smallest o with 4 KiB << o ≥ bytes. */
 function getOrder(bytes: u32): u32 {
   let pages = (<u64>bytes + IO_PAGE_MASK) >> IO_PAGE_SHIFT;
@@ -54,7 +77,7 @@ function getOrder(bytes: u32): u32 {
 
 /** Maps one physically contiguous buffer; returns the first entry or NO_ENTRY. */
 // @ts-ignore: decorator
-@inline function mapPages(pfn: u32, npages: u32, dir: u32, alignMask: u32, handle: u32): i32 {
+@inline function mapPages(pfn: u64, npages: u32, dir: u32, alignMask: u32, handle: u32): i32 {
   if (npages == 0) return NO_ENTRY;
   let e = allocPages(npages, alignMask, handle);
   if (e < 0) return NO_ENTRY;
@@ -90,7 +113,7 @@ function getOrder(bytes: u32): u32 {
 }
 
 // @ts-ignore: decorator
-@inline export function mapSingle(pfn: u32, offset: u32, len: u32, dir: u32): i32 {
+@inline export function mapSingle(pfn: u64, offset: u32, len: u32, dir: u32): i32 {
   let e = mapPages(pfn, pagesSpanned(offset, len), dir, 0, 0);
   if (e < 0) {
     stats.mapFailures++;
@@ -119,9 +142,10 @@ export function unmapKeep(dma: u32, len: u32): i32 {
 }
 
 // Scatter-gather lists live in the SG scratch area, one 16-byte element each:
-//   ╒════════════╤══════════════╤════════════╤══════════════════════╕
-//   │ pfn u32 @0 │ offset u32 @4│ len u32 @8 │ entry i32 @12 (out)  │
-//   ╘════════════╧══════════════╧════════════╧══════════════════════╛
+//   ╒════════════════╤═══════════════════════════════════════╤════════════╤═════════════════════╕
+//   │ pfn 0..31 @0   │ offset in page 0..11 | pfn 32..43 << 20│ len u32 @8 │ entry i32 @12 (out) │
+//   ╘════════════════╧═══════════════════════════════════════╧════════════╧═════════════════════╛
+// (word @4 is laid out as a batch record's w0 bits 8..31, batch.ts)
 // @ts-ignore: decorator
 @inline export const SG_ELEM_SIZE: u32 = 16;
 // @ts-ignore: decorator
@@ -133,31 +157,62 @@ export function unmapKeep(dma: u32, len: u32): i32 {
 // @ts-ignore: decorator
 @inline const SG_ENTRY: u32 = 12;
 
+// @ts-ignore: decorator
+@inline export function sgPfn(el: usize): u64 {
+  return (<u64>(load<u32>(el, SG_OFFSET) >> 20) << 32) | <u64>load<u32>(el, SG_PFN);
+}
+
+// @ts-ignore: decorator
+@inline export function sgOffset(el: usize): u32 {
+  return load<u32>(el, SG_OFFSET) & IO_PAGE_MASK;
+}
+
+/** Every element of the list can be mapped (bufferFits). */
+export function sgFits(sg: usize, count: u32): bool {
+  for (let i: u32 = 0; i < count; i++) {
+    let el = sg + <usize>(i * SG_ELEM_SIZE);
+    if (!bufferFits(sgPfn(el), sgOffset(el), load<u32>(el, SG_LEN))) return false;
+  }
+  return true;
+}
+
 /** Undoes the first `count` elements of a failed map_sg. */
 function unwindSg(sg: usize, count: u32): void {
   for (let i: u32 = 0; i < count; i++) {
     let el = sg + <usize>(i * SG_ELEM_SIZE);
     let e = load<i32>(el, SG_ENTRY);
     if (e >= 0) {
-      let npages = pagesSpanned(load<u32>(el, SG_OFFSET), load<u32>(el, SG_LEN));
+      let npages = pagesSpanned(sgOffset(el), load<u32>(el, SG_LEN));
       clearEntries(<u32>e, npages);
       freePages(<u32>e, npages);
     }
   }
 }
 
-/**
- * map_sg: one allocation per element, no merging (Calgary; PowerPC with vmerge off, its
- * default). PowerPC passes the end of the previous element as the next one's start hint.
- * Returns the element count, or 0 after undoing everything when one element does not fit.
- */
+/** map_sg as the configured allocator's driver does it; the DMA segment count, or 0 (nothing mapped). */
 export function mapSg(sg: usize, count: u32, dir: u32): u32 {
+  return isIova(allocKind) ? mapSgIova(sg, count, dir) : mapSgEach(sg, count, dir);
+}
+
+/** unmap_sg as the configured allocator's driver does it. */
+export function unmapSg(sg: usize, count: u32): i32 {
+  return isIova(allocKind) ? unmapSgIova(sg, count) : unmapSgEach(sg, count);
+}
+
+/**
+ * map_sg of the 2007 kernels: one allocation per element (Calgary; PowerPC, which passes the end
+ * of the previous element as the next one's start hint). With PowerPC's virtual merging an
+ * element whose DMA address continues the previous one joins its DMA segment (the allocations
+ * stay per element). Returns the DMA segment count (the element count without merging), or 0
+ * after undoing everything when one element does not fit.
+ */
+export function mapSgEach(sg: usize, count: u32, dir: u32): u32 {
   let handle: u32 = 0;
   let pages: u64 = 0;
   for (let i: u32 = 0; i < count; i++) {
     let el = sg + <usize>(i * SG_ELEM_SIZE);
-    let npages = pagesSpanned(load<u32>(el, SG_OFFSET), load<u32>(el, SG_LEN));
-    let e = mapPages(load<u32>(el, SG_PFN), npages, dir, 0, allocKind == ALLOC_PPC2007 ? handle : 0);
+    let npages = pagesSpanned(sgOffset(el), load<u32>(el, SG_LEN));
+    let e = mapPages(sgPfn(el), npages, dir, 0, allocKind == ALLOC_PPC2007 ? handle : 0);
     if (e < 0) {
       // The pages were counted as mapped by mapPages; the unwind takes them back out.
       stats.pagesMapped -= <u64>(pages);
@@ -173,11 +228,84 @@ export function mapSg(sg: usize, count: u32, dir: u32): u32 {
   }
   stats.mapSgs++;
   onCallEnd(false);
+  return vmerge ? mergedSegments(sg, count) : count;
+}
+
+/** ppc_iommu_map_sg's output count: a new DMA segment wherever dma_addr ≠ the previous dma_next. */
+function mergedSegments(sg: usize, count: u32): u32 {
+  let out: u32 = 1;
+  for (let i: u32 = 1; i < count; i++) {
+    let el = sg + <usize>(i * SG_ELEM_SIZE);
+    let prev = el - SG_ELEM_SIZE;
+    let next = ((<u64>load<i32>(prev, SG_ENTRY) << IO_PAGE_SHIFT) | sgOffset(prev)) + <u64>load<u32>(prev, SG_LEN);
+    if (((<u64>load<i32>(el, SG_ENTRY) << IO_PAGE_SHIFT) | sgOffset(el)) != next) out++;
+  }
+  return out;
+}
+
+/**
+ * iommu_dma_map_sg (drivers/iommu/dma-iommu.c): each element's length padded to whole IO pages
+ * (with its offset), and the previous element padded to the segment boundary when this one would
+ * cross it; ONE IOVA allocation for the sum; element i at base + the padded lengths before it +
+ * its offset. (The output merging of __finalise_sg is not modelled: one address per element.)
+ */
+function mapSgIova(sg: usize, count: u32, dir: u32): u32 {
+  let b = allocatorBoundary();
+  // dma_get_seg_boundary: 0xffffffff without a configured boundary, 2^20 pages
+  let boundary: u64 = b != 0 ? <u64>b : <u64>1 << 20;
+  let total: u64 = 0;
+  for (let i: u32 = 0; i < count; i++) {
+    let el = sg + <usize>(i * SG_ELEM_SIZE);
+    let npages = <u64>pagesSpanned(sgOffset(el), load<u32>(el, SG_LEN));
+    let pad = (boundary - total % boundary) % boundary;
+    if (pad != 0 && pad < npages) total += pad;
+    store<i32>(el, <i32>total, SG_ENTRY); // relative until the allocation is known
+    total += npages;
+  }
+  let e = total < <u64>entries ? allocPages(<u32>total, 0, 0) : -1;
+  if (e < 0) {
+    for (let j: u32 = 0; j < count; j++) store<i32>(sg + <usize>(j * SG_ELEM_SIZE), NO_ENTRY, SG_ENTRY);
+    stats.mapFailures++;
+    return 0;
+  }
+  for (let i: u32 = 0; i < count; i++) {
+    let el = sg + <usize>(i * SG_ELEM_SIZE);
+    let first = <u32>e + <u32>load<i32>(el, SG_ENTRY);
+    let npages = pagesSpanned(sgOffset(el), load<u32>(el, SG_LEN));
+    buildEntries(first, npages, sgPfn(el), dir);
+    onBuild(first, npages);
+    stats.pagesMapped += <u64>npages;
+    store<i32>(el, <i32>first, SG_ENTRY);
+  }
+  stats.mapSgs++;
+  onCallEnd(false);
   return count;
 }
 
-/** unmap_sg: frees elements in order up to the first one that holds no mapping. */
-export function unmapSg(sg: usize, count: u32): i32 {
+/**
+ * iommu_dma_unmap_sg: one range, from the first element's address to the end of the last mapped
+ * one (elements up to the first that holds no mapping), unmapped and freed at once: one flush.
+ */
+function unmapSgIova(sg: usize, count: u32): i32 {
+  stats.unmapSgs++;
+  if (count == 0 || load<i32>(sg, SG_ENTRY) < 0) {
+    onCallEnd(false);
+    return FREE_OK;
+  }
+  let last: u32 = 0;
+  while (last + 1 < count && load<i32>(sg + <usize>((last + 1) * SG_ELEM_SIZE), SG_ENTRY) >= 0) last++;
+  let start = (<u64>load<i32>(sg, SG_ENTRY) << IO_PAGE_SHIFT) | sgOffset(sg);
+  let el = sg + <usize>(last * SG_ELEM_SIZE);
+  let end = ((<u64>load<i32>(el, SG_ENTRY) << IO_PAGE_SHIFT) | sgOffset(el)) + <u64>load<u32>(el, SG_LEN);
+  // a list whose end lies before its start names no range: a bad free
+  let npages: u32 = end > start ? <u32>(((end + IO_PAGE_MASK) >> IO_PAGE_SHIFT) - (start >> IO_PAGE_SHIFT)) : 0xffffffff;
+  let r = freeAt(<u32>start, npages);
+  onCallEnd(r != FREE_BAD);
+  return r;
+}
+
+/** unmap_sg of the 2007 kernels: frees elements in order up to the first one that holds no mapping. */
+export function unmapSgEach(sg: usize, count: u32): i32 {
   stats.unmapSgs++;
   let worst = FREE_OK;
   let freed = false;
@@ -185,7 +313,7 @@ export function unmapSg(sg: usize, count: u32): i32 {
     let el = sg + <usize>(i * SG_ELEM_SIZE);
     let e = load<i32>(el, SG_ENTRY);
     if (e < 0) break;
-    let dma = (<u32>e << IO_PAGE_SHIFT) | (load<u32>(el, SG_OFFSET) & IO_PAGE_MASK);
+    let dma = (<u32>e << IO_PAGE_SHIFT) | sgOffset(el);
     let r = freeAt(dma, pagesSpanned(dma, load<u32>(el, SG_LEN)));
     if (r != FREE_BAD) freed = true;
     if (r > worst) worst = r;
@@ -200,29 +328,34 @@ export function unmapSg(sg: usize, count: u32): i32 {
  */
 export function allocCoherent(bytes: u32): i32 {
   let order = getOrder(bytes);
-  if (bytes == 0 || order > MAX_COHERENT_ORDER) {
+  if (bytes == 0 || order > maxCoherentOrder) {
     stats.mapFailures++;
     return NO_ENTRY;
   }
   let block: u32 = 1 << order;
-  let pfn = (physNext + block - 1) & ~(block - 1);
+  let pfn = (physNext + <u64>block - 1) & ~(<u64>block - 1);
   let npages = pagesSpanned(0, bytes);
+  if (pfn + <u64>block - 1 > maxPfn) {
+    // the page allocator has no such memory (an entry could not hold it): dma_alloc_coherent → NULL
+    stats.mapFailures++;
+    return NO_ENTRY;
+  }
   let alignMask: u32 = allocKind == ALLOC_PPC2007 ? block - 1 : 0;
   let e = mapPages(pfn, npages, DMA_BIDIRECTIONAL, alignMask, 0);
   if (e < 0) {
     stats.mapFailures++;
     return NO_ENTRY;
   }
-  physNext = pfn + block;
+  physNext = pfn + <u64>block;
   lastPfn = pfn;
   stats.allocs++;
   onCallEnd(false);
   return e;
 }
 
-/** Physical page of the last successful alloc_coherent. */
-export function coherentPfn(): u32 {
-  return lastPfn;
+/** Physical page of the last successful alloc_coherent (f64: up to 2^44, exact in JS). */
+export function coherentPfn(): f64 {
+  return <f64>lastPfn;
 }
 
 export function freeCoherent(dma: u32, bytes: u32): i32 {

@@ -18,7 +18,7 @@
 //                  ├─── workload scratch (workloads.ts; grown on demand) ───┤
 //                  ╘════════════════════════════════════════════════════════╛
 
-import { ALLOC_IOVA, FLUSH_QUEUE, isIova, SG_MAX } from "./constants";
+import { ALLOC_IOVA, FLUSH_QUEUE, IO_PAGE_MASK, isIova, SG_MAX } from "./constants";
 import { cpuInit, switchCpu } from "./cpu";
 import { flushQueueBytes, flushQueueInit, flushQueueTimer } from "./flushqueue";
 import { N_COUNTERS, resetCounters, writeCounters } from "./counters";
@@ -27,14 +27,14 @@ import { entryBytes, rawEntry, readEntry, tableInit } from "./table";
 import { cacheInit, cacheOccupancy, cacheStaleLines, SLOT_SIZE } from "./cache";
 import { flushInit } from "./flush";
 import { allocatorHint, allocatorInit, allocatorLargeHint, FREE_LIST_BYTES, reserveRange } from "./allocator";
-import { dmaInit, SG_ELEM_SIZE } from "./dma";
+import { bufferFits, dmaInit, mapSingle as dmaMapSingle, SG_ELEM_SIZE } from "./dma";
 import {
   iovaBytes, iovaCachedPfns, iovaCheck, iovaDepotWork, iovaLargestGap, iovaMagazines, iovaNodes,
 } from "./iova";
-import { batchInit, HANDLE_SIZE, RECORD_SIZE } from "./batch";
+import { BAD_RECORD, batchInit, HANDLE_SIZE, RECORD_SIZE } from "./batch";
 
 export {
-  mapSingle, unmapSingle, unmapKeep, mapSg, unmapSg, allocCoherent, freeCoherent, coherentPfn, deviceAccess,
+  unmapSingle, unmapKeep, mapSg, unmapSg, allocCoherent, freeCoherent, coherentPfn, deviceAccess,
 } from "./dma";
 export { runBatch } from "./batch";
 export { ringRun } from "./ring";
@@ -67,6 +67,7 @@ export function init(
   format: u32, allocator: u32, flushPolicy: u32, entries: u32,
   cacheSets: u32, cacheWays: u32, maxHandles: u32, batchCapacity: u32,
   emptyWord: u64, badFreeBelow: u32, coherentBasePfn: u32, boundaryPages: u32, cpus: u32, scratchBytes: u32,
+  maxPfn: u64, maxCoherentOrder: u32, vmerge: bool,
 ): i32 {
   allocKind = allocator;
   flushQueueOn = flushPolicy == FLUSH_QUEUE;
@@ -111,12 +112,22 @@ export function init(
   tableInit(tableAt, format, entries, emptyWord);
   flushInit(flushPolicy);
   allocatorInit(allocator, entries, boundaryPages, freeListAt, cpus, iovaAt);
-  dmaInit(entries, allocator, badFreeBelow, coherentBasePfn, flushPolicy == FLUSH_QUEUE);
+  dmaInit(entries, allocator, badFreeBelow, coherentBasePfn, flushPolicy == FLUSH_QUEUE, maxPfn, maxCoherentOrder, vmerge);
   cpuInit();
   if (flushPolicy == FLUSH_QUEUE) flushQueueInit(queuesAt, cpus);
   batchInit(opsAt, resultsAt, handlesAt, sgAt, maxHandles, cpus);
   memory.fill(handlesAt, 0, <usize>maxHandles * HANDLE_SIZE);
   return 0;
+}
+
+/**
+ * map_single of page pfnHigh << 32 | pfnLow (two words: no BigInt on the hot path); the entry,
+ * NO_ENTRY, or BAD_RECORD for what the hardware cannot carry (JS checks before, with the message).
+ */
+export function mapSingle(pfnLow: u32, pfnHigh: u32, offset: u32, len: u32, dir: u32): i32 {
+  let pfn = (<u64>pfnHigh << 32) | <u64>pfnLow;
+  if (dir > 2 || offset > IO_PAGE_MASK || !bufferFits(pfn, offset, len)) return BAD_RECORD;
+  return dmaMapSingle(pfn, offset, len, dir);
 }
 
 /** Starts the built-in NIC-ring workload in the SG scratch area (ring ≤ SG_MAX × 4 slots). */

@@ -50,7 +50,7 @@ export function tableInit(base: usize, fmt: u32, entries: u32, empty: u64): void
 }
 
 // @ts-ignore: decorator
-@inline export function encodeEntry(pfn: u32, dir: u32): u64 {
+@inline export function encodeEntry(pfn: u64, dir: u32): u64 {
   return format == FORMAT_CALGARY ? tceEncode(pfn, dir) : <u64>dartEncode(pfn);
 }
 
@@ -61,9 +61,9 @@ export function tableInit(base: usize, fmt: u32, entries: u32, empty: u64): void
 
 /** tce_build / dart_build: consecutive physical pages into consecutive entries. */
 // @ts-ignore: decorator
-@inline export function buildEntries(first: u32, npages: u32, pfn: u32, dir: u32): void {
+@inline export function buildEntries(first: u32, npages: u32, pfn: u64, dir: u32): void {
   // Counted as tceWrites through pagesMapped (counters.ts derives it).
-  for (let i: u32 = 0; i < npages; i++) writeEntry(first + i, encodeEntry(pfn + i, dir));
+  for (let i: u32 = 0; i < npages; i++) writeEntry(first + i, encodeEntry(pfn + <u64>i, dir));
 }
 
 /** tce_free / dart_free. */

@@ -25,8 +25,8 @@ import { DMA_TO_DEVICE } from "./constants";
 
 /** The TCE for physical page `pfn` mapped in direction `dir`. */
 // @ts-ignore: decorator
-@inline export function tceEncode(pfn: u32, dir: u32): u64 {
-  let v = ((<u64>pfn << TCE_RPN_SHIFT) & TCE_RPN_MASK) | TCE_READ;
+@inline export function tceEncode(pfn: u64, dir: u32): u64 {
+  let v = ((pfn << TCE_RPN_SHIFT) & TCE_RPN_MASK) | TCE_READ;
   return dir == DMA_TO_DEVICE ? v : v | TCE_WRITE;
 }
 

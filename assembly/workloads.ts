@@ -31,7 +31,8 @@
 // queue's 10 ms timer run on that clock.
 
 import { ALLOC_IOVA, ALLOC_PPC2007, FLUSH_QUEUE, IO_PAGE_SHIFT } from "./constants";
-import { mapSg, mapSingle, SG_ELEM_SIZE, unmapSg, unmapSingle } from "./dma";
+// storage-sg is the 2007 map_sg under every allocator (dma-iommu's one-range map_sg is `storage`)
+import { mapSgEach, mapSingle, SG_ELEM_SIZE, unmapSgEach, unmapSingle } from "./dma";
 import { allocPages, freePages } from "./allocator";
 import { stats } from "./counters";
 import { iovaDepotWork } from "./iova";
@@ -186,7 +187,7 @@ function fillSg(i: u32, pages: u32): void {
     if (ok) stats.mapSgs++;
     else stats.mapFailures++;
   } else {
-    ok = mapSg(sg, pages, 2) != 0;
+    ok = mapSgEach(sg, pages, 2) != 0;
   }
   store<u32>(slot, ok ? pages : 0);
   if (!ok) {
@@ -212,7 +213,7 @@ function drainSg(i: u32): void {
     for (let k: u32 = 0; k < pages; k++) freePages(<u32>load<i32>(sg + <usize>(k * SG_ELEM_SIZE), 12), 1);
     stats.unmapSgs++;
   } else {
-    unmapSg(sg, pages);
+    unmapSgEach(sg, pages);
   }
   livePages -= pages;
   store<u32>(slot, 0);

@@ -16,7 +16,6 @@ export type Stats = Record<CounterName, number>;
 export const IO_PAGE_SHIFT = 12;
 export const IO_PAGE_SIZE = 1 << IO_PAGE_SHIFT;
 export const SG_MAX = 4096;
-export const MAX_COHERENT_ORDER = 10;
 
 export const FORMAT_CALGARY = 0;
 export const FORMAT_DART = 1;

@@ -1,7 +1,7 @@
 // Options in, a validated and fully resolved configuration out. Every refusal names the field,
 // the value and what is allowed.
 
-import { ALLOC_IOVA, ALLOCATORS, MAX_CPUS, FLUSH_POLICIES, FORMAT_CALGARY, FORMAT_DART, IO_PAGE_SIZE, type AllocatorName, type FlushPolicyName } from "./abi.js";
+import { ALLOC_IOVA, ALLOCATORS, isIova, MAX_CPUS, FLUSH_POLICIES, FORMAT_CALGARY, FORMAT_DART, IO_PAGE_SIZE, type AllocatorName, type FlushPolicyName } from "./abi.js";
 import { ConfigError } from "./errors.js";
 import { entryBytesOf, PLATFORM_PRESETS, PLATFORMS, type PlatformName, type ReservedRange } from "./platforms.js";
 
@@ -36,6 +36,12 @@ export interface IommuOptions {
   batchCapacity?: number;
   /** CPUs modelled (the IOVA allocator keeps magazines per CPU), 1 … 64. @default 1 */
   cpus?: number;
+  /**
+   * DART only: PowerPC map_sg virtual merging (CONFIG_IOMMU_VMERGE; off in Kconfig, on in
+   * g5_defconfig): an element whose DMA address continues the previous one joins its DMA segment.
+   * @default false
+   */
+  vmerge?: boolean;
 }
 
 export interface ResolvedConfig {
@@ -53,6 +59,9 @@ export interface ResolvedConfig {
   /** Table word a free writes (DART: VALID | dummy page), decoded. */
   emptyWord: bigint;
   maxPfn: number;
+  /** Largest page order alloc_coherent gets (Calgary 10, DART 12). */
+  maxCoherentOrder: number;
+  vmerge: boolean;
   coherentBasePfn: number;
   boundaryPages: number;
   maxHandles: number;
@@ -94,7 +103,7 @@ export function resolveConfig(options: IommuOptions): ResolvedConfig {
   }
   const known = new Set([
     "platform", "tableSize", "ramBytes", "cache", "allocator", "flushPolicy", "pciWindows", "segmentBoundary",
-    "dartDummyPfn", "coherentBasePfn", "maxHandles", "batchCapacity", "cpus",
+    "dartDummyPfn", "coherentBasePfn", "maxHandles", "batchCapacity", "cpus", "vmerge",
   ]);
   for (const k of Object.keys(options)) {
     if (!known.has(k)) throw new ConfigError(k, (options as unknown as Record<string, unknown>)[k], `no such option; known: ${[...known].join(", ")}`);
@@ -153,6 +162,10 @@ export function resolveConfig(options: IommuOptions): ResolvedConfig {
 
   const dummyPfn = checkInt("dartDummyPfn", options.dartDummyPfn ?? 0x3ffff, 0, p.maxPfn);
   const coherentBasePfn = checkInt("coherentBasePfn", options.coherentBasePfn ?? 0x100000, 0, p.maxPfn - 1024);
+  const vmerge = options.vmerge ?? false;
+  if (typeof vmerge !== "boolean") throw new ConfigError("vmerge", vmerge, "true or false");
+  if (vmerge && p.format !== FORMAT_DART) throw new ConfigError("vmerge", vmerge, `false on ${p.name}: only PowerPC's map_sg (dart-u3, dart-u4) merges`);
+  if (vmerge && isIova(allocator)) throw new ConfigError("vmerge", vmerge, "false with the iova allocators: they map a list as dma-iommu does, one range for it all");
   const emptyWord = p.format === FORMAT_DART ? BigInt((0x80000000 | dummyPfn) >>> 0) : 0n;
 
   return {
@@ -169,6 +182,8 @@ export function resolveConfig(options: IommuOptions): ResolvedConfig {
     badFreeBelow: p.badFreeBelow,
     emptyWord,
     maxPfn: p.maxPfn,
+    maxCoherentOrder: p.maxCoherentOrder,
+    vmerge,
     coherentBasePfn,
     boundaryPages,
     maxHandles: checkInt("maxHandles", options.maxHandles ?? 65536, 1, 1 << 24),

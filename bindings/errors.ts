@@ -12,6 +12,9 @@ export class ConfigError extends Error {
 
 function show(v: unknown): string {
   if (typeof v === "string") return JSON.stringify(v);
+  // JSON would print NaN and ±Infinity as null
+  if (typeof v === "number" && !Number.isFinite(v)) return String(v);
+  if (typeof v === "bigint") return `${v}n`;
   if (typeof v === "number" && Number.isInteger(v) && v >= 4096) return `${v} (0x${v.toString(16)})`;
   try {
     return JSON.stringify(v) ?? String(v);

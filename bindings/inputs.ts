@@ -30,7 +30,35 @@ export function checkPhys(field: string, v: unknown, cfg: ResolvedConfig): numbe
   return v as number;
 }
 
-export const DIRECTION_CODE: Record<string, number> = Object.fromEntries(DIRECTIONS.map((d, i) => [d, i]));
+/**
+ * Direction name → Linux code. No prototype: "toString", "__proto__", "constructor" … must not
+ * resolve through Object.prototype (the hot path looks names up here directly).
+ */
+/**
+ * A buffer [phys, phys + bytes) whose every page an entry can hold: the hardware keeps only the
+ * RPN's bits (Calgary 36, DART 24) and would silently map another page, so more is refused.
+ */
+export function checkBuffer(physField: string, bytesField: string, phys: unknown, bytes: unknown, cfg: ResolvedConfig): void {
+  checkPhys(physField, phys, cfg);
+  checkBytes(bytesField, bytes);
+  const max = (cfg.maxPfn + 1) * IO_PAGE_SIZE - 1;
+  const last = (phys as number) + (bytes as number) - 1;
+  if (last > max) {
+    throw new ConfigError(
+      bytesField, bytes,
+      `a length that ends the buffer at or below 0x${max.toString(16)} (what a ${cfg.platform} entry can hold); this one ends at 0x${last.toString(16)}`,
+    );
+  }
+}
+
+/** Physical page numbers are carried as two 32-bit words (batch records, core calls). */
+export const pfnLow = (pfn: number): number => pfn % 0x1_0000_0000;
+export const pfnHigh = (pfn: number): number => Math.floor(pfn / 0x1_0000_0000);
+
+export const DIRECTION_CODE: Record<string, number> = Object.assign(
+  Object.create(null) as Record<string, number>,
+  Object.fromEntries(DIRECTIONS.map((d, i) => [d, i])),
+);
 
 export function checkDirection(v: unknown): number {
   const i = typeof v === "string" ? DIRECTION_CODE[v] : undefined;

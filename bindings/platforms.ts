@@ -28,6 +28,11 @@ export interface Platform {
   /** Largest physical page number an entry can hold. */
   maxPfn: number;
   /**
+   * Largest page order alloc_coherent can get: x86-64's buddy allocator stops at order 10
+   * (MAX_ORDER 11); ppc64's at 12 (CONFIG_FORCE_MAX_ZONEORDER 13), under IOMAP_MAX_ORDER 13.
+   */
+  maxCoherentOrder: number;
+  /**
    * Device-side translation cache geometry. The Calgary TCE cache and DART TLB sizes are not in
    * any source we could read: these are assumptions, exposed as options.
    */
@@ -53,7 +58,8 @@ const CALGARY = {
   flushPolicy: "on-wrap",
   tableSizes: CALGARY_TABLE_SIZES,
   badFreeBelow: EMERGENCY_PAGES * 4096,
-  maxPfn: 2 ** 36 - 1,
+  maxPfn: 2 ** 36 - 1, // TCE_RPN_MASK: bits 12..47
+  maxCoherentOrder: 10,
   cache: { entries: 64, ways: 4 },
 } as const;
 
@@ -64,7 +70,8 @@ const DART = {
   tableSizes: [DART_TABLE_BYTES],
   reserved: (entries: number) => [{ first: entries - 1, pages: 1, why: "last entry (controller prefetch past the table)" }],
   badFreeBelow: 0,
-  maxPfn: 0xffffff,
+  maxPfn: 0xffffff, // DARTMAP_RPNMASK
+  maxCoherentOrder: 12,
   cache: { entries: 64, ways: 4 },
 } as const;
 

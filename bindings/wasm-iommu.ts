@@ -7,14 +7,14 @@
 // (we want many independent IOMMUs from one compiled module).
 
 import {
-  ACCESS_OUTCOMES, COUNTER_NAMES, FREE_RESULTS, IO_PAGE_SIZE, SG_MAX, type AccessOutcome,
+  ACCESS_OUTCOMES, BAD_RECORD, COUNTER_NAMES, FREE_RESULTS, IO_PAGE_SIZE, SG_MAX, type AccessOutcome,
   type Direction, type FreeResult, type Stats, FLUSH_POLICIES,
 } from "./abi.js";
 import { resolveConfig, type IommuOptions, type ResolvedConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
 import {
-  allocatorStateOf, checkAccessKind, checkBytes, checkCpu, checkDirection, checkDma, checkPhys, checkSgList, DIRECTION_CODE,
-  splitPhys, U32_MAX,
+  allocatorStateOf, checkAccessKind, checkBuffer, checkBytes, checkCpu, checkDirection, checkDma, checkSgList, DIRECTION_CODE,
+  pfnHigh, pfnLow, splitPhys, U32_MAX,
 } from "./inputs.js";
 import type { AllocatorState, BatchArea, CoherentBuffer, DmaSegment, Iommu, SgSegment } from "./types.js";
 
@@ -24,6 +24,7 @@ export interface CoreExports {
     format: number, allocator: number, flushPolicy: number, entries: number, cacheSets: number,
     cacheWays: number, maxHandles: number, batchCapacity: number, emptyWord: bigint,
     badFreeBelow: number, coherentBasePfn: number, boundaryPages: number, cpus: number, scratchBytes: number,
+    maxPfn: bigint, maxCoherentOrder: number, vmerge: number,
   ): number;
   reserve(first: number, npages: number): void;
   countersPtr(): number;
@@ -35,7 +36,7 @@ export interface CoreExports {
   entryInUse(e: number): number;
   hint(): number;
   cacheLines(): number;
-  mapSingle(pfn: number, offset: number, bytes: number, dir: number): number;
+  mapSingle(pfnLow: number, pfnHigh: number, offset: number, bytes: number, dir: number): number;
   unmapSingle(dma: number, bytes: number): number;
   unmapKeep(dma: number, bytes: number): number;
   staleLines(): number;
@@ -104,6 +105,7 @@ export class WasmIommu implements Iommu {
     const rc = this.core.init(
       c.format, c.allocator, FLUSH_POLICIES.indexOf(c.flushPolicy), c.entries, sets, c.cacheWays,
       c.maxHandles, c.batchCapacity, c.emptyWord, c.badFreeBelow, c.coherentBasePfn, c.boundaryPages, c.cpus, scratchBytes,
+      BigInt(c.maxPfn), c.maxCoherentOrder, c.vmerge ? 1 : 0,
     );
     if (rc !== 0) throw new ConfigError("tableSize", c.tableBytes, "a configuration whose memory the WebAssembly engine can grow to");
     for (const r of c.reserved) this.core.reserve(r.first, r.pages);
@@ -130,13 +132,14 @@ export class WasmIommu implements Iommu {
   // precise checks (which build the error message) only when it fails.
   mapSingle(phys: number, bytes: number, dir: Direction = "bidirectional"): number | null {
     const d = DIRECTION_CODE[dir];
-    if (!(phys >= 0 && phys <= this.maxPhys && bytes >= 1 && bytes <= U32_MAX && d !== undefined && Number.isInteger(phys) && Number.isInteger(bytes))) {
-      checkPhys("phys", phys, this.config);
-      checkBytes("bytes", bytes);
+    if (!(phys >= 0 && bytes >= 1 && bytes <= U32_MAX && phys + bytes - 1 <= this.maxPhys && d !== undefined && Number.isInteger(phys) && Number.isInteger(bytes))) {
+      checkBuffer("phys", "bytes", phys, bytes, this.config);
       checkDirection(dir);
     }
     const off = phys % IO_PAGE_SIZE;
-    const e = this.core.mapSingle((phys - off) / IO_PAGE_SIZE, off, bytes, d);
+    const pfn = (phys - off) / IO_PAGE_SIZE;
+    const e = this.core.mapSingle(pfn < 0x1_0000_0000 ? pfn : pfnLow(pfn), pfn < 0x1_0000_0000 ? 0 : pfnHigh(pfn), off, bytes, d);
+    if (e === BAD_RECORD) throw new Error("iommu-sim core refused a checked mapping: this is a bug in iommu-sim, please report it");
     return e < 0 ? null : e * IO_PAGE_SIZE + off;
   }
 
@@ -156,14 +159,14 @@ export class WasmIommu implements Iommu {
     checkSgList("segments", segments);
     const d = checkDirection(dir);
     segments.forEach((s, k) => {
-      checkPhys(`segments[${k}].phys`, s.phys, this.config);
-      checkBytes(`segments[${k}].bytes`, s.bytes);
+      checkBuffer(`segments[${k}].phys`, `segments[${k}].bytes`, s?.phys, s?.bytes, this.config);
       const [pfn, off] = splitPhys(s.phys);
-      this.sg.set([pfn, off, s.bytes, 0], k * 4);
+      // word 1: offset in page | pfn bits 32..43 << 20 (assembly/dma.ts)
+      this.sg.set([pfnLow(pfn), (off | (pfnHigh(pfn) << 20)) >>> 0, s.bytes, 0], k * 4);
     });
     if (this.core.mapSg(this.sgBase, segments.length, d) === 0) return null;
     const view = new Int32Array(this.sg.buffer, this.sg.byteOffset, segments.length * 4);
-    return segments.map((_, k) => view[k * 4 + 3] * IO_PAGE_SIZE + this.sg[k * 4 + 1]);
+    return segments.map((_, k) => view[k * 4 + 3] * IO_PAGE_SIZE + (this.sg[k * 4 + 1] & (IO_PAGE_SIZE - 1)));
   }
 
   unmapSg(segments: readonly DmaSegment[]): FreeResult {
@@ -179,7 +182,7 @@ export class WasmIommu implements Iommu {
   allocCoherent(bytes: number): CoherentBuffer | null {
     const e = this.core.allocCoherent(checkBytes("bytes", bytes));
     if (e < 0) return null;
-    return { dma: e * IO_PAGE_SIZE, phys: (this.core.coherentPfn() >>> 0) * IO_PAGE_SIZE };
+    return { dma: e * IO_PAGE_SIZE, phys: this.core.coherentPfn() * IO_PAGE_SIZE };
   }
 
   freeCoherent(dma: number, bytes: number): FreeResult {

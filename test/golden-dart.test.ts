@@ -2,7 +2,10 @@
 // (../shared/reference/linux-semantics.md §3, §4.2): 524288 entries, halfpoint 393216,
 // entry 0 not reserved, the last entry reserved, small ≤ 15 pages below 3/4, large above.
 import { describe, expect, it } from "vitest";
-import { createIommu } from "../bindings/node.js";
+import { createIommu, createReferenceIommu } from "../bindings/node.js";
+import { DIR, putMapSg } from "../bindings/records.js";
+import { parseTrace } from "../bindings/trace/parse.js";
+import { replayTrace } from "../bindings/trace/replay.js";
 
 const HALF = 393216;
 
@@ -65,5 +68,55 @@ describe("DART flush rules", () => {
     const s = io.stats();
     expect(s.flushes).toBe(0);
     expect(s.entryInvalidations).toBe(5);
+  });
+});
+
+// ppc64's buddy allocator hands out orders up to 12 (CONFIG_FORCE_MAX_ZONEORDER 13) and
+// iommu_alloc_coherent refuses order ≥ IOMAP_MAX_ORDER (13): 16 MiB is the largest coherent
+// buffer on DART; x86-64 (Calgary) stops at order 10, 4 MiB.
+describe.each([["wasm", createIommu], ["reference", createReferenceIommu]] as const)("coherent buffers up to order 12 on DART (%s)", (_, make) => {
+  it("maps 6 000 000 bytes (1465 pages, order 11, aligned 2048) at the 3/4 point, 0x60000000", () => {
+    const io = make({ platform: "dart-u3" });
+    expect(io.allocCoherent(6_000_000)).toEqual({ dma: 0x60000000, phys: 0x100000 * 4096 });
+    // 16 MiB, order 12: from the large hint 393216 + 1465, aligned up to 4096 pages: 397312
+    expect(io.allocCoherent(16 << 20)).toEqual({ dma: 397312 * 4096, phys: 0x101000 * 4096 });
+    // one byte more is order 13: refused, and nothing moves (the next buffer takes the next pages)
+    expect(io.allocCoherent((16 << 20) + 1)).toBeNull();
+    expect(io.allocCoherent(4096)).toEqual({ dma: 0, phys: 0x102000 * 4096 });
+    expect(io.stats().mapFailures).toBe(1);
+    // Calgary (x86-64) keeps order 10
+    expect(make({ platform: "calgary-pcix" }).allocCoherent(6_000_000)).toBeNull();
+    expect(make({ platform: "calgary-pcix" }).allocCoherent(4 << 20)).not.toBeNull();
+  });
+
+  it("a trace goes on exactly after a refused allocation", () => {
+    const trace = parseTrace("alloc c 6000000\nalloc big 17000000\nalloc d 4096\nmap m 7000 4096 to-device\nfree c\nalloc e 6000000\n");
+    const r = replayTrace(trace, (s) => make({ platform: "dart-u3", ...s }));
+    expect(r.addresses.map((a) => `${a.id} ${a.dma === null ? "error" : a.dma.map((d) => d.toString(16)).join(" ")}`))
+      .toEqual(["c 60000000", "big error", "d 0", "m 1000", "e 60800000"]);
+  });
+});
+
+// ppc_iommu_map_sg with virtual merging (CONFIG_IOMMU_VMERGE, g5_defconfig): the allocations stay
+// one per element, chained by the hint; an element whose DMA address is the previous one's end
+// joins its DMA segment, so the call returns fewer segments.
+describe.each([["wasm", createIommu], ["reference", createReferenceIommu]] as const)("map_sg virtual merging on DART (%s)", (_, make) => {
+  const list = [{ phys: 0x1000, bytes: 4096 }, { phys: 0x2000, bytes: 4096 }, { phys: 0x5000, bytes: 100 }, { phys: 0x9010, bytes: 100 }];
+
+  it.each([[false, 4], [true, 2]] as const)("vmerge %s: %d DMA segments, the same entries", (vmerge, segments) => {
+    const io = make({ platform: "dart-u3", vmerge, maxHandles: 8 });
+    putMapSg(io.batch.ops, 0, 0, list, DIR.toDevice);
+    io.batch.run(5);
+    // entries 0, 1, 2, 3 (dma 0x0, 0x1000, 0x2000, 0x3010): 0x1000 = 0 + 4096 and 0x2000 = 0x1000 + 4096 merge,
+    // 0x3010 ≠ 0x2000 + 100 starts a new segment
+    expect(Array.from(io.batch.results.subarray(0, 5))).toEqual([segments, 0, 1, 2, 3]);
+    expect(io.mapSg(list)).toEqual([0x4000, 0x5000, 0x6000, 0x7010]);
+  });
+
+  it("is DART's alone, and off by default", () => {
+    expect(make({ platform: "dart-u4" }).config.vmerge).toBe(false);
+    expect(() => make({ platform: "calgary-pcix", vmerge: true })).toThrow(/vmerge: true is not allowed; expected false on calgary-pcix/);
+    expect(() => make({ platform: "dart-u3", allocator: "iova", vmerge: true })).toThrow(/vmerge: true .* iova allocators/);
+    expect(() => make({ platform: "dart-u3", vmerge: "yes" as never })).toThrow(/vmerge: "yes" .* true or false/);
   });
 });

@@ -131,3 +131,55 @@ describe.each(["wasm", "reference"] as const)("flush queue, dma-iommu lazy mode 
     expect([s.pagesQueued, s.doubleFrees, s.pagesInUse]).toEqual([0, 1, 0]);
   });
 });
+
+// iommu_dma_map_sg / iommu_dma_unmap_sg (drivers/iommu/dma-iommu.c): the list's lengths, each
+// padded to whole IO pages with its offset (and the previous one to the segment boundary when an
+// element would cross it), summed into ONE IOVA allocation; element i at base + the padded lengths
+// before it + its offset; unmap_sg frees that one range. Hand-derived on the Calgary 64K table.
+describe.each(["wasm", "reference"] as const)("map_sg under the IOVA allocators, as dma-iommu (%s)", (which) => {
+  const make = (o: Omit<IommuOptions, "platform" | "tableSize">) => both({ platform: "calgary-pcix", tableSize: "64K", ...o })[which === "wasm" ? 0 : 1];
+
+  it("the issue's list: one 2-page range at 8190 (2 pages, aligned 2), elements in list order", () => {
+    const io = make({ allocator: "iova", flushPolicy: "strict" });
+    const dmas = io.mapSg([{ phys: 0x40000000, bytes: 4096 }, { phys: 0x40001000, bytes: 4096 }], "to-device")!;
+    expect(dmas).toEqual([0x1ffe000, 0x1fff000]);
+    expect(io.stats().rangesAllocated).toBe(1);
+    expect(io.entryWord(8190)).toBe(0x40000001n); // to-device: R only
+    expect(io.entryWord(8191)).toBe(0x40001001n);
+    expect(io.unmapSg(dmas.map((dma) => ({ dma, bytes: 4096 })))).toBe("ok");
+    const s = io.stats();
+    expect([s.flushes, s.pagesInUse, s.unmapSgs]).toEqual([1, 0, 1]); // one range, one flush
+  });
+
+  it("offsets: 3 + 1 + 2 pages → one 6-page range, rounded to 8 and aligned 8: base 8184", () => {
+    const io = make({ allocator: "iova-tree" });
+    // 0x1234 + 0x2000 spans 3 pages; 0x50000 + 100 one; 0x7ff0 + 0x20 two
+    const segs = [{ phys: 0x1234, bytes: 0x2000 }, { phys: 0x50000, bytes: 100 }, { phys: 0x7ff0, bytes: 0x20 }];
+    const dmas = io.mapSg(segs)!;
+    expect(dmas).toEqual([8184 * PAGE + 0x234, 8187 * PAGE, 8188 * PAGE + 0xff0]);
+    expect(io.stats().pagesInUse).toBe(6);
+    expect(io.allocatorState().treeNodes).toBe(2 + 1);
+    // unmap_sg: from 0x1ff8234 to the end of the last element, 0x1ffd010: pages 8184 … 8189
+    expect(io.unmapSg(dmas.map((dma, k) => ({ dma, bytes: segs[k].bytes })))).toBe("ok");
+    expect(io.stats().pagesInUse).toBe(0);
+    expect(io.allocatorState().treeNodes).toBe(2);
+  });
+
+  it("segment boundary of 8 pages: a 6-page element that would cross it starts on the next boundary", () => {
+    const io = make({ allocator: "iova-tree", segmentBoundary: 8 * PAGE });
+    // 4 pages at 0; pad (8 − 4) = 4 < 6 → the second at 8; 14 pages → 16, aligned 16: base 8176
+    const dmas = io.mapSg([{ phys: 0x100000, bytes: 4 * PAGE }, { phys: 0x200000, bytes: 6 * PAGE }])!;
+    expect(dmas).toEqual([8176 * PAGE, 8184 * PAGE]);
+    expect(io.stats().pagesInUse).toBe(14);
+    // 2 then 3 pages: the pad (6) is not below 3 → no padding; 5 → 8, aligned 8: base 8184
+    const io2 = make({ allocator: "iova-tree", segmentBoundary: 8 * PAGE });
+    expect(io2.mapSg([{ phys: 0x100000, bytes: 2 * PAGE }, { phys: 0x200000, bytes: 3 * PAGE }])).toEqual([8184 * PAGE, 8186 * PAGE]);
+  });
+
+  it("a list that does not fit maps nothing: one failure, no unwinding", () => {
+    const io = make({ allocator: "iova" });
+    expect(io.mapSg([{ phys: 0x1000, bytes: 4000 * PAGE }, { phys: 0x1000000, bytes: 4200 * PAGE }])).toBeNull();
+    const s = io.stats();
+    expect([s.mapFailures, s.pagesInUse, s.pagesMapped, s.tceWrites]).toEqual([1, 0, 0, 0]);
+  });
+});

@@ -4,13 +4,13 @@
 
 import {
   ACCESS_OUTCOMES, ALLOC_BEST_FIT, ALLOC_CALGARY, ALLOC_FIRST_FIT, ALLOC_FREE_LIST, ALLOC_IOVA, ALLOC_IOVA_TREE, ALLOC_PPC2007, isIova, BAD_RECORD, FREE_LIST_CLASSES, FREE_LIST_DEPTH, COUNTER_NAMES, FORMAT_CALGARY, FREE_RESULTS,
-  IO_PAGE_SIZE, MAX_COHERENT_ORDER, NO_ENTRY, OP, SG_MAX, type AccessOutcome, type CounterName,
+  IO_PAGE_SIZE, NO_ENTRY, OP, SG_MAX, type AccessOutcome, type CounterName,
   type Direction, type FreeResult, type Stats,
 } from "../abi.js";
 import { resolveConfig, type IommuOptions, type ResolvedConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
 import {
-  allocatorStateOf, checkAccessKind, checkBytes, checkCpu, checkDirection, checkDma, checkPhys, checkSgList, splitPhys,
+  allocatorStateOf, checkAccessKind, checkBuffer, checkBytes, checkCpu, checkDirection, checkDma, checkSgList, splitPhys,
 } from "../inputs.js";
 import type { AllocatorState, BatchArea, CoherentBuffer, DmaSegment, Iommu, SgSegment } from "../types.js";
 import { ReferenceBitmap } from "./bitmap.js";
@@ -23,6 +23,9 @@ const BIDIRECTIONAL = 0;
 
 /** num_dma_pages / iommu_num_pages. */
 const pagesSpanned = (addr: number, len: number) => Math.ceil(((addr % PAGE) + len) / PAGE);
+
+/** A record's physical page number: w2 | w0 bits 20..31 << 32 (assembly/batch.ts recordPfn). */
+const recordPfn = (ops: Uint32Array, r: number) => (ops[r] >>> 20) * 2 ** 32 + ops[r + 2];
 
 interface Handle {
   entry: number;
@@ -236,6 +239,11 @@ export class ReferenceIommu implements Iommu {
 
   /** The configured allocator: first entry of a free run (bits not yet set) or NO_ENTRY. */
   private rangeAlloc(npages: number, alignMask: number, handle: number): number {
+    // a request no state of the map could hold fails before any search (assembly/allocator.ts neverFits)
+    const b = this.config.boundaryPages;
+    if (!isIova(this.config.allocator) && (npages >= this.config.entries || (b !== 0 && this.config.allocator !== ALLOC_PPC2007 && npages > b))) {
+      return NO_ENTRY;
+    }
     switch (this.config.allocator) {
       case ALLOC_CALGARY: return this.calgaryRangeAlloc(npages, alignMask);
       case ALLOC_PPC2007: return this.ppcRangeAlloc(npages, alignMask, handle);
@@ -354,6 +362,11 @@ export class ReferenceIommu implements Iommu {
     return 0;
   }
 
+  /** What an entry can hold: at least a byte, and the buffer's last page ≤ maxPfn. */
+  private fits(pfn: number, offset: number, bytes: number): boolean {
+    return bytes !== 0 && pfn + pagesSpanned(offset, bytes) - 1 <= this.config.maxPfn;
+  }
+
   // ── the DMA API, on numbers (shared by the public methods and the batch) ─────────────────
 
   private mapSingleRaw(pfn: number, offset: number, bytes: number, dir: number): number {
@@ -374,7 +387,73 @@ export class ReferenceIommu implements Iommu {
     return r;
   }
 
+  /** map_sg as the allocator's driver does it: dma-iommu's one range for the iova allocators. */
   private mapSgRaw(list: SgElement[], dir: number): number {
+    return this.iova ? this.mapSgIova(list, dir) : this.mapSgEach(list, dir);
+  }
+
+  private unmapSgRaw(list: SgElement[]): number {
+    return this.iova ? this.unmapSgIova(list) : this.unmapSgEach(list);
+  }
+
+  /**
+   * iommu_dma_map_sg: lengths padded to whole pages, the previous element padded up to the
+   * segment boundary when this one would cross it, one IOVA allocation for the sum.
+   */
+  private mapSgIova(list: SgElement[], dir: number): number {
+    const boundary = this.config.boundaryPages || 2 ** 20; // dma_get_seg_boundary default 0xffffffff
+    let total = 0;
+    const at = list.map((el) => {
+      const npages = pagesSpanned(el.offset, el.bytes);
+      const pad = (boundary - (total % boundary)) % boundary;
+      if (pad !== 0 && pad < npages) total += pad;
+      const start = total;
+      total += npages;
+      return start;
+    });
+    const e = total < this.config.entries ? this.rangeAlloc(total, 0, 0) : NO_ENTRY;
+    if (e === NO_ENTRY) {
+      for (const x of list) x.entry = NO_ENTRY;
+      this.n.mapFailures++;
+      return 0;
+    }
+    this.map.set(e, total);
+    this.n.pagesInUse += total;
+    this.n.rangesAllocated++;
+    this.n.peakPagesInUse = Math.max(this.n.peakPagesInUse, this.n.pagesInUse);
+    list.forEach((el, i) => {
+      const first = e + at[i];
+      const npages = pagesSpanned(el.offset, el.bytes);
+      for (let k = 0; k < npages; k++) this.table[first + k] = this.encode(el.pfn + k, dir);
+      this.n.tceWrites += npages;
+      this.afterBuild(first, npages);
+      this.n.pagesMapped += npages;
+      el.entry = first;
+    });
+    this.n.mapSgs++;
+    this.callEnd(false);
+    return list.length;
+  }
+
+  /** iommu_dma_unmap_sg: first element's address to the end of the last mapped one, one range. */
+  private unmapSgIova(list: SgElement[]): number {
+    this.n.unmapSgs++;
+    if (list.length === 0 || list[0].entry < 0) {
+      this.callEnd(false);
+      return 0;
+    }
+    let last = 0;
+    while (last + 1 < list.length && list[last + 1].entry >= 0) last++;
+    const start = list[0].entry * PAGE + (list[0].offset % PAGE);
+    const end = list[last].entry * PAGE + (list[last].offset % PAGE) + list[last].bytes;
+    const npages = end > start ? Math.ceil(end / PAGE) - Math.floor(start / PAGE) : 2 ** 32 - 1;
+    const r = this.freeAt(start >>> 0, npages);
+    this.callEnd(r !== 1);
+    return r;
+  }
+
+  /** map_sg of the 2007 kernels: one range per element, PowerPC chaining its hint. */
+  private mapSgEach(list: SgElement[], dir: number): number {
     let handle = 0;
     let pages = 0;
     for (let i = 0; i < list.length; i++) {
@@ -394,10 +473,17 @@ export class ReferenceIommu implements Iommu {
     }
     this.n.mapSgs++;
     this.callEnd(false);
-    return list.length;
+    if (!this.config.vmerge) return list.length;
+    // ppc_iommu_map_sg's virtual merging: a new DMA segment wherever dma_addr ≠ dma_next
+    let segments = 1;
+    for (let i = 1; i < list.length; i++) {
+      const prev = list[i - 1];
+      if (list[i].entry * PAGE + list[i].offset !== prev.entry * PAGE + prev.offset + prev.bytes) segments++;
+    }
+    return segments;
   }
 
-  private unmapSgRaw(list: SgElement[]): number {
+  private unmapSgEach(list: SgElement[]): number {
     this.n.unmapSgs++;
     let worst = 0;
     let freed = false;
@@ -416,12 +502,17 @@ export class ReferenceIommu implements Iommu {
     const pages = Math.ceil(bytes / PAGE);
     let order = 0;
     while (2 ** order < pages) order++;
-    if (order > MAX_COHERENT_ORDER) {
+    if (order > this.config.maxCoherentOrder) {
       this.n.mapFailures++;
       return [NO_ENTRY, 0];
     }
     const block = 2 ** order;
     const pfn = Math.ceil(this.physNext / block) * block;
+    if (pfn + block - 1 > this.config.maxPfn) {
+      // no such physical memory (an entry could not hold it): dma_alloc_coherent → NULL
+      this.n.mapFailures++;
+      return [NO_ENTRY, 0];
+    }
     const alignMask = this.config.allocator === ALLOC_PPC2007 ? block - 1 : 0;
     const e = this.mapPages(pfn, pages, BIDIRECTIONAL, alignMask, 0);
     if (e === NO_ENTRY) {
@@ -481,8 +572,7 @@ export class ReferenceIommu implements Iommu {
   // ── public API ──────────────────────────────────────────────────────────────────────────
 
   mapSingle(phys: number, bytes: number, dir: Direction = "bidirectional"): number | null {
-    checkPhys("phys", phys, this.config);
-    checkBytes("bytes", bytes);
+    checkBuffer("phys", "bytes", phys, bytes, this.config);
     const [pfn, off] = splitPhys(phys);
     const e = this.mapSingleRaw(pfn, off, bytes, checkDirection(dir));
     return e === NO_ENTRY ? null : e * PAGE + off;
@@ -503,8 +593,7 @@ export class ReferenceIommu implements Iommu {
     checkSgList("segments", segments);
     const d = checkDirection(dir);
     const list = segments.map((s, k) => {
-      checkPhys(`segments[${k}].phys`, s.phys, this.config);
-      checkBytes(`segments[${k}].bytes`, s.bytes);
+      checkBuffer(`segments[${k}].phys`, `segments[${k}].bytes`, s?.phys, s?.bytes, this.config);
       const [pfn, offset] = splitPhys(s.phys);
       return { pfn, offset, bytes: s.bytes, entry: NO_ENTRY };
     });
@@ -628,7 +717,8 @@ export class ReferenceIommu implements Iommu {
       const arg = (w0 >>> 4) & 15;
       const off = (w0 >>> 8) & (PAGE - 1);
       const span = op === OP.mapSg || op === OP.unmapSg ? w2 : 1;
-      if (h + span > this.config.maxHandles || span > SG_MAX || (op === OP.mapSg && i + 1 + span > count)) {
+      const isSg = op === OP.mapSg || op === OP.unmapSg;
+      if (h + span > this.config.maxHandles || span > SG_MAX || (isSg && span === 0) || (op === OP.mapSg && i + 1 + span > count)) {
         results[i++] = BAD_RECORD;
         continue;
       }
@@ -644,14 +734,24 @@ export class ReferenceIommu implements Iommu {
       };
       let res = 0;
       switch (op) {
-        case OP.map:
-          res = this.mapSingleRaw(w2, off, w3, arg);
+        case OP.map: {
+          const pfn = recordPfn(ops, i * 4);
+          if (arg > 2 || !this.fits(pfn, off, w3)) {
+            res = BAD_RECORD;
+            break;
+          }
+          res = this.mapSingleRaw(pfn, off, w3, arg);
           keep(h, res, off, w3);
           break;
+        }
         case OP.unmap:
           res = unmapHandle(false);
           break;
         case OP.alloc:
+          if (w3 === 0) {
+            res = BAD_RECORD;
+            break;
+          }
           res = this.allocCoherentRaw(w3)[0];
           keep(h, res, 0, w3);
           break;
@@ -660,7 +760,9 @@ export class ReferenceIommu implements Iommu {
           break;
         case OP.access: {
           const x = this.handle(h);
-          if (x.entry < 0) {
+          if (arg > 1 || w3 === 0) {
+            res = BAD_RECORD;
+          } else if (x.entry < 0) {
             const pages = pagesSpanned(w2, w3);
             this.n.accesses += pages;
             this.n.faults += pages;
@@ -676,9 +778,17 @@ export class ReferenceIommu implements Iommu {
           break;
         case OP.mapSg: {
           const list: SgElement[] = [];
+          let ok = arg <= 2;
           for (let k = 0; k < w2; k++) {
             const r = (i + 1 + k) * 4;
-            list.push({ pfn: ops[r + 2], offset: (ops[r] >>> 8) & (PAGE - 1), bytes: ops[r + 3], entry: NO_ENTRY });
+            const el = { pfn: recordPfn(ops, r), offset: (ops[r] >>> 8) & (PAGE - 1), bytes: ops[r + 3], entry: NO_ENTRY };
+            if ((ops[r] & 15) !== OP.sgElem || !this.fits(el.pfn, el.offset, el.bytes)) ok = false;
+            list.push(el);
+          }
+          if (!ok) {
+            results.fill(BAD_RECORD, i, i + 1 + w2);
+            i += w2 + 1;
+            continue;
           }
           results[i] = this.mapSgRaw(list, arg);
           list.forEach((el, k) => {

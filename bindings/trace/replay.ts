@@ -1,9 +1,10 @@
 // Replays a parsed trace through an Iommu: TypeScript plans (ids → batch handles, checks that
 // every unmap names a live mapping), the core applies the records in batches.
 
-import { IO_PAGE_SIZE, SG_MAX, type Stats } from "../abi.js";
+import { BAD_RECORD, IO_PAGE_SIZE, SG_MAX, type Stats } from "../abi.js";
 import { isPerCpu, type IommuOptions } from "../config.js";
 import { ConfigError } from "../errors.js";
+import { checkBuffer } from "../inputs.js";
 import { DIR, putAccess, putAlloc, putCpu, putFree, putMap, putMapSg, putUnmap, putUnmapSg } from "../records.js";
 import type { Iommu } from "../types.js";
 import { TraceError, type ParsedTrace, type SkippedLine, type TraceOp } from "./parse.js";
@@ -132,6 +133,18 @@ function opText(op: TraceOp): string {
   return op.kind === "cpu" ? `cpu ${op.cpu}` : `${op.kind} ${op.id}`;
 }
 
+/** Why the core refused an operation's record (BAD_RECORD): the API's own words for it. */
+function refusal(op: TraceOp, iommu: Iommu): string {
+  try {
+    if (op.kind === "map") checkBuffer("phys", "bytes", op.phys, op.bytes, iommu.config);
+    if (op.kind === "map_sg") op.segments.forEach((s, k) => checkBuffer(`segment ${k + 1} phys`, `segment ${k + 1} bytes`, s.phys, s.bytes, iommu.config));
+  } catch (e) {
+    if (e instanceof ConfigError) return e.message;
+    throw e;
+  }
+  return "the core refused this operation's batch record";
+}
+
 /** CPUs a trace needs the IOMMU to model: its highest `cpu` + 1. */
 export function traceCpus(trace: ParsedTrace): number {
   return trace.ops.reduce((m, op) => (op.kind === "cpu" ? Math.max(m, op.cpu + 1) : m), 1);
@@ -178,6 +191,15 @@ export function replayTrace(
     let r = 0;
     for (let k = first; k < last; k++) {
       const { op, records } = steps[k];
+      // (a cpu beyond those modelled is refused by the core; only per-CPU models need it, checked above)
+      if (results[r] === BAD_RECORD && op.kind !== "cpu") {
+        // the core refused the record and changed nothing: say why, as the API would
+        const reason = refusal(op, iommu);
+        if (!options.lenient) throw new TraceError(op.line, opText(op), reason);
+        skipped.push({ line: op.line, text: opText(op), reason });
+        r += records;
+        continue;
+      }
       if (op.kind === "map") {
         addresses.push({ id: op.id, line: op.line, dma: results[r] < 0 ? null : [results[r] * IO_PAGE_SIZE + (op.phys % IO_PAGE_SIZE)] });
       } else if (op.kind === "alloc") {

@@ -1,7 +1,9 @@
 // A deterministic random native-format trace: maps, sg maps, coherent allocations, unmaps in
 // random order, and device accesses (some after unmap); with `cpus` > 1, `cpu N` switches too. Seeded xorshift, no dependencies.
+// With `maxPfn`, buffers lie anywhere below that page (the platform's whole legal range: Calgary
+// 2^36 − 1, DART 2^24 − 1) and a few reach past it, so replay must refuse them.
 
-export function randomTrace(ops: number, seed: number, cpus = 1): string {
+export function randomTrace(ops: number, seed: number, cpus = 1, maxPfn?: number): string {
   let s = seed >>> 0 || 1;
   const rnd = (n: number) => {
     s ^= s << 13;
@@ -16,7 +18,13 @@ export function randomTrace(ops: number, seed: number, cpus = 1): string {
   const dead: string[] = [];
   const lines = [`# random trace, ${ops} operations, seed ${seed}`];
   let next = 0;
-  const phys = () => (0x100000 + rnd(0x400000)) * 4096 + rnd(4096);
+  /** Uniform below n (up to 2^52) from two draws. */
+  const wide = (n: number) => (n <= 2 ** 31 ? rnd(n) : (rnd(2 ** 20) * 2 ** 32 + rnd(2 ** 31) * 2 + rnd(2)) % n);
+  const phys = () => {
+    if (maxPfn === undefined) return (0x100000 + rnd(0x400000)) * 4096 + rnd(4096);
+    const pfn = rnd(50) === 0 ? maxPfn - rnd(70) : wide(maxPfn - 70);
+    return pfn * 4096 + rnd(4096);
+  };
   const size = () => (rnd(10) < 8 ? 1 + rnd(9000) : 1 + rnd(64 * 4096));
   for (let i = 0; i < ops; i++) {
     if (cpus > 1 && rnd(20) === 0) lines.push(`cpu ${rnd(cpus)}`);
