@@ -65,7 +65,7 @@ export function mappingInit(sg: usize, neverFree: bool): void {
 export function coreMap(kind: u32, phys: u64, bytes: u32, dir: u32, batchedEntry: bool): i64 {
   before();
   let off = <u32>(phys & 0xfff);
-  let e = mapSingle(<u32>(phys >> 12), off, bytes, dir);
+  let e = mapSingle(phys >> 12, off, bytes, dir);
   let pages = e < 0 ? 0 : pagesOf(phys, bytes);
   driverWork(kind, batchedEntry ? 0 : 1, words());
   tableWork(kind, pages, crossing(batchedEntry));
@@ -96,8 +96,9 @@ export function coreMapSg(h: u32, n: u32, dir: u32, batchedEntry: bool): bool {
     let b = B(h + k);
     let el = sgScratch + <usize>(k * SG_ELEM_SIZE);
     let phys = physOf(b);
+    // the element as dma.ts lays it: pfn bits 0..31, then offset | pfn bits 32..43 << 20
     store<u32>(el, <u32>(phys >> 12), 0);
-    store<u32>(el, <u32>(phys & 0xfff), 4);
+    store<u32>(el, <u32>(phys & 0xfff) | (<u32>(phys >> 44) << 20), 4);
     store<u32>(el, bytesOf(b), 8);
     pages += pagesOf(phys, bytesOf(b));
   }
@@ -112,7 +113,7 @@ export function coreMapSg(h: u32, n: u32, dir: u32, batchedEntry: bool): bool {
   for (let k: u32 = 0; k < n; k++) {
     let el = sgScratch + <usize>(k * SG_ELEM_SIZE);
     let e = load<i32>(el, 12);
-    let off = load<u32>(el, 4);
+    let off = load<u32>(el, 4) & 0xfff;
     store<u64>(B(h + k), (<u64>e << IO_PAGE_SHIFT) | off, 8);
     forget(<u32>e, pagesOf(<u64>off, load<u32>(el, 8)));
   }

@@ -12,8 +12,9 @@
 // whose batched unmap is still queued), REFUSED_OUTSIDE_GUEST (preallocated), REFUSED_TOO_LARGE
 // (persistent buffer over 4 GiB); BAD_RECORD for a handle or list out of range.
 
-import { ACCESS_FAULT, DMA_BIDIRECTIONAL, IO_PAGE_MASK, NO_ENTRY } from "../constants";
-import { deviceAccess } from "../dma";
+import { ACCESS_FAULT, DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, NO_ENTRY } from "../constants";
+import { bufferFits, deviceAccess } from "../dma";
+import { recordOffset, recordPfn } from "../batch";
 import { switchCpu } from "../cpu";
 import { cacheTrackStale } from "../cache";
 import {
@@ -69,6 +70,8 @@ import { insideGuest, preallocatedInit } from "./preallocated";
 @inline const OP_UNMAP: u32 = 2;
 // @ts-ignore: decorator
 @inline const OP_MAP_SG: u32 = 3;
+// @ts-ignore: decorator
+@inline const OP_SG_ELEM: u32 = 4;
 // @ts-ignore: decorator
 @inline const OP_UNMAP_SG: u32 = 5;
 // @ts-ignore: decorator
@@ -152,10 +155,13 @@ export function pricedSetup(
 
 // @ts-ignore: decorator
 @inline function recPhys(rec: usize): u64 {
-  // pfn bits 0..31 in w2, bits 32..43 in w0 bits 20..31; offset in page in w0 bits 8..19
-  let w0 = load<u32>(rec, 0);
-  let pfn = <u64>load<u32>(rec, 8) | (<u64>(w0 >> 20) << 32);
-  return (pfn << 12) | <u64>((w0 >> 8) & IO_PAGE_MASK);
+  return (recordPfn(rec) << 12) | <u64>recordOffset(rec);
+}
+
+/** The hardware can carry the buffer out (direction, and an entry can hold its last page). */
+// @ts-ignore: decorator
+@inline function carried(rec: usize, dir: u32): bool {
+  return dir <= DMA_FROM_DEVICE && (!iommu || bufferFits(recordPfn(rec), recordOffset(rec), load<u32>(rec, 12)));
 }
 
 // ── the DMA API by handle, as the reference has it by id ─────────────────────────────────────
@@ -237,6 +243,7 @@ function map(rec: usize, h: u32): i32 {
   let phys = recPhys(rec);
   let bytes = load<u32>(rec, 12);
   let dir = (load<u32>(rec, 0) >> 4) & 15;
+  if (!carried(rec, dir)) return BAD_RECORD;
   if (!reusable(h)) return REFUSED_SEQUENCE;
   if (strategy == S_PREALLOCATED && !insideGuest(phys, bytes)) return REFUSED_OUTSIDE_GUEST;
   if (strategy == S_PERSISTENT && pagesOf(phys, bytes) > PERSISTENT_MAX_PAGES) return REFUSED_TOO_LARGE;
@@ -270,6 +277,10 @@ function unmap(h: u32): i32 {
 function mapSg(rec: usize, h: u32, n: u32, out: usize): i32 {
   let dir = (load<u32>(rec, 0) >> 4) & 15;
   if (!reusable(h)) return REFUSED_SEQUENCE;
+  for (let k: u32 = 0; k < n; k++) {
+    let el = rec + <usize>((k + 1) * RECORD_SIZE);
+    if ((load<u32>(el, 0) & 15) != OP_SG_ELEM || !carried(el, dir)) return BAD_RECORD;
+  }
   for (let k: u32 = 0; k < n; k++) {
     let el = rec + <usize>((k + 1) * RECORD_SIZE);
     if ((flagsOf(B(h + k)) & PENDING) != 0) return REFUSED_SEQUENCE;
