@@ -4,7 +4,7 @@
 
 import { createRequire } from "node:module";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import sirv from "sirv";
 
 /** A URL prefix served from one directory, only the files `allow` matches (path below the prefix). */
@@ -15,12 +15,12 @@ interface Mount {
 }
 
 /**
- * Where a dependency's browser build is: resolved from this file as Node resolves it, so it is
+ * The file a dependency's specifier names, resolved from this file as Node resolves it, so it is
  * found wherever npm put it (beside the package in a checkout, hoisted above it when installed).
  */
-function dependencyDir(specifier: string): string | undefined {
+function resolveDependency(specifier: string): string | undefined {
   try {
-    return dirname(createRequire(import.meta.url).resolve(specifier));
+    return createRequire(import.meta.url).resolve(specifier);
   } catch {
     return undefined; // not installed: its URL answers 404, the rest of the page still loads
   }
@@ -37,14 +37,17 @@ function pageMounts(packageRoot: string): Mount[] {
     { prefix: "/examples/", dir: join(packageRoot, "examples"), allow: /^[\w-]+\.trace$/ },
     vendor("/vendor/vega/", "vega/build/vega.min.js"),
     vendor("/vendor/vega-lite/", "vega-lite/build/vega-lite.min.js"),
+    vendor("/vendor/tinybench/", "tinybench"), // an ES module without imports: dist/index.js
   ];
   return mounts.filter((m): m is Mount => m !== undefined);
 }
 
+/** One file of a dependency (the one `specifier` resolves to) under `prefix`, by its own name. */
 function vendor(prefix: string, specifier: string): Mount | undefined {
-  const dir = dependencyDir(specifier);
-  const file = specifier.slice(specifier.lastIndexOf("/") + 1).replace(/\./g, "\\.");
-  return dir === undefined ? undefined : { prefix, dir, allow: new RegExp(`^${file}(\\.map)?$`) };
+  const file = resolveDependency(specifier);
+  if (file === undefined) return undefined;
+  const name = basename(file).replace(/\./g, "\\.");
+  return { prefix, dir: dirname(file), allow: new RegExp(`^${name}(\\.map)?$`) };
 }
 
 /** The decoded path of a request, or undefined when the URL cannot be decoded or climbs out. */

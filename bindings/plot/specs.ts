@@ -121,12 +121,33 @@ export interface FrontierPoint {
   price: number;
   /** Bytes of memory the device can reach; "all" with no IOMMU. */
   reachableBytes: number | "all";
-  /** Share of late DMAs (to a buffer just released) that still reached memory, %. */
-  lateDmaReachedPct: number;
+  /** Drawn filled: what the figure's note says (late DMAs reached memory, translations stayed live …). */
+  exposed: boolean;
   releasedButLivePeak: number;
 }
 
-const fmtBytes = (b: number) => (b >= 2 ** 30 ? `${+(b / 2 ** 30).toFixed(2)} GiB` : b >= 2 ** 20 ? `${+(b / 2 ** 20).toFixed(2)} MiB` : `${+(b / 1024).toFixed(0)} KiB`);
+export interface FrontierText {
+  title: string;
+  /** The cost axis. */
+  priceTitle: string;
+  /** The subtitle: what a filled and a hollow mark mean. */
+  note: string;
+  /** symlog: a price axis spanning orders of magnitude, through zero (a strategy can cost less than none). */
+  priceScale?: "linear" | "symlog";
+}
+
+/** Three significant digits, in the unit that keeps neighbours comparable (1020 KiB reads as 0.996 MiB). */
+const fmtBytes = (b: number) => (b >= 2 ** 30 ? `${+(b / 2 ** 30).toPrecision(3)} GiB` : b >= 2 ** 19 ? `${+(b / 2 ** 20).toPrecision(3)} MiB` : `${+(b / 1024).toPrecision(3)} KiB`);
+
+/** Ticks of a symlog axis: 0 and the powers of ten out to the data, on each side it reaches. */
+function symlogTicks(values: number[]): number[] {
+  const ticks = [0];
+  const top = Math.max(0, ...values);
+  const bottom = Math.min(0, ...values);
+  for (let t = 100; t / 10 < top; t *= 10) ticks.push(t); // from 100: ±10 would crowd 0
+  for (let t = 100; t / 10 < -bottom; t *= 10) ticks.unshift(-t);
+  return ticks;
+}
 
 /**
  * Cost against exposure, one point per strategy and environment. The exposure axis is the memory
@@ -134,9 +155,7 @@ const fmtBytes = (b: number) => (b >= 2 ** 30 ? `${+(b / 2 ** 30).toFixed(2)} Gi
  * every strategy has its own slot in each band (no point hides another), identified by colour and
  * shape together; a hollow mark means a late DMA to a released buffer was stopped.
  */
-export const FRONTIER_NOTE = "filled: a late DMA to a just-released buffer still reached memory; hollow: it was stopped. Strategies at the same reachable memory stand side by side.";
-
-export function frontierPlot(points: FrontierPoint[], title: string, priceTitle: string): VegaLiteSpec {
+export function frontierPlot(points: FrontierPoint[], text: FrontierText): VegaLiteSpec {
   const strategies = [...new Set(points.map((p) => p.strategy))];
   const reach = (p: FrontierPoint) => (p.reachableBytes === "all" ? Infinity : p.reachableBytes);
   const bands = [...new Set(points.map(reach))].sort((a, b) => a - b);
@@ -145,15 +164,14 @@ export function frontierPlot(points: FrontierPoint[], title: string, priceTitle:
     strategy: p.strategy,
     price: Math.round(p.price * 10) / 10,
     reachable: p.reachableBytes === "all" ? "all memory" : fmtBytes(p.reachableBytes),
-    lateDma: p.lateDmaReachedPct > 0 ? `reaches memory (${Math.round(p.lateDmaReachedPct)} %)` : "is stopped",
-    lateDmaReached: p.lateDmaReachedPct > 0 ? "reaches memory" : "is stopped",
+    exposed: p.exposed ? "filled" : "hollow",
     releasedButLivePeak: p.releasedButLivePeak,
   }));
   const bandLabels = bands.map((b) => (b === Infinity ? "all memory" : fmtBytes(b)));
   const strategyScale = { domain: strategies, range: strategies.map((_, i) => OKABE_ITO[i % OKABE_ITO.length]) };
   return {
     $schema: SCHEMA,
-    title: { text: title, subtitle: FRONTIER_NOTE },
+    title: { text: text.title, subtitle: text.note },
     config,
     data: { values },
     facet: {
@@ -163,7 +181,7 @@ export function frontierPlot(points: FrontierPoint[], title: string, priceTitle:
       },
     },
     spec: {
-      width: bands.length * Math.max(90, strategies.length * 14),
+      width: bands.length * Math.max(80, strategies.length * 12),
       height: 260,
       mark: { type: "point", filled: true, size: 110, strokeWidth: 2, opacity: 1 },
       encoding: {
@@ -172,14 +190,17 @@ export function frontierPlot(points: FrontierPoint[], title: string, priceTitle:
           title: "memory the device can reach", axis: { labelAngle: 0, grid: false },
         },
         xOffset: { field: "strategy", type: "nominal", sort: strategies, scale: { domain: strategies } },
-        y: { field: "price", type: "quantitative", title: priceTitle },
+        y: {
+          field: "price", type: "quantitative", title: text.priceTitle,
+          ...(text.priceScale === "symlog" ? { scale: { type: "symlog", constant: 10 }, axis: { values: symlogTicks(points.map((p) => p.price)), labelExpr: "abs(datum.value) >= 1000 ? format(datum.value, '.3~s') : format(datum.value, 'd')" } } : {}),
+        },
         fill: { field: "strategy", type: "nominal", sort: strategies, title: "strategy", scale: strategyScale },
         stroke: { field: "strategy", type: "nominal", sort: strategies, title: "strategy", scale: strategyScale },
         // Vega-Lite draws no legend for fillOpacity: the subtitle says what hollow means
-        fillOpacity: { field: "lateDmaReached", type: "nominal", sort: ["reaches memory", "is stopped"], scale: { domain: ["reaches memory", "is stopped"], range: [1, 0] }, legend: null },
+        fillOpacity: { field: "exposed", type: "nominal", sort: ["filled", "hollow"], scale: { domain: ["filled", "hollow"], range: [1, 0] }, legend: null },
         shape: { field: "strategy", type: "nominal", sort: strategies, title: "strategy", scale: { domain: strategies, range: strategies.map((_, i) => SHAPES[i % SHAPES.length]) } },
-        tooltip: [{ field: "environment" }, { field: "strategy" }, { field: "price", title: priceTitle }, { field: "reachable" },
-          { field: "releasedButLivePeak", title: "released-but-live peak (pages)" }, { field: "lateDma", title: "late DMA" }],
+        tooltip: [{ field: "environment" }, { field: "strategy" }, { field: "price", title: text.priceTitle }, { field: "reachable" },
+          { field: "releasedButLivePeak", title: "released-but-live peak (pages)" }],
       },
     },
     resolve: { scale: { y: "shared" } },
@@ -190,12 +211,28 @@ export function frontierPlot(points: FrontierPoint[], title: string, priceTitle:
 export function frontierSpec(rows: WhatIfRow[]): VegaLiteSpec {
   return frontierPlot(
     rows.map((r) => ({
-      environment: r.environment, strategy: r.strategy, price: r.cpuOverheadPct,
-      reachableBytes: r.exposure.reachableBytes, lateDmaReachedPct: r.exposure.lateDmaReachedPct, releasedButLivePeak: r.exposure.releasedButLivePeak,
+      environment: r.environment, strategy: r.strategy, price: r.cpuOverheadPct, reachableBytes: r.exposure.reachableBytes,
+      exposed: r.exposure.lateDmaReachedPct > 0, releasedButLivePeak: r.exposure.releasedButLivePeak,
     })),
-    "The price of safety: what the IOMMU costs against what it leaves reachable (netperf, 64 KiB messages)",
-    "CPU overhead of the IOMMU (%)",
+    {
+      title: "The price of safety: what the IOMMU costs against what it leaves reachable (netperf, 64 KiB messages)",
+      priceTitle: "CPU overhead of the IOMMU (%)",
+      note: "filled: a late DMA to a just-released buffer still reached memory; hollow: it was stopped. Strategies at the same reachable memory stand side by side.",
+    },
   );
+}
+
+/** The price-of-safety frontier of a replayed trace (see workloads/trace-frontier.ts). */
+export function traceFrontierSpec(points: FrontierPoint[], traceName: string, platform: string): VegaLiteSpec {
+  // a whole-guest setup (preallocated) priced over a short trace dwarfs the per-operation costs
+  const magnitudes = points.map((p) => Math.abs(p.price)).filter((m) => m >= 1);
+  const wide = magnitudes.length > 0 && Math.max(...magnitudes) / Math.min(...magnitudes) > 100;
+  return frontierPlot(points, {
+    title: `The price of safety of ${traceName} on ${platform}: what the IOMMU adds against what it leaves reachable`,
+    priceTitle: `cycles the IOMMU adds per operation${wide ? " (symlog scale)" : ""}`,
+    priceScale: wide ? "symlog" : "linear",
+    note: "filled: translations stayed live after the driver released them, or a late DMA reached memory; hollow: neither. Strategies at the same reachable memory stand side by side.",
+  });
 }
 
 /** A sweep's result row, flattened: the configuration's settings and the figures. */
