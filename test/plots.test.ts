@@ -2,6 +2,7 @@
 // to look at), and checked on what makes them publishable: legends that name every encoding in
 // full, the CPU scale of each environment, no two frontier points on one spot, a colour-blind-safe
 // palette, categories drawn as bars and numbers sorted as numbers.
+import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Resvg } from "@resvg/resvg-js";
@@ -159,5 +160,14 @@ describe("sweep plot", () => {
       const xs = lines.filter((l) => l.datum.series === series).map((l) => l.x);
       expect(xs).toEqual([...xs].sort((a, b) => a - b));
     }
+  });
+
+  it("is what `sweep --plot` writes", () => {
+    const html = join(out, "sweep-cli.html");
+    const r = spawnSync("node", [join(root, "lib", "cli.js"), "sweep", "--grid", "strategy=straightforward,batched", "--grid", "messageBytes=1024,64", "--plot", html, "--quiet", "--serial"], { encoding: "utf8" });
+    expect(r.status).toBe(0);
+    const spec = JSON.parse(/<script type="application\/json" class="vega-lite-spec" data-plot="0">(.*?)<\/script>/s.exec(readFileSync(html, "utf8"))![1]);
+    expect(spec.mark).toEqual({ type: "bar" });
+    expect(spec.encoding.color.sort).toEqual(["64", "1024"]);
   });
 });

@@ -311,8 +311,8 @@ export function sweepSpec(rows: SweepRow[], keys: string[], y: { field: string; 
 }
 
 /** The `sweep --plot` figure: CPU with the IOMMU on against the first grid axis, on the study's CPU scale. */
-export function sweepCpuSpec(configs: Array<Record<string, unknown> & { environment: EnvironmentName }>, onCpu: number[], keys: string[]): VegaLiteSpec {
-  const rows = configs.map((c, i) => ({ ...Object.fromEntries(keys.map((k) => [k, c[k] as string | number])), environment: c.environment, onCpu: onCpu[i] }));
+export function sweepCpuSpec(configs: ReadonlyArray<{ environment: EnvironmentName }>, onCpu: number[], keys: string[]): VegaLiteSpec {
+  const rows = configs.map((c, i) => ({ ...Object.fromEntries(keys.map((k) => [k, (c as Record<string, string | number>)[k]])), environment: c.environment, onCpu: onCpu[i] }));
   const envs = [...new Set(configs.map((c) => c.environment))];
   const yTitle = envs.length === 1 ? cpuTitle(envs[0], "CPU, IOMMU on") : "CPU, IOMMU on (out of 100 on bare metal, 800 under Xen)";
   return sweepSpec(rows, keys, { field: "onCpu", title: yTitle }, `sweep: CPU with the IOMMU on against ${keys[0]}`);
