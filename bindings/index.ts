@@ -28,8 +28,15 @@ export { replayThroughSimulation, type SimReplayResult } from "./sim/replay.js";
 export { priceRing, pairCycles, type PairCounts, type RingExposure } from "./workloads/dma-price.js";
 export { netperfPoint, MSS, FRAME_OVERHEAD, PARAM_BOUNDS, type NetperfParams, type NetperfPoint } from "./workloads/netperf.js";
 export { parseMeasured, simulateRow, calibrate, type Calibration, type MeasuredRow, type DmaCounts } from "./workloads/reproduction.js";
-export { fidelity, reproduceRows, whatIf, tputDiff, cpuDiff, type ReproRow, type WhatIfRow, type Quad } from "./workloads/report.js";
-export { messageSizeSpec, frontierSpec, type VegaLiteSpec } from "./plot/specs.js";
+export {
+  fidelity, reproduceRows, whatIf, whatIfStrategies, tputDiff, cpuDiff, MEASURED_SETUP, type ReproRow, type WhatIfRow, type Quad,
+} from "./workloads/report.js";
+export { traceFrontier, traceFrontierConfigurations, traceFrontierPoints, replayPriced, type TraceFrontierRow } from "./workloads/trace-frontier.js";
+export { resolveRun, RUN_DEFAULTS, type RunConfig } from "./sweep/config.js";
+export {
+  messageSizeSpec, frontierSpec, frontierPlot, traceFrontierSpec, sweepSpec, sweepCpuSpec, cpuTitle, OKABE_ITO,
+  type VegaLiteSpec, type CurveRow, type FrontierPoint,
+} from "./plot/specs.js";
 
 /**
  * Compiles the core from a URL, Response or bytes (browser or Node). From a URL it streams

@@ -5,6 +5,7 @@ import { ConfigError } from "../errors.js";
 import { writeAtomicallySync } from "../io/atomic.js";
 import { progress } from "../io/progress.js";
 import { loadRenderer, writePlot } from "../plot/render.js";
+import { sweepCpuSpec } from "../plot/specs.js";
 import { expandGrid, parseGridArg, resolveRun } from "../sweep/config.js";
 import { sweep } from "../sweep/sweep.js";
 import { jsonOutput } from "./json.js";
@@ -48,22 +49,6 @@ export function registerSweep(program: Command): void {
       if (flags.json) process.stdout.write(jsonOutput("sweep", { runs: configs.map((config, i) => ({ config, result: results[i] })) }));
       else process.stdout.write(formatResults(configs, results, keys) + "\n");
       if (flags.csv) writeAtomicallySync(flags.csv, csvOf(configs, results));
-      if (flags.plot) {
-        const [xKey] = keys;
-        const values = configs.map((c, i) => ({ x: c[xKey], series: keys.slice(1).map((k) => `${k}=${c[k]}`).join(" ") || "all", onCpu: results[i].onCpu, offCpu: results[i].offCpu, onMbps: results[i].onMbps }));
-        await writePlot(flags.plot, [{
-          $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-          title: `sweep: CPU with the IOMMU on against ${String(xKey)}`,
-          data: { values },
-          width: 480,
-          height: 280,
-          mark: { type: "line", point: true },
-          encoding: {
-            x: { field: "x", type: typeof values[0].x === "number" ? "quantitative" : "nominal", title: String(xKey) },
-            y: { field: "onCpu", type: "quantitative", title: "CPU, IOMMU on (study's scale)" },
-            color: { field: "series", type: "nominal", title: null },
-          },
-        }]);
-      }
+      if (flags.plot) await writePlot(flags.plot, [sweepCpuSpec(configs, results.map((r) => r.onCpu), keys)]);
     });
 }

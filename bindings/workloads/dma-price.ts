@@ -4,6 +4,7 @@
 // primitives, so any profile's price is then a dot product.
 
 import type { IommuOptions } from "../config.js";
+import { PLATFORM_PRESETS } from "../platforms.js";
 import type { Iommu } from "../types.js";
 import type { CostProfile } from "../sim/cost-profile.js";
 import type { EnvironmentName, Party } from "../sim/environments.js";
@@ -44,8 +45,9 @@ function countPrimitives(
   platform: SimPlatform, environment: EnvironmentName, strategy: string, makeIommu: (o: IommuOptions) => Iommu,
   drive: (sim: Simulation) => { before: PrimitiveCounts; units: number },
 ): PairCounts {
-  // a 1M table (512 MiB of IO space): never wrapped by these short runs, and cheap to create
-  const iommu = platform === "none" ? undefined : { tableSize: "1M" };
+  // a 1M table where the platform offers one (Calgary: 512 MiB of IO space), else its only size
+  // (DART's 2M): never wrapped by these short runs, and cheap to create
+  const iommu = platform === "none" ? undefined : { tableSize: PLATFORM_PRESETS[platform].tableSizes.includes(1 << 20) ? 1 << 20 : PLATFORM_PRESETS[platform].tableSizes[0] };
   const sim = createSimulation({ platform, environment, strategy, guestBytes: 1 << 28, iommu }, makeIommu);
   const { before, units } = drive(sim);
   const after = sim.report().primitives;

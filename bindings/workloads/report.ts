@@ -29,10 +29,13 @@ export const cpuDiff = (q: Quad) => ((q.offCpu - q.onCpu) / q.offCpu) * 100;
 /** Simulated against measured, % of the measured figure. */
 export const relErr = (sim: number, meas: number) => ((sim - meas) / meas) * 100;
 
+/** What the study measured with the IOMMU on: the Calgary PCI-X bridge, mapped straightforwardly. */
+export const MEASURED_SETUP = { platform: "calgary-pcix", strategy: "straightforward" } as const;
+
 export function reproduceRows(measured: MeasuredRow[], cal: Calibration, makeIommu: (o: IommuOptions) => Iommu): ReproRow[] {
   const counts = {} as Record<EnvironmentName, DmaCounts>;
   for (const env of ENVIRONMENTS) {
-    counts[env] = { off: priceRing("none", env, "straightforward", makeIommu).counts, on: priceRing("calgary-pcix", env, "straightforward", makeIommu).counts };
+    counts[env] = { off: priceRing("none", env, "straightforward", makeIommu).counts, on: priceRing(MEASURED_SETUP.platform, env, MEASURED_SETUP.strategy, makeIommu).counts };
   }
   return measured.map((m) => {
     const s = simulateRow(m.environment, m.messageBytes, cal.environments[m.environment].params, counts[m.environment], cal.costProfile);
@@ -105,6 +108,11 @@ export interface WhatIfRow {
   exposure: RingExposure;
 }
 
+/** The strategies the what-if compares in `environment`: every mapping strategy that applies there, and strict flushing. */
+export function whatIfStrategies(environment: EnvironmentName): string[] {
+  return [...MAPPING_STRATEGIES.filter((s) => s !== "grant-table" || environment === "xen-domU"), "straightforward+strict-flush"];
+}
+
 /** The same tables under each strategy, with the calibrated parameters: the study's "which we know how to fix". */
 export function whatIf(cal: Calibration, makeIommu: (o: IommuOptions) => Iommu, onProgress?: (done: number, total: number) => void): WhatIfRow[] {
   const rows: WhatIfRow[] = [];
@@ -112,8 +120,7 @@ export function whatIf(cal: Calibration, makeIommu: (o: IommuOptions) => Iommu, 
   for (const env of ENVIRONMENTS) {
     onProgress?.(step++, ENVIRONMENTS.length);
     const off = priceRing("none", env, "straightforward", makeIommu).counts;
-    const strategies = [...MAPPING_STRATEGIES.filter((s) => s !== "grant-table" || env === "xen-domU"), "straightforward+strict-flush"];
-    for (const strategy of strategies) {
+    for (const strategy of whatIfStrategies(env)) {
       const priced = priceRing("calgary-pcix", env, strategy, makeIommu);
       const counts = { off, on: priced.counts };
       const params = cal.environments[env].params;

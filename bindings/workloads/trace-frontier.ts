@@ -1,0 +1,85 @@
+// A trace's price of safety: the same trace replayed under every strategy in every environment,
+// each beside the same environment with no IOMMU, so its cost is what the IOMMU adds per DMA
+// operation and its exposure is what the Simulation saw left reachable. Browser-safe: the demo
+// page runs it in a Web Worker on a dropped trace; Node runs it in the tests.
+
+import type { IommuOptions } from "../config.js";
+import type { Iommu } from "../types.js";
+import type { PlatformName } from "../platforms.js";
+import { ENVIRONMENTS, type EnvironmentName } from "../sim/environments.js";
+import { replayThroughSimulation } from "../sim/replay.js";
+import { createSimulation, type SimPlatform, type SimulationReport } from "../sim/simulation.js";
+import type { ParsedTrace } from "../trace/parse.js";
+import { traceCpus } from "../trace/replay.js";
+import type { FrontierPoint } from "../plot/specs.js";
+import { whatIfStrategies } from "./report.js";
+
+export interface TraceFrontierRow {
+  environment: EnvironmentName;
+  strategy: string;
+  /** Trace operations replayed (cpu switches included). */
+  operations: number;
+  /** Cycles of every party for the whole trace, IOMMU on and with no IOMMU. */
+  cycles: number;
+  cyclesNoIommu: number;
+  /** What the IOMMU adds, in cycles per replayed operation. */
+  addedCyclesPerOp: number;
+  crossings: number;
+  exposure: SimulationReport["exposure"];
+}
+
+/** One priced replay (the CLI's `replay --strategy S --environment E` on the default profile). */
+export function replayPriced(
+  trace: ParsedTrace, platform: SimPlatform, strategy: string, environment: EnvironmentName,
+  makeIommu: (o: IommuOptions) => Iommu,
+): { report: SimulationReport; operations: number } {
+  const sim = createSimulation({ platform, strategy, environment, iommu: { cpus: traceCpus(trace) } }, makeIommu);
+  const r = replayThroughSimulation(trace, sim);
+  return { report: r.report, operations: r.operations };
+}
+
+/** The configurations `traceFrontier` replays, in its order. */
+export function traceFrontierConfigurations(): Array<{ environment: EnvironmentName; strategy: string }> {
+  return ENVIRONMENTS.flatMap((environment) => whatIfStrategies(environment).map((strategy) => ({ environment, strategy })));
+}
+
+/**
+ * Replays `trace` on `platform` under every strategy of the what-if table in every environment;
+ * `onRow` sees each row as it is done (the page streams them to the table and the plot).
+ */
+export function traceFrontier(
+  trace: ParsedTrace, platform: PlatformName, makeIommu: (o: IommuOptions) => Iommu,
+  onRow?: (row: TraceFrontierRow, done: number, total: number) => void,
+): TraceFrontierRow[] {
+  const configurations = traceFrontierConfigurations();
+  const baseline = new Map<EnvironmentName, number>();
+  const rows: TraceFrontierRow[] = [];
+  for (const { environment, strategy } of configurations) {
+    if (!baseline.has(environment)) baseline.set(environment, replayPriced(trace, "none", "straightforward", environment, makeIommu).report.cycles.total);
+    const { report, operations } = replayPriced(trace, platform, strategy, environment, makeIommu);
+    const cyclesNoIommu = baseline.get(environment)!;
+    const row: TraceFrontierRow = {
+      environment, strategy, operations,
+      cycles: report.cycles.total,
+      cyclesNoIommu,
+      addedCyclesPerOp: operations === 0 ? 0 : (report.cycles.total - cyclesNoIommu) / operations,
+      crossings: report.crossings,
+      exposure: report.exposure,
+    };
+    rows.push(row);
+    onRow?.(row, rows.length, configurations.length);
+  }
+  return rows;
+}
+
+/** The rows as points of the price-of-safety frontier. */
+export function traceFrontierPoints(rows: TraceFrontierRow[]): FrontierPoint[] {
+  return rows.map((r) => {
+    const late = r.exposure.dmaAfterRelease;
+    return {
+      environment: r.environment, strategy: r.strategy, price: r.addedCyclesPerOp, reachableBytes: r.exposure.reachableBytes,
+      exposed: r.exposure.releasedButLivePeak > 0 || late.reached > 0,
+      releasedButLivePeak: r.exposure.releasedButLivePeak,
+    };
+  });
+}
