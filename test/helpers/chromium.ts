@@ -2,7 +2,7 @@
 // @sparticuz/chromium package ships inside its npm tarball (so a machine with nothing but Node
 // runs them too). Resolved once per run in test/setup/chromium.ts; tests launch it through
 // launchChromium().
-import { accessSync, constants, mkdirSync, readFileSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { chromium, type Browser } from "playwright-core";
@@ -38,18 +38,28 @@ export async function resolveChromium(cacheRoot: string): Promise<string> {
   const { default: packaged } = await import("@sparticuz/chromium");
   const manifest = join(dirname(createRequire(import.meta.url).resolve("@sparticuz/chromium")), "..", "..", "package.json");
   const { version } = JSON.parse(readFileSync(manifest, "utf8")) as { version: string };
-  // The package unpacks into os.tmpdir(), which it reads synchronously when called: point that at
-  // a cache of our own, so that another version's /tmp/chromium is never the one launched.
   const dir = join(cacheRoot, `sparticuz-chromium-${version}`);
-  mkdirSync(dir, { recursive: true });
+  const executable = join(dir, "chromium");
+  if (existsSync(executable)) return executable;
+  // Unpacked beside the cache and renamed into it when complete: an interrupted unpacking leaves
+  // no truncated binary to launch next time.
+  mkdirSync(cacheRoot, { recursive: true });
+  const partial = mkdtempSync(`${dir}.partial-`);
+  // The package unpacks into os.tmpdir(), which it reads synchronously when called (and would
+  // otherwise reuse whatever /tmp/chromium another version left there).
   const saved = process.env.TMPDIR;
-  process.env.TMPDIR = dir;
+  process.env.TMPDIR = partial;
+  let unpacking: Promise<string>;
   try {
-    return packaged.executablePath();
+    unpacking = packaged.executablePath();
   } finally {
     if (saved === undefined) delete process.env.TMPDIR;
     else process.env.TMPDIR = saved;
   }
+  await unpacking;
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(partial, dir);
+  return executable;
 }
 
 /** Headless Chromium for a test (the path resolved by the global setup). */
