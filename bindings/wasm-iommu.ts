@@ -18,6 +18,16 @@ import {
 } from "./inputs.js";
 import type { AllocatorState, BatchArea, CoherentBuffer, DmaSegment, Iommu, SgSegment } from "./types.js";
 
+// The published declarations name WebAssembly.Module and .Memory, which TypeScript declares only
+// in its DOM and WebWorker libs; a Node project compiled without them (lib ES2022 + @types/node)
+// would fail on our .d.ts. Declared here as opaque interfaces, they merge with the libs' own.
+declare global {
+  namespace WebAssembly {
+    interface Module {}
+    interface Memory {}
+  }
+}
+
 export interface CoreExports {
   memory: WebAssembly.Memory;
   init(

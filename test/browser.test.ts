@@ -1,15 +1,16 @@
-// The demo page in real Chromium (Debian's, driven by playwright-core): it loads the WASM core
-// by streaming compilation, computes in the page, updates when a control changes, matches the
-// same computation in Node (netperf tables and the allocator comparison), and logs no console error.
+// The demo page in real Chromium (the system's or the packaged one: test/helpers/chromium.ts),
+// driven by playwright-core: it loads the WASM core by streaming compilation, computes in the page,
+// updates when a control changes, matches the same computation in Node (netperf tables and the
+// allocator comparison), and logs no console error.
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALLOCATORS, createAllocatorWorkload, createIommu, parseMeasured, priceRing, simulateRow, type Calibration } from "../bindings/node.js";
 import { serve } from "../bindings/io/static-server.js";
+import { launchChromium } from "./helpers/chromium.js";
 
 const root = join(__dirname, "..");
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const calibration = JSON.parse(readFileSync(join(root, "profiles", "netperf-calibrated.json"), "utf8")) as Calibration;
 parseMeasured(readFileSync(join(root, "data", "seed-netperf.csv"), "utf8"));
 
@@ -33,10 +34,7 @@ describe("demo page in Chromium", () => {
 
   beforeAll(async () => {
     server = await serve(root);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
