@@ -3,7 +3,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
-  BinaryTraceWriter, createIommu, parseTrace, replayTrace, replayTraceStream, TextTraceWriter, TraceReader, pump,
+  BinaryTraceWriter, createAllocatorWorkload, createIommu, generateTrace, parseTrace, replayTrace, replayTraceStream, TextTraceWriter, TraceReader, pump,
   type IommuOptions,
 } from "../bindings/node.js";
 import { randomTrace } from "./helpers/random-trace.js";
@@ -238,5 +238,47 @@ describe("input that is not a trace", () => {
       for (;;) yield a;
     };
     await expect(replayTraceStream(endless(), (s) => createIommu({ ...options, ...s }))).rejects.toThrow(/line 1: line longer than 1048576 bytes/);
+  });
+});
+
+describe("trace generate", () => {
+  const generated = (options: Parameters<typeof generateTrace>[1], to: "text" | "binary") => {
+    const parts: Uint8Array[] = [];
+    const w = to === "binary" ? new BinaryTraceWriter((b) => parts.push(b.slice())) : new TextTraceWriter((b) => parts.push(b.slice()));
+    const n = generateTrace(w, options);
+    w.flush();
+    return { n, bytes: Buffer.concat(parts) };
+  };
+
+  it.each([
+    ["ring", 256],
+    ["storage-sg", 32],
+    ["mixed", 1024],
+  ] as const)("%s: the trace replays to the counters of the built-in workload (one CPU), deterministically", async (workload, param) => {
+    const options: IommuOptions = { platform: "calgary-pcix", tableSize: "64K" };
+    const steps = 5000;
+    const initial = workload === "mixed" ? 64 + param : param;
+    const ops = initial + 2 * steps;
+    const wl = createAllocatorWorkload(options, { workload, param, seed: 7 });
+    wl.run(steps);
+    for (const format of ["text", "binary"] as const) {
+      const { n, bytes } = generated({ workload, param, ops, seed: 7 }, format);
+      expect(n).toBe(ops);
+      expect(generated({ workload, param, ops, seed: 7 }, format).bytes.equals(bytes)).toBe(true);
+      if (workload !== "ring") expect(generated({ workload, param, ops, seed: 8 }, format).bytes.equals(bytes)).toBe(false);
+      const r = await streamed([bytes], options);
+      expect(r.operations).toBe(ops);
+      expect(r.stats).toEqual(wl.iommu.stats());
+    }
+    if (workload === "mixed") expect(wl.iommu.stats().mapFailures).toBeGreaterThan(0); // failed maps: unmapped by the trace, a no-op
+  });
+
+  it("cuts the stream at exactly --ops operations", () => {
+    const { n, bytes } = generated({ workload: "ring", param: 4, ops: 7 }, "text");
+    expect(n).toBe(7);
+    expect(bytes.toString()).toBe([
+      "map 0 10000000 4096 from-device", "map 1 10001000 4096 from-device", "map 2 10002000 4096 from-device",
+      "map 3 10003000 4096 from-device", "unmap 0", "map 0 10004000 4096 from-device", "unmap 1", "",
+    ].join("\n"));
   });
 });
