@@ -6,6 +6,9 @@ import {
   BinaryTraceWriter, createAllocatorWorkload, createIommu, generateTrace, parseTrace, replayTrace, replayTraceStream, TextTraceWriter, TraceReader, pump,
   type IommuOptions,
 } from "../bindings/node.js";
+import { TextTraceReader } from "../bindings/trace/text-reader.js";
+import type { TraceConsumer } from "../bindings/trace/consumer.js";
+import type { TraceOp } from "../bindings/trace/parse.js";
 import { randomTrace } from "./helpers/random-trace.js";
 
 const enc = new TextEncoder();
@@ -54,6 +57,92 @@ const PLATFORMS: IommuOptions[] = [
   { platform: "calgary-pcix", tableSize: "64K", allocator: "iova" },
   { platform: "calgary-pcix", tableSize: "64K", allocator: "iova", flushPolicy: "flush-queue" },
 ];
+
+const DIRS = ["bidirectional", "to-device", "from-device"] as const;
+
+/** The streamed reader's output as parseTrace's: operations, skipped lines, ignored events. */
+function readStreamed(bytes: Uint8Array[], lenient: boolean) {
+  const ops: TraceOp[] = [];
+  const skipped: Array<{ line: number; text: string; reason: string }> = [];
+  let ignored = 0;
+  const out: TraceConsumer = {
+    map: (id, phys, b, dir, line) => void ops.push({ kind: "map", id: String(id), phys, bytes: b, dir: DIRS[dir], line }),
+    unmap: (id, line) => void ops.push({ kind: "unmap", id: String(id), line }),
+    mapSg: (id, dir, phys, b, count, line) =>
+      void ops.push({ kind: "map_sg", id: String(id), dir: DIRS[dir], segments: Array.from({ length: count }, (_, k) => ({ phys: phys[k], bytes: b[k] })), line }),
+    unmapSg: (id, line) => void ops.push({ kind: "unmap_sg", id: String(id), line }),
+    alloc: (id, b, line) => void ops.push({ kind: "alloc", id: String(id), bytes: b, line }),
+    free: (id, line) => void ops.push({ kind: "free", id: String(id), line }),
+    access: (id, offset, b, write, line) => void ops.push({ kind: "access", id: String(id), offset, bytes: b, write, line }),
+    cpu: (cpu, line) => void ops.push({ kind: "cpu", cpu, line }),
+    name: () => {},
+    skip: (line, text, reason) => void skipped.push({ line, text, reason }),
+    ignore: () => void ignored++,
+  };
+  const r = new TextTraceReader(out, lenient);
+  for (const b of bytes) r.push(b);
+  r.end();
+  return { ops, skipped, ignored };
+}
+
+/** Lines near the formats: valid ones, and ones with a field missing, doubled, odd or broken. */
+const lineArb = (() => {
+  const hexNum = fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 56n }).map((v) => v.toString(16)), fc.constantFrom("0x1000", "0X1f", "ffffffffffffffff", "FFFFFFFFFFFFFFFF", "zz", "", "0x"));
+  const decNum = fc.oneof(fc.nat({ max: 70000 }).map(String), fc.constantFrom("0", "4294967295", "4294967296", "007", "1e3", "-1", "99999999999999999"));
+  const id = fc.oneof(fc.constantFrom("a", "b", "x1", "ünï", "a#b", "0", "17"), fc.stringMatching(/^[!-~]{1,6}$/));
+  const dir = fc.oneof(fc.constantFrom(...DIRS), fc.constantFrom("to_device", "toString", ""));
+  const kdir = fc.constantFrom("BIDIRECTIONAL", "TO_DEVICE", "FROM_DEVICE", "NONE", "toString");
+  const ws = fc.constantFrom(" ", "  ", "\t", " \t ", "\u000b", "\u00a0");
+  const native = fc.oneof(
+    fc.tuple(id, hexNum, decNum, dir).map(([i, p, b, d]) => `map ${i} ${p} ${b} ${d}`),
+    fc.tuple(id).map(([i]) => `unmap ${i}`),
+    fc.tuple(id, dir, fc.array(fc.tuple(hexNum, decNum), { maxLength: 4 })).map(([i, d, segs]) => `map_sg ${i} ${d} ${segs.map(([p, b]) => `${p}:${b}`).join(" ")}`),
+    fc.tuple(id).map(([i]) => `unmap_sg ${i}`),
+    fc.tuple(id, decNum).map(([i, b]) => `alloc ${i} ${b}`),
+    fc.tuple(id).map(([i]) => `free ${i}`),
+    fc.tuple(id, decNum, decNum, fc.constantFrom("read", "write", "rw")).map(([i, o, b, k]) => `access ${i} ${o} ${b} ${k}`),
+    fc.tuple(decNum).map(([c]) => `cpu ${c}`),
+  );
+  const cpuCol = fc.oneof(fc.nat({ max: 70 }).map((c) => `[${String(c).padStart(3, "0")}]`), fc.constantFrom("[1234]", "[x]", "", "[]"));
+  const field = fc.oneof(
+    fc.tuple(fc.constantFrom("dir", "dma_addr", "size", "phys_addr", "virt_addr", "phys_addrs", "sizes", "attrs", "flags", "=x"), fc.oneof(hexNum, decNum, kdir, fc.array(hexNum, { maxLength: 3 }).map((a) => `{${a.join(",")}}`)))
+      .map(([k, v]) => `${k}=${v}`),
+  );
+  const event = fc.constantFrom("dma_map_page", "dma_map_phys", "dma_map_resource", "dma_unmap_page", "dma_unmap_phys", "dma_unmap_resource",
+    "dma_map_sg", "dma_unmap_sg", "dma_alloc", "dma_free", "dma_sync_single_for_cpu", "dma_x");
+  const validMap = fc.tuple(hexNum, decNum, hexNum, kdir).map(([d, sz, p, k]) => [`dir=${k}`, `dma_addr=${d}`, `size=${sz}`, `phys_addr=${p}`, "attrs="]);
+  const tracepoint = fc.tuple(fc.constantFrom("  kworker/1:2-123", "<idle>-0", "a b-1", ""), ws, cpuCol, ws, fc.constantFrom(".....", "..s1."), fc.constantFrom("152.318820:", "1:", "x"),
+    ws, event, fc.constantFrom(":", "", "::"), ws, fc.constantFrom("0000:03:00.0", "dev", "0000:00:17.0"), fc.oneof(validMap, fc.array(field, { maxLength: 7 })))
+    .map(([task, w1, c, w2, flags, ts, w3, ev, colon, w4, dev, fields]) => `${task}${w1}${c}${w2}${flags} ${ts}${w3}${ev}${colon}${w4}${dev} ${fields.join(" ")}`);
+  const extra = fc.constantFrom("", "", "", " # comment", "\r", "  ", "\t#x", " \u00e9");
+  return fc.tuple(fc.oneof(native, tracepoint, fc.constantFrom("", "# c", "   ")), extra).map(([l, x]) => l + x);
+})();
+
+describe("the streamed reader reads what parseTrace reads", () => {
+  it("the same operations, skipped lines and ignored events, line for line, however the bytes are cut (property)", () => {
+    fc.assert(
+      fc.property(fc.array(lineArb, { maxLength: 30 }), fc.array(fc.nat(), { maxLength: 6 }), (lines, cuts) => {
+        const text = lines.join("\n");
+        const bytes = enc.encode(text);
+        const chunks = cut(bytes, cuts.map((c) => c % (bytes.length + 1)));
+        const expected = parseTrace(text, { lenient: true });
+        const got = readStreamed(chunks, true);
+        expect(got.ops).toEqual(expected.ops);
+        expect(got.skipped).toEqual(expected.skipped);
+        expect(got.ignored).toBe(expected.ignored);
+        let strictErr = "";
+        try {
+          parseTrace(text);
+        } catch (e) {
+          strictErr = (e as Error).message;
+        }
+        if (strictErr) expect(() => readStreamed(chunks, false)).toThrow(strictErr);
+        else expect(readStreamed(chunks, false).ops).toEqual(expected.ops);
+      }),
+      { numRuns: Number(process.env.FUZZ_RUNS ?? 2000) },
+    );
+  });
+});
 
 describe("streamed replay ≡ whole-file replay", () => {
   it("on random traces, every platform, any chunking (property)", async () => {

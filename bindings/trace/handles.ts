@@ -13,6 +13,8 @@
 // Slots (one per remembered id) are kept in typed arrays indexed by slot number; the front end
 // keeps the id → slot map and forgets an id when told to.
 
+import type { TraceId } from "./consumer.js";
+
 export const KIND_SINGLE = 1;
 export const KIND_SG = 2;
 export const KIND_COHERENT = 3;
@@ -32,8 +34,8 @@ export interface HandleTableOptions {
   releasedWindow?: number;
   /** Called when a released id is forgotten: the front end drops it from its id → slot map. */
   forget(slot: number): void;
-  /** The id of a slot as error messages show it (JSON-quoted). */
-  show(slot: number): string;
+  /** An id as error messages show it (JSON-quoted). */
+  show(id: TraceId): string;
 }
 
 export class HandleTable {
@@ -80,8 +82,8 @@ export class HandleTable {
   }
 
   /** Binds `slot` as a live mapping of `kind` with `n` elements; returns its first handle. */
-  bind(slot: number, kind: number, n: number): number {
-    if (this.live[slot]) throw new OutOfSequence(`id ${this.options.show(slot)} is already mapped (line of its map: still live)`);
+  bind(slot: number, kind: number, n: number, id: TraceId): number {
+    if (this.live[slot]) throw new OutOfSequence(`id ${this.options.show(id)} is already mapped (line of its map: still live)`);
     if (this.kind[slot] !== kind || this.cap[slot] < n) {
       if (this.cap[slot] > 0) this.freeBlock(this.first[slot], this.cap[slot]);
       this.first[slot] = this.allocBlock(n, slot);
@@ -95,9 +97,9 @@ export class HandleTable {
   }
 
   /** Releases a live mapping of `kind` (`verb` names the operation); returns its first handle. */
-  release(slot: number | undefined, kind: number, verb: string, id: () => string): number {
-    if (slot === undefined || !this.live[slot]) throw new OutOfSequence(`${verb} of id ${id()}, which is not mapped`);
-    if (this.kind[slot] !== kind) throw new OutOfSequence(`${verb} of id ${id()}, which was mapped by ${KIND_VERB[this.kind[slot]]}`);
+  release(slot: number | undefined, kind: number, verb: string, id: TraceId): number {
+    if (slot === undefined || !this.live[slot]) throw new OutOfSequence(`${verb} of id ${this.options.show(id)}, which is not mapped`);
+    if (this.kind[slot] !== kind) throw new OutOfSequence(`${verb} of id ${this.options.show(id)}, which was mapped by ${KIND_VERB[this.kind[slot]]}`);
     this.live[slot] = 0;
     this.pushDead(slot);
     return this.first[slot];
@@ -109,11 +111,11 @@ export class HandleTable {
   }
 
   /** Resolves an access at `offset` for `bytes` into accessHandle / accessOffset. */
-  access(slot: number | undefined, offset: number, bytes: number, id: () => string): void {
+  access(slot: number | undefined, offset: number, bytes: number, id: TraceId): void {
     if (slot === undefined) {
       throw new OutOfSequence(this.forgotten
-        ? `access to id ${id()}, which was never mapped or was released more than ${this.releasedWindow} releases ago (released ids are kept that long)`
-        : `access to id ${id()}, which was never mapped`);
+        ? `access to id ${this.options.show(id)}, which was never mapped or was released more than ${this.releasedWindow} releases ago (released ids are kept that long)`
+        : `access to id ${this.options.show(id)}, which was never mapped`);
     }
     const h = this.first[slot];
     const last = this.nseg[slot] - 1;

@@ -153,7 +153,8 @@ const FAILED_DMA = "ffffffffffffffff";
 function parseTracepoint(event: string, dev: string, rest: string, line: number): TraceOp | null {
   const f = fields(rest);
   const dirOf = () => {
-    const d = KERNEL_DIRS[need(f, "dir")];
+    const name = need(f, "dir");
+    const d = Object.hasOwn(KERNEL_DIRS, name) ? KERNEL_DIRS[name] : undefined; // not "toString" through the prototype
     if (!d) throw new Malformed(`dir must be BIDIRECTIONAL, TO_DEVICE or FROM_DEVICE, got ${f.get("dir")}`);
     return d;
   };

@@ -28,6 +28,8 @@ export interface RunnerOptions {
 }
 
 const OP_MASK = 15;
+/** Binary ids below this are looked up in a dense table (trace generate numbers ids by slot). */
+const DENSE_IDS = 1 << 20;
 const OP_MAP = 1;
 const OP_MAP_SG = 3;
 const OP_ALLOC = 6;
@@ -42,6 +44,7 @@ export class TraceRunner implements TraceConsumer {
   batches = 0;
 
   private readonly ids = new Map<TraceId, number>();
+  private dense: Int32Array | undefined;
   private readonly slotIds: TraceId[] = [];
   private readonly names = new Map<number, string>();
   readonly table: HandleTable;
@@ -64,8 +67,8 @@ export class TraceRunner implements TraceConsumer {
     this.table = new HandleTable({
       handles: options.handles,
       releasedWindow: options.releasedWindow,
-      forget: (slot) => this.ids.delete(this.slotIds[slot]),
-      show: (slot) => JSON.stringify(this.show(this.slotIds[slot])),
+      forget: (slot) => this.unlink(this.slotIds[slot]),
+      show: (id) => JSON.stringify(this.show(id)),
     });
   }
 
@@ -83,7 +86,7 @@ export class TraceRunner implements TraceConsumer {
     const slot = this.slotOf(id);
     let h: number;
     try {
-      h = this.table.bind(slot, KIND_SINGLE, 1);
+      h = this.table.bind(slot, KIND_SINGLE, 1, id);
     } catch (e) {
       return this.refuse(e, line, "map", id);
     }
@@ -97,7 +100,7 @@ export class TraceRunner implements TraceConsumer {
     const slot = this.slotOf(id);
     let h: number;
     try {
-      h = this.table.bind(slot, KIND_COHERENT, 1);
+      h = this.table.bind(slot, KIND_COHERENT, 1, id);
     } catch (e) {
       return this.refuse(e, line, "alloc", id);
     }
@@ -112,7 +115,7 @@ export class TraceRunner implements TraceConsumer {
     const slot = this.slotOf(id);
     let h: number;
     try {
-      h = this.table.bind(slot, KIND_SG, count);
+      h = this.table.bind(slot, KIND_SG, count, id);
     } catch (e) {
       return this.refuse(e, line, "map_sg", id);
     }
@@ -132,7 +135,7 @@ export class TraceRunner implements TraceConsumer {
     this.room(1);
     let h: number;
     try {
-      h = this.table.release(this.ids.get(id), KIND_SINGLE, "unmap", () => JSON.stringify(this.show(id)));
+      h = this.table.release(this.lookup(id), KIND_SINGLE, "unmap", id);
     } catch (e) {
       return this.refuse(e, line, "unmap", id);
     }
@@ -144,7 +147,7 @@ export class TraceRunner implements TraceConsumer {
     this.room(1);
     let h: number;
     try {
-      h = this.table.release(this.ids.get(id), KIND_COHERENT, "free", () => JSON.stringify(this.show(id)));
+      h = this.table.release(this.lookup(id), KIND_COHERENT, "free", id);
     } catch (e) {
       return this.refuse(e, line, "free", id);
     }
@@ -154,10 +157,10 @@ export class TraceRunner implements TraceConsumer {
 
   unmapSg(id: TraceId, line: number): void {
     this.room(1);
-    const slot = this.ids.get(id);
+    const slot = this.lookup(id);
     let h: number;
     try {
-      h = this.table.release(slot, KIND_SG, "unmap_sg", () => JSON.stringify(this.show(id)));
+      h = this.table.release(slot, KIND_SG, "unmap_sg", id);
     } catch (e) {
       return this.refuse(e, line, "unmap_sg", id);
     }
@@ -169,7 +172,7 @@ export class TraceRunner implements TraceConsumer {
     this.room(1);
     const t = this.table;
     try {
-      t.access(this.ids.get(id), offset, bytes, () => JSON.stringify(this.show(id)));
+      t.access(this.lookup(id), offset, bytes, id);
     } catch (e) {
       return this.refuse(e, line, "access", id);
     }
@@ -199,14 +202,29 @@ export class TraceRunner implements TraceConsumer {
     this.flush();
   }
 
+  /** The slot of a known id: small binary ids through a dense table, the rest through a Map. */
+  private lookup(id: TraceId): number | undefined {
+    if (typeof id === "number" && id < DENSE_IDS) {
+      const s = this.dense === undefined ? -1 : this.dense[id];
+      return s < 0 ? undefined : s;
+    }
+    return this.ids.get(id);
+  }
+
   private slotOf(id: TraceId): number {
-    let slot = this.ids.get(id);
+    let slot = this.lookup(id);
     if (slot === undefined) {
       slot = this.table.newSlot();
-      this.ids.set(id, slot);
+      if (typeof id === "number" && id < DENSE_IDS) (this.dense ??= new Int32Array(DENSE_IDS).fill(-1))[id] = slot;
+      else this.ids.set(id, slot);
       this.slotIds[slot] = id;
     }
     return slot;
+  }
+
+  private unlink(id: TraceId): void {
+    if (typeof id === "number" && id < DENSE_IDS) this.dense![id] = -1;
+    else this.ids.delete(id);
   }
 
   private addressed(id: TraceId, line: number): void {

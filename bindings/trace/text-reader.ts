@@ -10,6 +10,8 @@
 
 import { MAX_TRACE_CPU, parseLine, TraceError, type LineState, type SkippedLine, type TraceOp } from "./parse.js";
 import type { TraceConsumer } from "./consumer.js";
+import { ascii, dec, hex, same } from "./line-bytes.js";
+import { TracepointBytes } from "./tracepoint-bytes.js";
 
 /** Longest line accepted: a map_sg of 4096 elements, written out in full, fits many times over. */
 export const MAX_LINE_BYTES = 1 << 20;
@@ -33,53 +35,9 @@ function excerpt(b: Uint8Array, s: number, e: number): string {
   return JSON.stringify(t) + (e - s > n ? ` … (${e - s} bytes)` : "");
 }
 
-/** ASCII bytes → string (only called on printable ASCII). */
-function ascii(b: Uint8Array, s: number, e: number): string {
-  switch (e - s) {
-    case 1: return String.fromCharCode(b[s]);
-    case 2: return String.fromCharCode(b[s], b[s + 1]);
-    case 3: return String.fromCharCode(b[s], b[s + 1], b[s + 2]);
-    case 4: return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3]);
-    case 5: return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4]);
-    case 6: return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5]);
-    default: return String.fromCharCode.apply(null, b.subarray(s, e) as unknown as number[]);
-  }
-}
 
-/** Decimal digits only (as /^\d+$/), ≤ 15 of them; -1 otherwise (the slow path words the error). */
-function dec(b: Uint8Array, s: number, e: number): number {
-  if (s === e || e - s > 15) return -1;
-  let v = 0;
-  for (let i = s; i < e; i++) {
-    const d = b[i] - 48;
-    if (d < 0 || d > 9) return -1;
-    v = v * 10 + d;
-  }
-  return v;
-}
 
-/** Hex digits with an optional 0x (as /^(0x)?[0-9a-f]+$/i), ≤ 13 of them; -1 otherwise. */
-function hex(b: Uint8Array, s: number, e: number): number {
-  if (e - s > 2 && b[s] === 48 && (b[s + 1] | 32) === 120) s += 2;
-  if (s === e || e - s > 13) return -1;
-  let v = 0;
-  for (let i = s; i < e; i++) {
-    const c = b[i];
-    let d = c - 48;
-    if (d > 9 || d < 0) {
-      d = (c | 32) - 87;
-      if (d < 10 || d > 15) return -1;
-    }
-    v = v * 16 + d;
-  }
-  return v;
-}
 
-function same(b: Uint8Array, s: number, e: number, word: string): boolean {
-  if (e - s !== word.length) return false;
-  for (let i = 0; i < word.length; i++) if (b[s + i] !== word.charCodeAt(i)) return false;
-  return true;
-}
 
 function direction(b: Uint8Array, s: number, e: number): number {
   switch (e - s) {
@@ -89,6 +47,11 @@ function direction(b: Uint8Array, s: number, e: number): number {
     default: return -1;
   }
 }
+
+const ID_CACHE = 4096;
+/** First letters of the native verbs (map, map_sg, unmap, unmap_sg, alloc, free, access, cpu). */
+const VERB_START = new Uint8Array(128);
+for (const c of "mufac") VERB_START[c.charCodeAt(0)] = 1;
 
 export class TextTraceReader {
   /** Lines seen so far. */
@@ -102,11 +65,19 @@ export class TextTraceReader {
   private phys = new Float64Array(64);
   private bytes = new Float64Array(64);
   private readonly utf8 = new TextDecoder();
+  /** Recently seen ids by a hash of their bytes: a hit reuses the string (no allocation, hash kept). */
+  private readonly idCache: string[] = new Array<string>(ID_CACHE).fill("");
 
-  constructor(private readonly out: TraceConsumer, private readonly lenient = false) {}
+  private readonly tracepoints: TracepointBytes;
+
+  constructor(private readonly out: TraceConsumer, private readonly lenient = false) {
+    this.tracepoints = new TracepointBytes(out, this.state, (b, s1, e1, s2, e2) => this.idPair(b, s1, e1, s2, e2));
+  }
 
   /** Feeds the next bytes of the trace (any split). */
-  push(chunk: Uint8Array): void {
+  push(bytes: Uint8Array): void {
+    // A plain Uint8Array view (not a Buffer): one array shape keeps the byte loops monomorphic.
+    const chunk = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
     let pos = 0;
     if (this.carryLen > 0) {
       const nl = chunk.indexOf(10);
@@ -128,7 +99,7 @@ export class TextTraceReader {
   /** The end of the trace: its last line, if it has no newline. */
   end(): void {
     if (this.carryLen > 0) {
-      this.lineAt(this.carry, 0, this.carryLen);
+      this.lineAt(this.carry, 0, this.carryLen, true);
       this.carryLen = 0;
     }
   }
@@ -152,11 +123,46 @@ export class TextTraceReader {
     this.carryLen += n;
   }
 
-  private lineAt(b: Uint8Array, s: number, e: number): void {
+  /** Line [s, e) without its newline; `last`: the trace's unterminated last line, which keeps a '\r' (as split(/\r?\n/) does). */
+  private lineAt(b: Uint8Array, s: number, e: number, last = false): void {
     const line = ++this.line;
     if (e - s > MAX_LINE_BYTES) throw new TraceError(line, excerpt(b, s, e), `line longer than ${MAX_LINE_BYTES} bytes`);
-    if (e > s && b[e - 1] === 13) e--;
-    if (!this.fast(b, s, e, line)) this.slow(b, s, e, line);
+    if (!last && e > s && b[e - 1] === 13) e--;
+    if (!this.fast(b, s, e, line) && !this.tracepoints.line(b, s, e, line)) this.slow(b, s, e, line);
+  }
+
+  /** The id in bytes [s, e) (printable ASCII) as a string, from the cache when it was seen lately. */
+  private id(b: Uint8Array, s: number, e: number): string {
+    let h = e - s;
+    for (let i = s; i < e; i++) h = (Math.imul(h, 31) + b[i]) | 0;
+    const k = (h ^ (h >>> 12)) & (ID_CACHE - 1);
+    const c = this.idCache[k];
+    if (c.length === e - s) {
+      let i = 0;
+      while (i < c.length && c.charCodeAt(i) === b[s + i]) i++;
+      if (i === c.length) return c;
+    }
+    return (this.idCache[k] = ascii(b, s, e));
+  }
+
+  /** `dev@addr`, a tracepoint id, from bytes [s1, e1) and [s2, e2), cached like id(). */
+  private idPair(b: Uint8Array, s1: number, e1: number, s2: number, e2: number): string {
+    let h = e1 - s1 + e2 - s2;
+    for (let i = s1; i < e1; i++) h = (Math.imul(h, 31) + b[i]) | 0;
+    for (let i = s2; i < e2; i++) h = (Math.imul(h, 31) + b[i]) | 0;
+    const k = (h ^ (h >>> 12)) & (ID_CACHE - 1);
+    const c = this.idCache[k];
+    const n1 = e1 - s1;
+    if (c.length === n1 + 1 + e2 - s2 && c.charCodeAt(n1) === 64) {
+      let i = 0;
+      while (i < n1 && c.charCodeAt(i) === b[s1 + i]) i++;
+      if (i === n1) {
+        let j = 0;
+        while (j < e2 - s2 && c.charCodeAt(n1 + 1 + j) === b[s2 + j]) j++;
+        if (j === e2 - s2) return c;
+      }
+    }
+    return (this.idCache[k] = ascii(b, s1, e1) + "@" + ascii(b, s2, e2));
   }
 
   /** Splits printable-ASCII words into tok (start, end pairs) up to a '#'; -1 on any other byte. */
@@ -165,13 +171,24 @@ export class TextTraceReader {
     let i = s;
     for (;;) {
       while (i < e && (b[i] === SPACE || b[i] === TAB)) i++;
-      if (i === e || b[i] === HASH) return n;
+      if (i === e) return n;
+      if (b[i] === HASH) {
+        // parse.ts cuts /#.*$/, which does not reach past a '\r' or U+2028/9: leave those to it
+        for (let j = i; j < e; j++) if (b[j] === 13 || b[j] > 127) return -1;
+        return n;
+      }
       const start = i;
       for (; i < e; i++) {
         const c = b[i];
-        if (c === SPACE || c === TAB || c === HASH) break;
+        if (c === SPACE || c === TAB) break;
+        if (c === HASH) {
+          for (let j = i; j < e; j++) if (b[j] === 13 || b[j] > 127) return -1;
+          break;
+        }
         if (c < 33 || c > 126) return -1;
       }
+      // Not a native verb (a tracepoint line, say): stop here, the other paths take it.
+      if (n === 0 && (i - start > 8 || !VERB_START[b[start]])) return -1;
       if (2 * n + 2 > this.tok.length) {
         const t = new Int32Array(this.tok.length * 2);
         t.set(this.tok);
@@ -199,7 +216,7 @@ export class TextTraceReader {
           const bytes = dec(b, t[6], t[7]);
           const dir = direction(b, t[8], t[9]);
           if (phys < 0 || bytes < 1 || bytes > U32_MAX || dir < 0) return false;
-          out.map(ascii(b, t[2], t[3]), phys, bytes, dir, line);
+          out.map(this.id(b, t[2], t[3]), phys, bytes, dir, line);
           return true;
         }
         if (same(b, v0, v1, "cpu")) {
@@ -214,21 +231,21 @@ export class TextTraceReader {
       case 5:
         if (same(b, v0, v1, "unmap")) {
           if (n !== 2) return false;
-          out.unmap(ascii(b, t[2], t[3]), line);
+          out.unmap(this.id(b, t[2], t[3]), line);
           return true;
         }
         if (same(b, v0, v1, "alloc")) {
           if (n !== 3) return false;
           const bytes = dec(b, t[4], t[5]);
           if (bytes < 1 || bytes > U32_MAX) return false;
-          out.alloc(ascii(b, t[2], t[3]), bytes, line);
+          out.alloc(this.id(b, t[2], t[3]), bytes, line);
           return true;
         }
         return false;
       case 4:
         if (same(b, v0, v1, "free")) {
           if (n !== 2) return false;
-          out.free(ascii(b, t[2], t[3]), line);
+          out.free(this.id(b, t[2], t[3]), line);
           return true;
         }
         return false;
@@ -239,7 +256,7 @@ export class TextTraceReader {
           const bytes = dec(b, t[6], t[7]);
           const w = same(b, t[8], t[9], "write");
           if (offset < 0 || offset > U32_MAX || bytes < 1 || bytes > U32_MAX || (!w && !same(b, t[8], t[9], "read"))) return false;
-          out.access(ascii(b, t[2], t[3]), offset, bytes, w, line);
+          out.access(this.id(b, t[2], t[3]), offset, bytes, w, line);
           return true;
         }
         if (same(b, v0, v1, "map_sg")) return n >= 4 && this.mapSg(b, n, line);
@@ -247,7 +264,7 @@ export class TextTraceReader {
       case 8:
         if (same(b, v0, v1, "unmap_sg")) {
           if (n !== 2) return false;
-          out.unmapSg(ascii(b, t[2], t[3]), line);
+          out.unmapSg(this.id(b, t[2], t[3]), line);
           return true;
         }
         return false;
@@ -276,7 +293,7 @@ export class TextTraceReader {
       this.phys[k] = phys;
       this.bytes[k] = bytes;
     }
-    this.out.mapSg(ascii(b, t[2], t[3]), dir, this.phys, this.bytes, count, line);
+    this.out.mapSg(this.id(b, t[2], t[3]), dir, this.phys, this.bytes, count, line);
     return true;
   }
 
