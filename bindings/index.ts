@@ -19,7 +19,7 @@ export * from "./records.js";
 export { parseTrace, type TraceOp, type ParsedTrace } from "./trace/parse.js";
 export { replayTrace, type ReplayResult, type ReplayOptions } from "./trace/replay.js";
 export {
-  replayStreamOnto, replayTraceStream, TraceReader, pump, STREAM_SIZING, type StreamReplayOptions, type StreamReplayResult,
+  replayStreamOnto, replayTraceStream, TraceReader, pump, collectTrace, STREAM_SIZING, type StreamReplayOptions, type StreamReplayResult,
   type StreamedReplay, type TraceFormat,
 } from "./trace/stream.js";
 export type { TraceConsumer, TraceId } from "./trace/consumer.js";

@@ -6,8 +6,8 @@ import { isPerCpu, type IommuOptions } from "../config.js";
 import type { Stats } from "../abi.js";
 import type { BatchArea, Iommu } from "../types.js";
 import { BinaryTraceReader, BINARY_MAGIC, isBinaryTrace } from "./binary.js";
-import type { TraceConsumer } from "./consumer.js";
-import { MAX_TRACE_CPU, type SkippedLine } from "./parse.js";
+import type { TraceConsumer, TraceId } from "./consumer.js";
+import { MAX_TRACE_CPU, type ParsedTrace, type SkippedLine, type TraceOp } from "./parse.js";
 import type { MappedAddress } from "./replay.js";
 import { TraceRunner, type RunnerOptions } from "./runner.js";
 import { TextTraceReader } from "./text-reader.js";
@@ -61,6 +61,37 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 export async function pump(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, reader: { push(c: Uint8Array): void; end(): void }): Promise<void> {
   for await (const c of chunks) reader.push(c);
   reader.end();
+}
+
+const DIR_NAMES = ["bidirectional", "to-device", "from-device"] as const;
+
+/**
+ * Collects a streamed trace as parseTrace's result (operations, skipped lines, ignored events):
+ * for callers that need the whole trace as objects (the priced replay). Binary ids become their
+ * names (or decimal numbers), record numbers stand for line numbers. Memory grows with the trace.
+ */
+export async function collectTrace(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: { lenient?: boolean } = {}): Promise<ParsedTrace> {
+  const ops: TraceOp[] = [];
+  const skipped: SkippedLine[] = [];
+  let ignored = 0;
+  const names = new Map<number, string>();
+  const id = (x: TraceId) => (typeof x === "string" ? x : (names.get(x) ?? String(x)));
+  const out: TraceConsumer = {
+    map: (x, phys, bytes, dir, line) => void ops.push({ kind: "map", id: id(x), phys, bytes, dir: DIR_NAMES[dir], line }),
+    unmap: (x, line) => void ops.push({ kind: "unmap", id: id(x), line }),
+    mapSg: (x, dir, phys, bytes, count, line) =>
+      void ops.push({ kind: "map_sg", id: id(x), dir: DIR_NAMES[dir], segments: Array.from({ length: count }, (_, k) => ({ phys: phys[k], bytes: bytes[k] })), line }),
+    unmapSg: (x, line) => void ops.push({ kind: "unmap_sg", id: id(x), line }),
+    alloc: (x, bytes, line) => void ops.push({ kind: "alloc", id: id(x), bytes, line }),
+    free: (x, line) => void ops.push({ kind: "free", id: id(x), line }),
+    access: (x, offset, bytes, write, line) => void ops.push({ kind: "access", id: id(x), offset, bytes, write, line }),
+    cpu: (cpu, line) => void ops.push({ kind: "cpu", cpu, line }),
+    name: (x, name) => void names.set(x, name),
+    skip: (line, text, reason) => void skipped.push({ line, text, reason }),
+    ignore: () => void ignored++,
+  };
+  await pump(chunks, new TraceReader(() => out, options.lenient));
+  return { ops, skipped, ignored };
 }
 
 export interface StreamReplayOptions {
