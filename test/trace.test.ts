@@ -174,6 +174,14 @@ describe("replay against the reference (an independent implementation of the sam
   });
 });
 
+describe("tracepoint directions", () => {
+  it("refuses a dir= that is a name on Object's prototype", () => {
+    expect(() => parseTrace("x-1 [000] ..... 1.0: dma_map_page: dev dir=toString dma_addr=1000 size=1 phys_addr=1000\n")).toThrow(
+      /line 1: dir must be BIDIRECTIONAL, TO_DEVICE or FROM_DEVICE, got toString/,
+    );
+  });
+});
+
 describe("CLI errors", () => {
   it("exits 1 naming the line of a malformed trace", () => {
     const r = spawnSync("node", [CLI, "replay", file("bad.trace", "map a 1000 64 to-device\nmap b\n"), "--platform", "dart-u3"], { encoding: "utf8" });

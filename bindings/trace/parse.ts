@@ -43,8 +43,9 @@ export interface ParsedTrace {
 }
 
 export class TraceError extends Error {
-  constructor(readonly line: number, readonly text: string, readonly reason: string) {
-    super(`line ${line}: ${reason}: ${text.trim()}`);
+  /** `unit`: "line" for text traces, "record" for the binary format. */
+  constructor(readonly line: number, readonly text: string, readonly reason: string, readonly unit = "line") {
+    super(`${unit} ${line}: ${reason}: ${text.trim()}`);
     this.name = "TraceError";
   }
 }
@@ -152,7 +153,8 @@ const FAILED_DMA = "ffffffffffffffff";
 function parseTracepoint(event: string, dev: string, rest: string, line: number): TraceOp | null {
   const f = fields(rest);
   const dirOf = () => {
-    const d = KERNEL_DIRS[need(f, "dir")];
+    const name = need(f, "dir");
+    const d = Object.hasOwn(KERNEL_DIRS, name) ? KERNEL_DIRS[name] : undefined; // not "toString" through the prototype
     if (!d) throw new Malformed(`dir must be BIDIRECTIONAL, TO_DEVICE or FROM_DEVICE, got ${f.get("dir")}`);
     return d;
   };
@@ -190,42 +192,53 @@ function parseTracepoint(event: string, dev: string, rest: string, line: number)
   }
 }
 
+/** Where a line parser is: the CPU the last line ran on, and the events that changed no mapping. */
+export interface LineState {
+  cpu: number;
+  ignored: number;
+}
+
+/**
+ * Parses one line (native or tracepoint) into `out` (a tracepoint line off the current CPU adds a
+ * `cpu` switch first). A malformed line throws TraceError unless `skipped` is given (lenient),
+ * which records it. Shared by the whole-text parser and the streamed one.
+ */
+export function parseLine(raw: string, line: number, state: LineState, out: TraceOp[], skipped?: SkippedLine[]): void {
+  const body = raw.replace(/#.*$/, "").trim();
+  if (body === "") return;
+  try {
+    const tp = TRACEPOINT.exec(body);
+    if (tp) {
+      const op = parseTracepoint(tp[1], tp[2], tp[3], line);
+      if (op) {
+        const c = TRACE_CPU.exec(` ${body.slice(0, tp.index)} `);
+        if (c) {
+          const n = Number(c[1]);
+          if (n > MAX_TRACE_CPU) throw new Malformed(`CPU [${c[1]}] beyond the ${MAX_TRACE_CPU + 1} CPUs the core models`);
+          if (n !== state.cpu) out.push({ kind: "cpu", cpu: (state.cpu = n), line });
+        }
+        out.push(op);
+      } else {
+        state.ignored++;
+      }
+    } else {
+      const op = parseNative(body.split(/\s+/), line);
+      if (op.kind === "cpu") state.cpu = op.cpu;
+      out.push(op);
+    }
+  } catch (e) {
+    if (!(e instanceof Malformed)) throw e;
+    if (!skipped) throw new TraceError(line, raw, e.message);
+    skipped.push({ line, text: raw, reason: e.message });
+  }
+}
+
 /** Parses a trace; a malformed line throws TraceError unless `lenient`, which skips and records it. */
 export function parseTrace(text: string, opts: { lenient?: boolean } = {}): ParsedTrace {
   const ops: TraceOp[] = [];
   const skipped: SkippedLine[] = [];
-  let ignored = 0;
-  let cpu = 0;
+  const state: LineState = { cpu: 0, ignored: 0 };
   const lines = text.split(/\r?\n/);
-  lines.forEach((raw, i) => {
-    const line = i + 1;
-    const body = raw.replace(/#.*$/, "").trim();
-    if (body === "") return;
-    try {
-      const tp = TRACEPOINT.exec(body);
-      if (tp) {
-        const op = parseTracepoint(tp[1], tp[2], tp[3], line);
-        if (op) {
-          const c = TRACE_CPU.exec(` ${body.slice(0, tp.index)} `);
-          if (c) {
-            const n = Number(c[1]);
-            if (n > MAX_TRACE_CPU) throw new Malformed(`CPU [${c[1]}] beyond the ${MAX_TRACE_CPU + 1} CPUs the core models`);
-            if (n !== cpu) ops.push({ kind: "cpu", cpu: (cpu = n), line });
-          }
-          ops.push(op);
-        } else {
-          ignored++;
-        }
-      } else {
-        const op = parseNative(body.split(/\s+/), line);
-        if (op.kind === "cpu") cpu = op.cpu;
-        ops.push(op);
-      }
-    } catch (e) {
-      if (!(e instanceof Malformed)) throw e;
-      if (!opts.lenient) throw new TraceError(line, raw, e.message);
-      skipped.push({ line, text: raw, reason: e.message });
-    }
-  });
-  return { ops, skipped, ignored };
+  lines.forEach((raw, i) => parseLine(raw, i + 1, state, ops, opts.lenient ? skipped : undefined));
+  return { ops, skipped, ignored: state.ignored };
 }
