@@ -8,7 +8,7 @@
 //   ╒═════════════╤═════════════╤══════════════╤═══════════════╤════════════╤═════════════╕
 //   │ flags u32 @0│ bytes u32 @4│ dma u64 @8   │ phys u64 @16  │ slot u32@24│ count u32@28│
 //   ╘═════════════╧═════════════╧══════════════╧═══════════════╧════════════╧═════════════╛
-//   flags: KNOWN | LIVE | FAILED | PENDING, kind << 4, dir << 6.  count: elements (header only).
+//   flags: KNOWN | LIVE | FAILED, kind << 4, dir << 6.  count: elements (header only).
 
 // @ts-ignore: decorator
 @inline export const BUFFER_SIZE: u32 = 32;
@@ -19,9 +19,6 @@
 @inline export const LIVE: u32 = 2;
 // @ts-ignore: decorator
 @inline export const FAILED: u32 = 4;
-/** Its unmap waits in a batch (batched): the handle must not be mapped again before the drain. */
-// @ts-ignore: decorator
-@inline export const PENDING: u32 = 8;
 
 // @ts-ignore: decorator
 @inline export const BUF_SINGLE: u32 = 0;

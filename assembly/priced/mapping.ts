@@ -8,7 +8,7 @@ import { IO_PAGE_SHIFT } from "../constants";
 import { allocCoherent, freeCoherent, mapSg, mapSingle, SG_ELEM_SIZE, unmapKeep, unmapSg, unmapSingle } from "../dma";
 import { CROSS_MULTICALL_ENTRY, CROSS_ONE, CROSS_PER_ENTRY, driverWork, flushWork, integrated, tableWork } from "./environment";
 import { KIND_FREE, KIND_MAP_SG, KIND_UNMAP_SG } from "./counts";
-import { B, bytesOf, dmaOf, pagesOf, physOf } from "./buffers";
+import { B, BUFFER_SIZE, bytesOf, pagesOf, physOf } from "./buffers";
 import { forget, keep } from "./never-free";
 
 /** Buffers the driver holds now (Calgary's flush polls until the DMA in flight drains). */
@@ -120,25 +120,43 @@ export function coreMapSg(h: u32, n: u32, dir: u32, batchedEntry: bool): bool {
   return true;
 }
 
+/** unmap_sg of the list at handles h … h + n − 1. */
 export function coreUnmapSg(h: u32, n: u32, batchedEntry: bool): void {
+  coreUnmapSgOf(B(h) + 8, BUFFER_SIZE, n, batchedEntry);
+}
+
+/**
+ * unmap_sg of `n` elements laid `stride` bytes apart from `els`, each a DMA address (u64 @0)
+ * and a length (u32 @−4 in a buffer, @8 in the batched queue's copies: see lengthAt).
+ */
+export function coreUnmapSgOf(els: usize, stride: u32, n: u32, batchedEntry: bool): void {
   if (keepOnUnmap) {
-    for (let k: u32 = 0; k < n; k++) coreUnmap(KIND_UNMAP_SG, dmaOf(B(h + k)), bytesOf(B(h + k)), batchedEntry);
+    for (let k: u32 = 0; k < n; k++) {
+      let el = els + <usize>k * stride;
+      coreUnmap(KIND_UNMAP_SG, load<u64>(el), lengthAt(el, stride), batchedEntry);
+    }
     return;
   }
   for (let k: u32 = 0; k < n; k++) {
-    let b = B(h + k);
-    let el = sgScratch + <usize>(k * SG_ELEM_SIZE);
-    let dma = dmaOf(b);
-    store<u32>(el, 0, 0);
-    store<u32>(el, <u32>(dma & 0xfff), 4);
-    store<u32>(el, bytesOf(b), 8);
-    store<i32>(el, <i32>(dma >> IO_PAGE_SHIFT), 12);
+    let el = els + <usize>k * stride;
+    let sg = sgScratch + <usize>(k * SG_ELEM_SIZE);
+    let dma = load<u64>(el);
+    store<u32>(sg, 0, 0);
+    store<u32>(sg, <u32>(dma & 0xfff), 4);
+    store<u32>(sg, lengthAt(el, stride), 8);
+    store<i32>(sg, <i32>(dma >> IO_PAGE_SHIFT), 12);
   }
   before();
   unmapSg(sgScratch, n);
   driverWork(KIND_UNMAP_SG, batchedEntry ? 0 : 1, words());
   tableWork(KIND_UNMAP_SG, <f64>(stats.pagesUnmapped - unmapped0), crossing(batchedEntry));
   flushed();
+}
+
+/** A buffer keeps its length 4 bytes before its DMA address; the batched queue's copies 8 after. */
+// @ts-ignore: decorator
+@inline function lengthAt(el: usize, stride: u32): u32 {
+  return stride == BUFFER_SIZE ? load<u32>(el - 4) : load<u32>(el, 8);
 }
 
 /** dma_alloc_coherent of `bytes` (whole pages), priced as a map; the DMA address or -1. */

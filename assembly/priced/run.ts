@@ -8,9 +8,10 @@
 // Results: map, map_sg and its elements, alloc → 0, or NO_ENTRY when the IO space is full;
 // unmap, unmap_sg, free → 0; access → ACCESS_* or ACCESS_UNCHECKED; cpu → 0. A record the
 // driver could not have issued is refused with no effect: REFUSED_SEQUENCE (map of a live
-// handle, unmap of one not live or of another kind, access to one never mapped, a handle
-// whose batched unmap is still queued), REFUSED_OUTSIDE_GUEST (preallocated), REFUSED_TOO_LARGE
-// (persistent buffer over 4 GiB); BAD_RECORD for a handle or list out of range.
+// handle, unmap of one not live or of another kind, access to one never mapped),
+// REFUSED_OUTSIDE_GUEST (preallocated), REFUSED_TOO_LARGE (a persistent buffer over 4 GiB, or
+// more scatterlist elements waiting in a batch than its queue holds); BAD_RECORD for a handle or
+// list out of range, a page an entry cannot hold, a bad direction.
 
 import { ACCESS_FAULT, DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, NO_ENTRY } from "../constants";
 import { bufferFits, deviceAccess } from "../dma";
@@ -19,7 +20,7 @@ import { switchCpu } from "../cpu";
 import { cacheTrackStale } from "../cache";
 import {
   B, BUF_COHERENT, BUF_SG, BUF_SINGLE, bufferCount, buffersInit, BUFFER_SIZE, bytesOf, describe, dirOf, dmaOf,
-  elementsOf, FAILED, flagsOf, kindOf, KNOWN, LIVE, PENDING, pagesOf, physOf, setDma, setFlags, slotOf,
+  elementsOf, FAILED, flagsOf, kindOf, KNOWN, LIVE, pagesOf, physOf, setDma, setFlags, slotOf,
 } from "./buffers";
 import {
   count, countsInit, crossings, GRID_BYTES, hypercalls, KIND_ALLOC, KIND_FREE, KIND_MAP, KIND_MAP_SG, KIND_UNMAP,
@@ -34,7 +35,7 @@ import { neverFreeBytes, neverFreeInit } from "./never-free";
 import { slotsBytes, slotsInit } from "./slots";
 import { cachedInit, cachedMap, cachedSlots, cachedUnmap, mappedSlot as cachedSlot } from "./cached";
 import { PERSISTENT_MAX_PAGES, persistentMap, persistentSlots, persistentUnmap, mappedSlot as pooledSlot } from "./persistent";
-import { batchedBytes, batchedDrain, batchedInit, batchedMapEntry, batchedQueue } from "./batched";
+import { batchedBytes, batchedDrain, batchedInit, batchedMapEntry, batchedQueue, batchedRoom } from "./batched";
 import { insideGuest, preallocatedInit } from "./preallocated";
 
 // Mapping strategies, in the order of bindings/sim/strategies.ts MAPPING_STRATEGIES.
@@ -236,7 +237,7 @@ function release(h: u32, n: u32): bool {
 
 // @ts-ignore: decorator
 @inline function reusable(h: u32): bool {
-  return (flagsOf(B(h)) & (LIVE | PENDING)) == 0;
+  return (flagsOf(B(h)) & LIVE) == 0;
 }
 
 function map(rec: usize, h: u32): i32 {
@@ -264,6 +265,7 @@ function map(rec: usize, h: u32): i32 {
 
 function unmap(h: u32): i32 {
   if (!holds(h, BUF_SINGLE)) return REFUSED_SEQUENCE;
+  if (strategy == S_BATCHED && !batchedRoom(h)) return REFUSED_TOO_LARGE;
   if (!release(h, 1)) return 0;
   let b = B(h);
   grantWork(KIND_UNMAP, pagesOf(physOf(b), bytesOf(b)));
@@ -283,7 +285,6 @@ function mapSg(rec: usize, h: u32, n: u32, out: usize): i32 {
   }
   for (let k: u32 = 0; k < n; k++) {
     let el = rec + <usize>((k + 1) * RECORD_SIZE);
-    if ((flagsOf(B(h + k)) & PENDING) != 0) return REFUSED_SEQUENCE;
     if (strategy == S_PREALLOCATED && !insideGuest(recPhys(el), load<u32>(el, 12))) return REFUSED_OUTSIDE_GUEST;
     if (strategy == S_PERSISTENT && pagesOf(recPhys(el), load<u32>(el, 12)) > PERSISTENT_MAX_PAGES) return REFUSED_TOO_LARGE;
   }
@@ -325,6 +326,7 @@ function mapSg(rec: usize, h: u32, n: u32, out: usize): i32 {
 
 function unmapSg(h: u32): i32 {
   if (!holds(h, BUF_SG)) return REFUSED_SEQUENCE;
+  if (iommu && strategy == S_BATCHED && !batchedRoom(h)) return REFUSED_TOO_LARGE;
   let n = elementsOf(B(h));
   if (!release(h, n)) return 0;
   let pages: f64 = 0;

@@ -35,7 +35,6 @@ const FLUSHER = { "calgary-pcix": 0, calioc2: 1, "dart-u3": 2, "dart-u4": 2 } as
 const NO_PARTY = 255;
 /** Buffer flags (assembly/priced/buffers.ts). */
 const LIVE = 2;
-const PENDING = 8;
 
 interface Held {
   handle: number;
@@ -135,15 +134,9 @@ export class PricedSimulation implements PricedModel {
     return w[1] * 2 ** 32 + w[0];
   }
 
-  /** `n` handles for a new mapping: a freed one (not waiting in a batch) for one, fresh ones for a list. */
+  /** `n` handles for a new mapping: a freed one for one, fresh ones for a list. */
   private take(n: number): number {
-    if (n === 1) {
-      for (let tries = this.spare.length; tries > 0; tries--) {
-        const h = this.spare.shift()!;
-        if ((this.flags(h) & (LIVE | PENDING)) === 0) return h;
-        this.spare.push(h);
-      }
-    }
+    if (n === 1 && this.spare.length > 0) return this.spare.pop()!;
     if (this.nextHandle + n > this.handles) {
       throw new ConfigError("iommu.maxHandles", this.handles, `more handles: ${this.nextHandle + n} buffers are or were mapped`);
     }
@@ -183,7 +176,9 @@ export class PricedSimulation implements PricedModel {
   }
 
   private check(result: number): number {
-    if (result === PRICED.refusedTooLarge) throw new ConfigError("bytes", result, "a persistent buffer below 4 GiB");
+    if (result === PRICED.refusedTooLarge) {
+      throw new ConfigError("bytes", result, `a persistent buffer below 4 GiB, and at most ${16 * this.resolved.batchSize} scatterlist elements waiting in one batch`);
+    }
     if (result < -1) throw new Error(`iommu-sim: the priced model refused a record the id layer allowed (${result}); this is a bug, please report it`);
     return result;
   }

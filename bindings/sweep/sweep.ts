@@ -36,8 +36,9 @@ export async function sweep(configs: RunConfig[], options: SweepOptions = {}): P
   const { Piscina } = await import("piscina"); // only parallel sweeps pay for loading it
   const pool = new Piscina({ filename: new URL("./worker.js", import.meta.url).href, minThreads: threads, maxThreads: threads });
   try {
-    // chunks keep each worker's priced rings warm while still spreading the grid
-    const size = Math.max(1, Math.ceil(configs.length / (threads * 32)));
+    // coarse chunks (four a worker): each worker keeps its WASM instance and priced rings across a
+    // chunk, and a message round trip per configuration would cost more than small ones take
+    const size = Math.max(1, Math.ceil(configs.length / (threads * 4)));
     const chunks: RunConfig[][] = [];
     for (let i = 0; i < configs.length; i += size) chunks.push(configs.slice(i, i + size));
     let done = 0;
