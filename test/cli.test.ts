@@ -86,13 +86,13 @@ describe("iommu-sim", () => {
     expect(text).toMatch(/class="vega-lite-spec"/);
   });
 
-  it("help loads none of the heavy packages: plotting, worker pool and progress bars load in the commands that use them", () => {
+  it("help loads none of the heavy packages: plotting, worker pool, progress bars and tables load in the commands that use them", () => {
     for (const args of [["--help"], ["sweep", "--help"], ["reproduce", "--help"]]) {
-      const r = cliWithout(["vega", "vega-lite", "piscina", "cli-progress"], ...args);
+      const r = cliWithout(["vega", "vega-lite", "piscina", "cli-progress", "cli-table3"], ...args);
       expect(r.stderr).toBe("");
       expect(r.status).toBe(0);
     }
-    const serial = cliWithout(["vega", "vega-lite", "piscina", "cli-progress"], "sweep", "--grid", "messageBytes=64,1024", "--serial", "--json");
+    const serial = cliWithout(["vega", "vega-lite", "piscina", "cli-progress", "cli-table3"], "sweep", "--grid", "messageBytes=64,1024", "--serial", "--json");
     expect(serial.status).toBe(0);
     expect(JSON.parse(serial.stdout).runs).toHaveLength(2);
   });

@@ -1,7 +1,10 @@
 // Text tables for the terminal, through cli-table3: a rule under the header, every column
 // separated by │, numbers right-aligned under right-aligned headers, text left-aligned.
 
-import Table from "cli-table3";
+import { createRequire } from "node:module";
+
+// loaded when a table is printed: --help and JSON runs never pay for it
+const require = createRequire(import.meta.url);
 
 export type Align = "left" | "right";
 
@@ -22,6 +25,7 @@ const NUMERIC = /^[-+]?(\d+(\.\d*)?|\.\d+)(e[-+]?\d+)?\*?( ?(%|MiB|KiB))?$/i;
 export function textTable(head: string[], rows: Array<Array<string | number>>, align: Array<Align | undefined> = []): string {
   const cells = rows.map((r) => r.map(String));
   const aligns: Align[] = head.map((_, i) => align[i] ?? (cells.length && cells.every((r) => NUMERIC.test(r[i] ?? "")) ? "right" : "left"));
+  const Table = require("cli-table3") as typeof import("cli-table3");
   const table = new Table({
     // cli-table3 aligns header cells given as objects, though its types declare strings
     head: head.map((content, i) => ({ content, hAlign: aligns[i] })) as unknown as string[],
