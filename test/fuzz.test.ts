@@ -10,7 +10,7 @@ import { BAD_RECORD, DIRECTIONS } from "../bindings/abi.js";
 import { PLATFORMS, PLATFORM_PRESETS, type PlatformName } from "../bindings/platforms.js";
 import { putAccess, putAlloc, putCpu, putFree, putMap, putMapSg, putUnmap, putUnmapSg } from "../bindings/records.js";
 import { DEFAULT_PROFILE, validateProfile } from "../bindings/sim/cost-profile.js";
-import { parseTrace, TraceError, type TraceOp } from "../bindings/trace/parse.js";
+import { parseTrace, TraceError } from "../bindings/trace/parse.js";
 import { replayTrace } from "../bindings/trace/replay.js";
 import { counts, FULL_FUZZ, FUZZ_TIMEOUT, runs } from "./helpers/fuzz-budget.js";
 
@@ -62,17 +62,18 @@ function outcome<T>(f: () => T): { ok: T } | { refused: string } {
 const dirArb = fc.constantFrom(...DIRECTIONS);
 const idArb = fc.stringMatching(/^[a-z][a-z0-9_]{0,5}$/);
 /** A well-formed native line and the operation it must parse to. */
-const nativeLine: fc.Arbitrary<[string, Omit<TraceOp, "line">]> = fc.oneof(
+type Line = [string, Record<string, unknown>];
+const nativeLine: fc.Arbitrary<Line> = fc.oneof(
   fc.tuple(idArb, fc.maxSafeInteger().map(Math.abs), fc.integer({ min: 1, max: U32_MAX }), dirArb)
-    .map(([id, phys, bytes, dir]) => [`map ${id} ${phys.toString(16)} ${bytes} ${dir}`, { kind: "map", id, phys, bytes, dir }]),
+    .map(([id, phys, bytes, dir]): Line => [`map ${id} ${phys.toString(16)} ${bytes} ${dir}`, { kind: "map", id, phys, bytes, dir }]),
   fc.tuple(idArb, dirArb, fc.array(fc.tuple(fc.maxSafeInteger().map(Math.abs), fc.integer({ min: 1, max: U32_MAX })), { minLength: 1, maxLength: 4 }))
-    .map(([id, dir, segs]) => [`map_sg ${id} ${dir} ${segs.map(([p, b]) => `${p.toString(16)}:${b}`).join(" ")}`,
+    .map(([id, dir, segs]): Line => [`map_sg ${id} ${dir} ${segs.map(([p, b]) => `${p.toString(16)}:${b}`).join(" ")}`,
       { kind: "map_sg", id, dir, segments: segs.map(([phys, bytes]) => ({ phys, bytes })) }]),
-  fc.tuple(idArb, fc.integer({ min: 1, max: U32_MAX })).map(([id, bytes]) => [`alloc ${id} ${bytes}`, { kind: "alloc", id, bytes }]),
-  fc.tuple(fc.constantFrom("unmap", "unmap_sg", "free"), idArb).map(([kind, id]) => [`${kind} ${id}`, { kind, id } as Omit<TraceOp, "line">]),
+  fc.tuple(idArb, fc.integer({ min: 1, max: U32_MAX })).map(([id, bytes]): Line => [`alloc ${id} ${bytes}`, { kind: "alloc", id, bytes }]),
+  fc.tuple(fc.constantFrom("unmap", "unmap_sg", "free"), idArb).map(([kind, id]): Line => [`${kind} ${id}`, { kind, id }]),
   fc.tuple(idArb, fc.nat({ max: U32_MAX }), fc.integer({ min: 1, max: U32_MAX }), fc.boolean())
-    .map(([id, offset, bytes, write]) => [`access ${id} ${offset} ${bytes} ${write ? "write" : "read"}`, { kind: "access", id, offset, bytes, write }]),
-  fc.nat({ max: 63 }).map((cpu) => [`cpu ${cpu}`, { kind: "cpu", cpu }]),
+    .map(([id, offset, bytes, write]): Line => [`access ${id} ${offset} ${bytes} ${write ? "write" : "read"}`, { kind: "access", id, offset, bytes, write }]),
+  fc.nat({ max: 63 }).map((cpu): Line => [`cpu ${cpu}`, { kind: "cpu", cpu }]),
 );
 /** A well-formed line with one word replaced, dropped or doubled by something hostile. */
 const mutatedLine = fc.tuple(nativeLine, fc.nat(), hostileWord, fc.constantFrom("replace", "drop", "add"))
