@@ -69,11 +69,15 @@ export interface ResolvedConfig {
   cpus: number;
 }
 
+/** An option's value, or its default when left out; null is a value (refused by its check), not "left out". */
+const given = <T>(v: T | undefined, dflt: T): T => (v === undefined ? dflt : v);
+
 const isPow2 = (n: number) => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
 
 /** A byte count, or a size with a K / M / G suffix (binary: 64K = 65536), as every size option takes. */
 export function parseSize(field: string, v: string | number): number {
   if (typeof v === "number") return v;
+  if (typeof v !== "string") throw new ConfigError(field, v, 'a byte count or a size such as "64K", "2M", "8M"');
   const m = /^(\d+)\s*([KMG]?)i?B?$/i.exec(v.trim());
   if (!m) throw new ConfigError(field, v, 'a byte count or a size such as "64K", "2M", "8M"');
   const unit = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[m[2].toUpperCase() as "" | "K" | "M" | "G"];
@@ -124,14 +128,14 @@ export function resolveConfig(options: IommuOptions): ResolvedConfig {
   }
   const entries = tableBytes / entryBytesOf(p.format);
 
-  const cache = options.cache ?? p.cache;
+  const cache = given(options.cache, p.cache);
   if (cache === null || typeof cache !== "object") throw new ConfigError("cache", cache, "{ entries, ways }");
   const cacheEntries = checkInt("cache.entries", cache.entries, 0, 1 << 20);
   if (cacheEntries !== 0 && !isPow2(cacheEntries)) throw new ConfigError("cache.entries", cacheEntries, "0 or a power of two");
   const cacheWays = cacheEntries === 0 ? 0 : checkInt("cache.ways", cache.ways, 1, cacheEntries);
   if (cacheEntries !== 0 && !isPow2(cacheWays)) throw new ConfigError("cache.ways", cacheWays, `a power of two dividing cache.entries (${cacheEntries})`);
 
-  const flushPolicy = options.flushPolicy ?? p.flushPolicy;
+  const flushPolicy = given(options.flushPolicy, p.flushPolicy);
   if (!FLUSH_POLICIES.includes(flushPolicy)) {
     throw new ConfigError("flushPolicy", flushPolicy, `one of ${FLUSH_POLICIES.join(", ")}`);
   }
@@ -143,7 +147,9 @@ export function resolveConfig(options: IommuOptions): ResolvedConfig {
   }
 
   const reserved = p.reserved(entries);
-  (options.pciWindows ?? []).forEach((w, i) => {
+  const windows = given(options.pciWindows, []);
+  if (!Array.isArray(windows)) throw new ConfigError("pciWindows", windows, "a list of { start, bytes } windows");
+  windows.forEach((w, i) => {
     const start = checkInt(`pciWindows[${i}].start`, w?.start, 0, 2 ** 52);
     const bytes = checkInt(`pciWindows[${i}].bytes`, w?.bytes, 1, 2 ** 52);
     const first = Math.floor(start / IO_PAGE_SIZE);
@@ -160,9 +166,9 @@ export function resolveConfig(options: IommuOptions): ResolvedConfig {
     boundaryPages = b / IO_PAGE_SIZE;
   }
 
-  const dummyPfn = checkInt("dartDummyPfn", options.dartDummyPfn ?? 0x3ffff, 0, p.maxPfn);
-  const coherentBasePfn = checkInt("coherentBasePfn", options.coherentBasePfn ?? 0x100000, 0, p.maxPfn - 1024);
-  const vmerge = options.vmerge ?? false;
+  const dummyPfn = checkInt("dartDummyPfn", given(options.dartDummyPfn, 0x3ffff), 0, p.maxPfn);
+  const coherentBasePfn = checkInt("coherentBasePfn", given(options.coherentBasePfn, 0x100000), 0, p.maxPfn - 1024);
+  const vmerge = given(options.vmerge, false);
   if (typeof vmerge !== "boolean") throw new ConfigError("vmerge", vmerge, "true or false");
   if (vmerge && p.format !== FORMAT_DART) throw new ConfigError("vmerge", vmerge, `false on ${p.name}: only PowerPC's map_sg (dart-u3, dart-u4) merges`);
   if (vmerge && isIova(allocator)) throw new ConfigError("vmerge", vmerge, "false with the iova allocators: they map a list as dma-iommu does, one range for it all");
@@ -186,9 +192,9 @@ export function resolveConfig(options: IommuOptions): ResolvedConfig {
     vmerge,
     coherentBasePfn,
     boundaryPages,
-    maxHandles: checkInt("maxHandles", options.maxHandles ?? 65536, 1, 1 << 24),
-    batchCapacity: checkInt("batchCapacity", options.batchCapacity ?? 4096, 1, 1 << 20),
-    cpus: checkInt("cpus", options.cpus ?? 1, 1, MAX_CPUS),
+    maxHandles: checkInt("maxHandles", given(options.maxHandles, 65536), 1, 1 << 24),
+    batchCapacity: checkInt("batchCapacity", given(options.batchCapacity, 4096), 1, 1 << 20),
+    cpus: checkInt("cpus", given(options.cpus, 1), 1, MAX_CPUS),
   };
 }
 

@@ -142,7 +142,7 @@ export class WasmIommu implements Iommu {
   // precise checks (which build the error message) only when it fails.
   mapSingle(phys: number, bytes: number, dir: Direction = "bidirectional"): number | null {
     const d = DIRECTION_CODE[dir];
-    if (!(phys >= 0 && bytes >= 1 && bytes <= U32_MAX && phys + bytes - 1 <= this.maxPhys && d !== undefined && Number.isInteger(phys) && Number.isInteger(bytes))) {
+    if (!(Number.isInteger(phys) && Number.isInteger(bytes) && phys >= 0 && bytes >= 1 && bytes <= U32_MAX && phys + bytes - 1 <= this.maxPhys && d !== undefined)) {
       checkBuffer("phys", "bytes", phys, bytes, this.config);
       checkDirection(dir);
     }
@@ -182,8 +182,8 @@ export class WasmIommu implements Iommu {
   unmapSg(segments: readonly DmaSegment[]): FreeResult {
     checkSgList("segments", segments);
     segments.forEach((s, k) => {
-      checkDma(`segments[${k}].dma`, s.dma);
-      checkBytes(`segments[${k}].bytes`, s.bytes);
+      checkDma(`segments[${k}].dma`, s?.dma);
+      checkBytes(`segments[${k}].bytes`, s?.bytes);
       this.sg.set([0, s.dma % IO_PAGE_SIZE, s.bytes, Math.floor(s.dma / IO_PAGE_SIZE)], k * 4);
     });
     return FREE_RESULTS[this.core.unmapSg(this.sgBase, segments.length)];

@@ -2,7 +2,8 @@
 // now refused with a ConfigError naming the field, the value and what is allowed — in the WASM
 // model and the reference alike.
 import { describe, expect, it } from "vitest";
-import { ConfigError, createIommu, createReferenceIommu, type Iommu, type IommuOptions } from "../bindings/node.js";
+import { ConfigError, createIommu, createPricedSimulation, createReferenceIommu, type Iommu, type IommuOptions } from "../bindings/node.js";
+import { replayThroughSimulation } from "../bindings/sim/replay.js";
 import { DIR, putAlloc, putMap, putMapSg } from "../bindings/records.js";
 import { parseTrace } from "../bindings/trace/parse.js";
 import { replayTrace } from "../bindings/trace/replay.js";
@@ -117,5 +118,15 @@ describe("requests no IO space could hold fail at once (issue 12, item 8)", () =
 
   it("one page less than the IO space still fits where the table is empty (DART: all but the reserved last entry)", () => {
     for (const [, io] of both({ platform: "dart-u3" })) expect(io.mapSingle(0x1000, 2 ** 31 - 4096)).toBe(0);
+  });
+});
+
+describe("priced replay of a buffer that starts where an entry reaches but ends beyond it", () => {
+  it("is refused with the line and the limit, not an internal error", () => {
+    const trace = parseTrace("map a fffffffff000 8192 to-device\n");
+    const sim = createPricedSimulation({ platform: "calgary-pcix", strategy: "straightforward", environment: "baremetal" });
+    expect(() => replayThroughSimulation(trace, sim)).toThrow(/line 1: bytes: 8192 .* at or below 0xffffffffffff .*: map a/);
+    const sg = createPricedSimulation({ platform: "dart-u4", strategy: "batched", environment: "xen-dom0" });
+    expect(() => replayThroughSimulation(parseTrace("map_sg s to-device 1000:4096 ffffff000:4097\n"), sg)).toThrow(/line 1: segments\[1\]\.bytes: 4097/);
   });
 });

@@ -604,8 +604,8 @@ export class ReferenceIommu implements Iommu {
   unmapSg(segments: readonly DmaSegment[]): FreeResult {
     checkSgList("segments", segments);
     const list = segments.map((s, k) => {
-      checkDma(`segments[${k}].dma`, s.dma);
-      checkBytes(`segments[${k}].bytes`, s.bytes);
+      checkDma(`segments[${k}].dma`, s?.dma);
+      checkBytes(`segments[${k}].bytes`, s?.bytes);
       return { pfn: 0, offset: s.dma % PAGE, bytes: s.bytes, entry: Math.floor(s.dma / PAGE) };
     });
     return FREE_RESULTS[this.unmapSgRaw(list)];

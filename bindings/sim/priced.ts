@@ -9,7 +9,7 @@
 import { SG_MAX, type AccessOutcome, type Direction } from "../abi.js";
 import { isPerCpu, resolveConfig, type ResolvedConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
-import { checkBytes, checkDirection, checkPhys } from "../inputs.js";
+import { checkBuffer, checkBytes, checkDirection, checkPhys } from "../inputs.js";
 import { putAccess, putAlloc, putCpu, putFree, putMap, putMapSg, putUnmap, putUnmapSg } from "../records.js";
 import type { BatchArea } from "../types.js";
 import { WasmIommu, type CoreExports } from "../wasm-iommu.js";
@@ -187,6 +187,8 @@ export class PricedSimulation implements PricedModel {
   map(id: string, phys: number, bytes: number, dir: Direction): number | null {
     this.checkPhys("phys", phys);
     checkBytes("bytes", bytes);
+    // the buffer's last page too must be one an entry holds (the core would refuse the record)
+    if (this.hasIommu) checkBuffer("phys", "bytes", phys, bytes, this.config);
     const d = checkDirection(dir);
     if (this.strategy.mapping === "preallocated") this.insideGuest(phys, bytes);
     this.fresh(id);
@@ -213,6 +215,7 @@ export class PricedSimulation implements PricedModel {
     segments.forEach((s, k) => {
       this.checkPhys(`segments[${k}].phys`, s.phys);
       checkBytes(`segments[${k}].bytes`, s.bytes);
+      if (this.hasIommu) checkBuffer(`segments[${k}].phys`, `segments[${k}].bytes`, s.phys, s.bytes, this.config);
       if (this.strategy.mapping === "preallocated") this.insideGuest(s.phys, s.bytes);
     });
     const d = checkDirection(dir);
