@@ -240,7 +240,8 @@ export function replayTraceFile(file, name, platform) {
       }
     };
     worker.onerror = (e) => {
-      show(`refused: ${name}: ${e.message}`);
+      // a module worker that fails to load reports an event without a message
+      show(`failed: ${name}: ${e.message ?? "the trace worker could not start"}`);
       resolve(null);
     };
     worker.postMessage({ module, file, platform });

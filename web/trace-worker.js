@@ -1,6 +1,9 @@
 // Replays a dropped trace off the page's thread: parsed here, then priced under every strategy ×
 // environment, each row posted as soon as it is done so the page fills in while the rest runs.
-import { createIommuWith, parseTrace, traceFrontier } from "../lib/index.js";
+// Modules, not lib/index.js: a worker has no import map, so nothing bare may be in its graph.
+import { parseTrace } from "../lib/trace/parse.js";
+import { createIommuWith } from "../lib/wasm-iommu.js";
+import { traceFrontier } from "../lib/workloads/trace-frontier.js";
 
 self.onmessage = async ({ data: { module, file, platform } }) => {
   try {

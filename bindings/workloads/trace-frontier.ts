@@ -13,7 +13,7 @@ import { ConfigError } from "../errors.js";
 import { TraceError, type ParsedTrace } from "../trace/parse.js";
 import { traceCpus } from "../trace/replay.js";
 import type { FrontierPoint } from "../plot/specs.js";
-import { whatIfStrategies } from "./report.js";
+import { whatIfStrategies } from "./compared-strategies.js";
 
 /** A configuration that cannot run this trace, and why (e.g. preallocated: a buffer outside the guest it maps). */
 export interface TraceFrontierRefusal {
