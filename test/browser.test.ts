@@ -9,6 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALLOCATORS, createAllocatorWorkload, createIommu, parseMeasured, priceRing, simulateRow, type Calibration } from "../bindings/node.js";
 import { serve } from "../bindings/io/static-server.js";
 import { launchChromium } from "./helpers/chromium.js";
+import { BinaryTraceWriter } from "../bindings/trace/binary.js";
+import { generateTrace } from "../bindings/trace/generate.js";
+import { collectTrace } from "../bindings/trace/stream.js";
 import { ConfigError, parseTrace, resolveRun, traceFrontier, type TraceFrontierRow } from "../bindings/node.js";
 
 const root = join(__dirname, "..");
@@ -221,6 +224,21 @@ describe("demo page in Chromium", () => {
     expect(kernelRows.filter((r) => r.refused !== undefined).map((r) => r.strategy)).toEqual(["preallocated", "preallocated", "preallocated"]);
     expect(await page.textContent("#trace-status")).toMatch(/\(3 refused the trace\)/);
     expect(await page.$$eval("#trace-plot svg .mark-symbol.role-mark path", (p) => p.length)).toBe(kernelRows.length - 3);
+
+    // the binary trace format, streamed the same way: a generated NIC ring on CalIOC2
+    const chunks: Uint8Array[] = [];
+    const writer = new BinaryTraceWriter((b) => chunks.push(b.slice()));
+    generateTrace(writer, { workload: "ring", param: 64, ops: 2000 });
+    writer.flush();
+    const binary = Buffer.concat(chunks);
+    await page.selectOption("#trace-platform", "calioc2");
+    await page.evaluate((bytes) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array(bytes)], "ring.iotrace"));
+      document.getElementById("drop")!.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, [...binary]);
+    await waitStatus(page, "trace-status", "replayed: ring.iotrace on calioc2");
+    expect(await shownRows()).toEqual(nodeTraceTable(traceFrontier(await collectTrace([binary]), "calioc2", createIommu)));
 
     // a bad line is refused with its number, in page words
     await page.evaluate(() => {
