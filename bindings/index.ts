@@ -40,7 +40,7 @@ export { parseMeasured, simulateRow, calibrate, type Calibration, type MeasuredR
 export {
   fidelity, reproduceRows, whatIf, whatIfStrategies, tputDiff, cpuDiff, MEASURED_SETUP, type ReproRow, type WhatIfRow, type Quad,
 } from "./workloads/report.js";
-export { traceFrontier, traceFrontierConfigurations, traceFrontierPoints, replayPriced, type TraceFrontierRow } from "./workloads/trace-frontier.js";
+export { traceFrontier, traceFrontierConfigurations, traceFrontierPoints, replayPriced, type TraceFrontierRow, type TraceFrontierPriced, type TraceFrontierRefusal } from "./workloads/trace-frontier.js";
 export { resolveRun, RUN_DEFAULTS, type RunConfig } from "./sweep/config.js";
 export {
   messageSizeSpec, frontierSpec, frontierPlot, traceFrontierSpec, sweepSpec, sweepCpuSpec, cpuTitle, OKABE_ITO,

@@ -54,7 +54,7 @@ describe("run and sweep on every platform", () => {
     const parallel = cli("sweep", ...grid, "--threads", "2");
     expect(parallel.stderr).toBe("");
     expect(parallel.status).toBe(0);
-    const rows = JSON.parse(parallel.stdout) as Array<{ config: { platform: string } }>;
+    const rows = (JSON.parse(parallel.stdout) as { runs: Array<{ config: { platform: string } }> }).runs;
     expect(rows).toHaveLength(16);
     expect(new Set(rows.map((r) => r.config.platform))).toEqual(new Set(PLATFORMS));
     expect(cli("sweep", ...grid, "--serial").stdout).toBe(parallel.stdout);

@@ -77,6 +77,25 @@ describe("serve", () => {
     expect((await get(server.url, "/")).status).toBe(302);
   });
 
+  it("serves a trace worker whose module graph imports nothing by bare name (a worker has no import map)", async () => {
+    const seen = new Set<string>();
+    const bare: string[] = [];
+    const queue = ["/web/trace-worker.js"];
+    while (queue.length) {
+      const path = queue.shift()!;
+      if (seen.has(path)) continue;
+      seen.add(path);
+      const r = await get(server.url, path);
+      expect(r.status, path).toBe(200);
+      for (const [, spec] of r.body.toString("utf8").matchAll(/(?:^|\n)\s*(?:import|export)\b[^;]*?\bfrom\s*"([^"]+)"/g)) {
+        if (/^\.{1,2}\//.test(spec)) queue.push(new URL(spec, `http://x${path}`).pathname);
+        else bare.push(`${path} imports ${spec}`);
+      }
+    }
+    expect(seen.size).toBeGreaterThan(5);
+    expect(bare).toEqual([]);
+  });
+
   it("serves nothing else of the package: not package.json, sources, declarations, node_modules or .git", async () => {
     for (const path of [
       "/package.json", "/README.md", "/bindings/cli.ts", "/assembly/index.ts", "/lib/index.d.ts", "/lib/cli.d.ts", "/tsconfig.json",

@@ -230,7 +230,8 @@ export function replayTraceFile(file, name, platform) {
         worker.terminate();
         await renderVega($("trace-plot"), traceFrontierSpec(traceFrontierPoints(rows), name, platform));
         if (mine !== traceRun) return;
-        show(`replayed: ${name} on ${platform}, ${rows.length} configurations`);
+        const refused = rows.filter((r) => r.refused !== undefined).length;
+        show(`replayed: ${name} on ${platform}, ${rows.length - refused} configurations` + (refused ? ` (${refused} refused the trace)` : ""));
         resolve(rows);
       } else if (data.type === "error") {
         worker.terminate();
@@ -239,18 +240,23 @@ export function replayTraceFile(file, name, platform) {
       }
     };
     worker.onerror = (e) => {
-      show(`refused: ${name}: ${e.message}`);
+      // a module worker that fails to load reports an event without a message
+      show(`failed: ${name}: ${e.message ?? "the trace worker could not start"}`);
       resolve(null);
     };
     worker.postMessage({ module, file, platform });
   });
 }
 
+const escapeHtml = (t) => t.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+
 function renderTraceTable(rows) {
   const mib = (b) => (b === "all" ? "all" : `${(b / 2 ** 20).toFixed(2)} MiB`);
   const head = "<tr><th>environment</th><th>strategy</th><th>operations</th><th>cycles</th><th>no IOMMU</th><th>added / op</th>" +
     "<th>crossings</th><th>released-but-live peak</th><th>late DMAs reached</th><th>late DMAs blocked</th><th>reachable</th></tr>";
-  const body = rows.map((r) => `<tr data-config="${r.environment}/${r.strategy}"><td>${r.environment}</td><td>${r.strategy}</td><td>${r.operations}</td>` +
+  const body = rows.map((r) => r.refused !== undefined
+    ? `<tr data-config="${r.environment}/${r.strategy}"><td>${r.environment}</td><td>${r.strategy}</td><td colspan="9" class="refused">refused: ${escapeHtml(pageMessage(r.refused))}</td></tr>`
+    : `<tr data-config="${r.environment}/${r.strategy}"><td>${r.environment}</td><td>${r.strategy}</td><td>${r.operations}</td>` +
     `<td>${Math.round(r.cycles)}</td><td>${Math.round(r.cyclesNoIommu)}</td><td>${r.addedCyclesPerOp.toFixed(1)}</td><td>${r.crossings}</td>` +
     `<td>${r.exposure.releasedButLivePeak}</td><td>${r.exposure.dmaAfterRelease.reached}</td><td>${r.exposure.dmaAfterRelease.blocked}</td>` +
     `<td>${mib(r.exposure.reachableBytes)}</td></tr>`).join("");

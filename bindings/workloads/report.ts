@@ -4,9 +4,11 @@
 import type { IommuOptions } from "../config.js";
 import type { Iommu } from "../types.js";
 import { ENVIRONMENTS, type EnvironmentName } from "../sim/environments.js";
-import { MAPPING_STRATEGIES } from "../sim/strategies.js";
+import { whatIfStrategies } from "./compared-strategies.js";
 import { priceRing, type RingExposure } from "./dma-price.js";
 import { simulateRow, type Calibration, type DmaCounts, type MeasuredRow } from "./reproduction.js";
+
+export { whatIfStrategies };
 
 export interface Quad {
   offMbps: number;
@@ -108,10 +110,6 @@ export interface WhatIfRow {
   exposure: RingExposure;
 }
 
-/** The strategies the what-if compares in `environment`: every mapping strategy that applies there, and strict flushing. */
-export function whatIfStrategies(environment: EnvironmentName): string[] {
-  return [...MAPPING_STRATEGIES.filter((s) => s !== "grant-table" || environment === "xen-domU"), "straightforward+strict-flush"];
-}
 
 /** The same tables under each strategy, with the calibrated parameters: the study's "which we know how to fix". */
 export function whatIf(cal: Calibration, makeIommu: (o: IommuOptions) => Iommu, onProgress?: (done: number, total: number) => void): WhatIfRow[] {

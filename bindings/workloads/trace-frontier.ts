@@ -9,14 +9,25 @@ import type { PlatformName } from "../platforms.js";
 import { ENVIRONMENTS, type EnvironmentName } from "../sim/environments.js";
 import { replayThroughSimulation } from "../sim/replay.js";
 import { createSimulation, type SimPlatform, type SimulationReport } from "../sim/simulation.js";
-import type { ParsedTrace } from "../trace/parse.js";
+import { ConfigError } from "../errors.js";
+import { TraceError, type ParsedTrace } from "../trace/parse.js";
 import { traceCpus } from "../trace/replay.js";
 import type { FrontierPoint } from "../plot/specs.js";
-import { whatIfStrategies } from "./report.js";
+import { whatIfStrategies } from "./compared-strategies.js";
 
-export interface TraceFrontierRow {
+/** A configuration that cannot run this trace, and why (e.g. preallocated: a buffer outside the guest it maps). */
+export interface TraceFrontierRefusal {
   environment: EnvironmentName;
   strategy: string;
+  refused: string;
+}
+
+export type TraceFrontierRow = TraceFrontierPriced | TraceFrontierRefusal;
+
+export interface TraceFrontierPriced {
+  environment: EnvironmentName;
+  strategy: string;
+  refused?: undefined;
   /** Trace operations replayed (cpu switches included). */
   operations: number;
   /** Cycles of every party for the whole trace, IOMMU on and with no IOMMU. */
@@ -45,7 +56,9 @@ export function traceFrontierConfigurations(): Array<{ environment: EnvironmentN
 
 /**
  * Replays `trace` on `platform` under every strategy of the what-if table in every environment;
- * `onRow` sees each row as it is done (the page streams them to the table and the plot).
+ * `onRow` sees each row as it is done (the page streams them to the table and the plot). A
+ * configuration that refuses the trace gives a refusal row; a trace that even the run without an
+ * IOMMU refuses (a malformed or out-of-sequence line) is refused as a whole, with that error.
  */
 export function traceFrontier(
   trace: ParsedTrace, platform: PlatformName, makeIommu: (o: IommuOptions) => Iommu,
@@ -56,9 +69,18 @@ export function traceFrontier(
   const rows: TraceFrontierRow[] = [];
   for (const { environment, strategy } of configurations) {
     if (!baseline.has(environment)) baseline.set(environment, replayPriced(trace, "none", "straightforward", environment, makeIommu).report.cycles.total);
-    const { report, operations } = replayPriced(trace, platform, strategy, environment, makeIommu);
+    let priced: ReturnType<typeof replayPriced>;
+    try {
+      priced = replayPriced(trace, platform, strategy, environment, makeIommu);
+    } catch (e) {
+      if (!(e instanceof TraceError || e instanceof ConfigError)) throw e;
+      rows.push({ environment, strategy, refused: e.message });
+      onRow?.(rows[rows.length - 1], rows.length, configurations.length);
+      continue;
+    }
+    const { report, operations } = priced;
     const cyclesNoIommu = baseline.get(environment)!;
-    const row: TraceFrontierRow = {
+    const row: TraceFrontierPriced = {
       environment, strategy, operations,
       cycles: report.cycles.total,
       cyclesNoIommu,
@@ -74,7 +96,7 @@ export function traceFrontier(
 
 /** The rows as points of the price-of-safety frontier. */
 export function traceFrontierPoints(rows: TraceFrontierRow[]): FrontierPoint[] {
-  return rows.map((r) => {
+  return rows.filter((r): r is TraceFrontierPriced => r.refused === undefined).map((r) => {
     const late = r.exposure.dmaAfterRelease;
     return {
       environment: r.environment, strategy: r.strategy, price: r.addedCyclesPerOp, reachableBytes: r.exposure.reachableBytes,
