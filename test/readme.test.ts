@@ -65,6 +65,7 @@ describe("README commands", () => {
     dir = mkdtempSync(join(tmpdir(), "iommu-sim-readme-"));
     for (const name of readdirSync(root)) if (name !== ".git" && name !== "test-output") symlinkSync(join(root, name), join(dir, name));
     const top = (await run(process.execPath, ["lib/cli.js", "--help"], { cwd: root })).stdout;
+    help.set("", new Set(flagsIn(top.split(/^Commands:$/m)[0]))); // the program's own (--version)
     const commands = [...top.split(/^Commands:$/m)[1].matchAll(/^ {2}([a-z][\w-]*)/gm)].map((m) => m[1]).filter((c) => c !== "help");
     for (const c of commands) help.set(c, new Set(flagsIn((await run(process.execPath, ["lib/cli.js", c, "--help"], { cwd: root })).stdout)));
   });
