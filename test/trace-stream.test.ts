@@ -221,6 +221,28 @@ describe("binary traces", () => {
     );
   });
 
+  it("a binary trace gives the sink the very records its text gives (property)", async () => {
+    const { replayStreamOnto } = await import("../bindings/trace/stream.js");
+    /** A sink that keeps every record it is given (results all 0). */
+    const recording = () => {
+      const words: number[] = [];
+      const ops = new Uint32Array(8192 * 4);
+      return { words, sink: { ops, results: new Int32Array(8192), capacity: 8192, run: (n: number) => void words.push(...ops.subarray(0, 4 * n)) } };
+    };
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 2 ** 31 }), async (seed) => {
+        const text = await convert(enc.encode(randomTrace(600, seed, 2, 2 ** 40)), "text");
+        const bin = await convert(text, "binary");
+        const a = recording();
+        const b = recording();
+        await replayStreamOnto([text], a.sink, { handles: 1 << 16, cpus: 64, perCpu: false });
+        await replayStreamOnto([bin], b.sink, { handles: 1 << 16, cpus: 64, perCpu: false });
+        expect(b.words).toEqual(a.words);
+      }),
+      { numRuns: 20 },
+    );
+  });
+
   it("carries physical addresses up to 2^53 (page numbers past 32 bits)", async () => {
     const text = enc.encode("map a 1fffffffffffff 1 to-device\nmap_sg s bidirectional 123456789abcd:8 5000:4096\n");
     const back = Buffer.from(await convert(await convert(text, "binary"), "text")).toString();

@@ -111,6 +111,27 @@ export class TraceRunner implements TraceConsumer {
     this.n = putMap(this.ops, this.n, h, phys, bytes, dir);
   }
 
+  mapPacked(id: TraceId, w0: number, w2: number, bytes: number, phys: number, line: number): void {
+    this.room(1);
+    const slot = this.slotOf(id);
+    let h: number;
+    try {
+      h = this.table.bind(slot, KIND_SINGLE, 1, id);
+    } catch (e) {
+      return this.refuse(e, line, "map", id);
+    }
+    this.table.lengths[h] = bytes;
+    this.recPhys[this.n] = phys;
+    this.recBytes[this.n] = bytes;
+    this.note(id, line);
+    // the binary format's map record is putMap's record with the id for the handle (tested)
+    const o = this.n++ << 2;
+    this.ops[o] = w0;
+    this.ops[o + 1] = h;
+    this.ops[o + 2] = w2;
+    this.ops[o + 3] = bytes;
+  }
+
   alloc(id: TraceId, bytes: number, line: number): void {
     this.room(1);
     const slot = this.slotOf(id);
