@@ -13,6 +13,7 @@ import { registerReproduce } from "./cli/reproduce.js";
 import { registerRun } from "./cli/run.js";
 import { registerServe } from "./cli/serve.js";
 import { registerSweep } from "./cli/sweep.js";
+import { registerTrace } from "./cli/trace.js";
 
 const EXIT_BAD_INPUT = 1;
 const EXIT_INTERNAL = 2;
@@ -31,6 +32,7 @@ registerSweep(program);
 registerAllocators(program);
 registerServe(program);
 registerCalibrate(program);
+registerTrace(program);
 
 // a reader that stops early (| head) ends the output, not the run with a stack trace
 process.stdout.on("error", (e: NodeJS.ErrnoException) => {

@@ -26,7 +26,7 @@ export type { TraceConsumer, TraceId } from "./trace/consumer.js";
 export { BinaryTraceReader, BinaryTraceWriter, isBinaryTrace, BINARY_MAGIC, BINARY_VERSION } from "./trace/binary.js";
 export { TextTraceReader, MAX_LINE_BYTES } from "./trace/text-reader.js";
 export { TextTraceWriter } from "./trace/text-writer.js";
-export { generateTrace, TRACE_WORKLOADS, type GenerateOptions, type TraceWorkload } from "./trace/generate.js";
+export { generateTrace, generateInSteps, TRACE_WORKLOADS, type GenerateOptions, type TraceWorkload } from "./trace/generate.js";
 export { createSimulation, Simulation, OP_KINDS, type SimulationOptions, type SimulationReport, type SimPlatform, type OpKind } from "./sim/simulation.js";
 export { DEFAULT_PROFILE, validateProfile, type CostProfile } from "./sim/cost-profile.js";
 export { ENVIRONMENTS, ENVIRONMENT_PRESETS, type EnvironmentName, type Environment, type Party } from "./sim/environments.js";

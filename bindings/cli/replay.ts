@@ -1,6 +1,7 @@
 // `iommu-sim replay`: a DMA trace through a simulated IOMMU; with a strategy, environment or
 // profile, the priced run.
 
+import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { type Command, Option } from "commander";
 import { ALLOCATORS, COUNTER_NAMES, FLUSH_POLICIES, type AllocatorName, type FlushPolicyName } from "../abi.js";
@@ -13,10 +14,12 @@ import { ENVIRONMENTS, type EnvironmentName } from "../sim/environments.js";
 import { replayThroughSimulation } from "../sim/replay.js";
 import type { SimPlatform } from "../sim/setup.js";
 import { STRATEGIES } from "../sim/strategies.js";
-import { parseTrace } from "../trace/parse.js";
-import { replayTrace, traceCpus } from "../trace/replay.js";
+import { traceChunks } from "../io/trace-source.js";
+import type { ParsedTrace } from "../trace/parse.js";
+import { traceCpus } from "../trace/replay.js";
+import { collectTrace, replayTraceStream } from "../trace/stream.js";
 import { jsonOutput } from "./json.js";
-import { cacheGeometry, readTrace, wholeNumber } from "./options.js";
+import { cacheGeometry, wholeNumber } from "./options.js";
 
 interface ReplayFlags {
   platform: PlatformName | "none";
@@ -34,10 +37,44 @@ interface ReplayFlags {
   json?: boolean;
 }
 
-function replay(file: string, flags: ReplayFlags): void {
-  const trace = parseTrace(readTrace("TRACE", file), { lenient: flags.lenient });
+/** Stdout for a streamed run: held until 1 MiB (a short run that fails prints nothing), then written as it comes, at the pace stdout takes it. */
+class StreamedOutput {
+  private parts: string[] = [];
+  private size = 0;
+  private streaming = false;
+
+  line(s: string): void {
+    this.parts.push(s);
+    this.size += s.length + 1;
+    if (this.size >= 1 << 20) {
+      this.streaming = true;
+      this.flush();
+    }
+  }
+
+  flush(): void {
+    if (this.parts.length === 0) return;
+    process.stdout.write(this.parts.join("\n") + "\n");
+    this.parts = [];
+    this.size = 0;
+  }
+
+  /** Waits while stdout's buffer is full (a slow reader must not make the output pile up in memory). */
+  async drain(): Promise<void> {
+    if (this.streaming && process.stdout.writableNeedDrain) await once(process.stdout, "drain");
+  }
+}
+
+async function* paced(chunks: AsyncIterable<Uint8Array>, out: StreamedOutput): AsyncGenerator<Uint8Array> {
+  for await (const c of chunks) {
+    yield c;
+    await out.drain();
+  }
+}
+
+async function replay(file: string, flags: ReplayFlags): Promise<void> {
   if (flags.strategy !== undefined || flags.environment !== undefined || flags.profile !== undefined || flags.platform === "none") {
-    simulate(trace, flags);
+    simulate(await collectTrace(traceChunks(file), { lenient: flags.lenient }), flags);
     return;
   }
   const options: IommuOptions = { platform: flags.platform };
@@ -45,7 +82,17 @@ function replay(file: string, flags: ReplayFlags): void {
   if (flags.cache !== undefined) options.cache = flags.cache;
   if (flags.flushPolicy !== undefined) options.flushPolicy = flags.flushPolicy;
   if (flags.allocator !== undefined) options.allocator = flags.allocator;
-  const result = replayTrace(trace, (sizing) => createIommu({ ...options, ...sizing, cpus: flags.cpus ?? sizing.cpus }), { lenient: flags.lenient });
+  const out = new StreamedOutput();
+  const emit = flags.emit === "addresses";
+  const result = await replayTraceStream(
+    paced(traceChunks(file), out),
+    (sizing) => createIommu({ ...options, ...sizing, cpus: flags.cpus ?? sizing.cpus }),
+    {
+      lenient: flags.lenient,
+      collectAddresses: emit && flags.json,
+      onAddress: emit && !flags.json ? (id, _line, dma) => out.line(`${id} ${dma === null ? "error" : dma.map((d) => "0x" + d.toString(16)).join(" ")}`) : undefined,
+    },
+  );
 
   if (flags.json) {
     process.stdout.write(jsonOutput("replay", {
@@ -54,21 +101,15 @@ function replay(file: string, flags: ReplayFlags): void {
       skipped: result.skipped,
       ignoredEvents: result.ignored,
       stats: result.stats,
-      ...(flags.emit === "addresses" ? { addresses: result.addresses } : {}),
+      ...(emit ? { addresses: result.addresses } : {}),
     }));
     return;
   }
-  const out: string[] = [];
-  if (flags.emit === "addresses") {
-    for (const a of result.addresses) {
-      out.push(`${a.id} ${a.dma === null ? "error" : a.dma.map((d) => "0x" + d.toString(16)).join(" ")}`);
-    }
-  }
-  for (const name of COUNTER_NAMES) out.push(`${name} ${result.stats[name]}`);
-  out.push(`operations ${result.operations}`);
-  out.push(`skipped ${result.skipped.length}`);
-  if (result.ignored) out.push(`ignoredEvents ${result.ignored}`);
-  process.stdout.write(out.join("\n") + "\n");
+  for (const name of COUNTER_NAMES) out.line(`${name} ${result.stats[name]}`);
+  out.line(`operations ${result.operations}`);
+  out.line(`skipped ${result.skipped.length}`);
+  if (result.ignored) out.line(`ignoredEvents ${result.ignored}`);
+  out.flush();
   for (const s of result.skipped) process.stderr.write(`skipped line ${s.line}: ${s.reason}: ${s.text.trim()}\n`);
 }
 
@@ -84,7 +125,7 @@ function loadProfile(file: string | undefined): CostProfile {
 }
 
 /** replay with --strategy / --environment / --profile (or --platform none): the priced run. */
-function simulate(trace: ReturnType<typeof parseTrace>, flags: ReplayFlags): void {
+function simulate(trace: ParsedTrace, flags: ReplayFlags): void {
   const iommu: Omit<IommuOptions, "platform" | "flushPolicy"> = {};
   if (flags.tableSize !== undefined) iommu.tableSize = flags.tableSize;
   if (flags.cache !== undefined) iommu.cache = flags.cache;
@@ -131,7 +172,7 @@ export function registerReplay(program: Command): void {
   program
     .command("replay")
     .description("Replay a DMA trace (native format or the kernel's dma: tracepoint text) through a simulated IOMMU")
-    .argument("<TRACE>", "trace file")
+    .argument("<TRACE>", 'trace file: native text, kernel dma: tracepoint text or binary, optionally gzipped; "-" reads stdin')
     .addOption(new Option("--platform <name>", 'IOMMU and driver era ("none": no IOMMU, DMA address = physical)').choices([...PLATFORMS, "none"]).makeOptionMandatory())
     .option("--strategy <s>", `mapping strategy, optionally +deferred-flush|+strict-flush: ${STRATEGIES.join(", ")} (prices the run)`)
     .addOption(new Option("--environment <e>", "who runs the driver and programs the IOMMU (prices the run)").choices(ENVIRONMENTS))

@@ -118,6 +118,7 @@ export class BinaryTraceReader {
     if (!LITTLE_ENDIAN_HOST) swap32(this.work.subarray(at, avail), avail - at);
     const w = this.words;
     const out = this.out;
+    const packed = out.mapPacked !== undefined;
     while (at + RECORD_BYTES <= avail) {
       const i = at >> 2;
       const w0 = w[i];
@@ -132,7 +133,8 @@ export class BinaryTraceReader {
             this.bad(line, at, arg > 2 ? `direction ${arg}; expected 0, 1 or 2` : w[i + 3] === 0 ? "bytes 0; expected 1 or more" : "physical address beyond 2^53");
             break;
           }
-          out.map(w[i + 1], phys, w[i + 3], arg, line);
+          if (packed) out.mapPacked!(w[i + 1], w0, w[i + 2], w[i + 3], phys, line);
+          else out.map(w[i + 1], phys, w[i + 3], arg, line);
           break;
         }
         case OP_UNMAP: out.unmap(w[i + 1], line); break;

@@ -22,6 +22,12 @@ export interface TraceConsumer {
   cpu(cpu: number, line: number): void;
   /** Binary traces: number `id` is shown (and written as text) as `name` from now on. */
   name(id: number, name: string): void;
+  /**
+   * Optional: a map whose batch-record words the binary format already holds (w0 = op | dir << 4
+   * | page offset << 8 | pfn bits 32…43 << 20, w2 = pfn bits 0…31): a sink of batch records
+   * copies them as they are. Readers call map() when it is absent.
+   */
+  mapPacked?(id: TraceId, w0: number, w2: number, bytes: number, phys: number, line: number): void;
   /** A malformed line skipped under lenient. */
   skip(line: number, text: string, reason: string): void;
   /** A tracepoint event that changes no mapping (dma_sync_*, a failed map). */

@@ -31,6 +31,16 @@ const SHORT_SLOTS = 64;
 
 /** Writes the workload's first `ops` operations to `out`; returns how many it wrote. */
 export function generateTrace(out: TraceConsumer, options: GenerateOptions): number {
+  let written = 0;
+  for (const n of generateInSteps(out, options)) written = n;
+  return written;
+}
+
+/** Operations between the pauses of generateInSteps (a writer can wait for its output there). */
+const PAUSE_EVERY = 1 << 16;
+
+/** generateTrace in steps: yields the operations written so far every ~65 536 and at the end. */
+export function* generateInSteps(out: TraceConsumer, options: GenerateOptions): Generator<number> {
   const { workload, ops } = options;
   if (!TRACE_WORKLOADS.includes(workload)) throw new ConfigError("workload", workload, `one of ${TRACE_WORKLOADS.join(", ")}`);
   const spec = WORKLOAD_PARAM[workload];
@@ -53,6 +63,7 @@ export function generateTrace(out: TraceConsumer, options: GenerateOptions): num
   };
   let pfn = FIRST_PFN;
   let written = 0;
+  let pause = PAUSE_EVERY;
   const phys = new Float64Array(SG_MAX_BURST);
   const bytes = new Float64Array(SG_MAX_BURST).fill(IO_PAGE_SIZE);
   const live = new Uint8Array(workload === "mixed" ? SHORT_SLOTS + param : param);
@@ -91,6 +102,7 @@ export function generateTrace(out: TraceConsumer, options: GenerateOptions): num
     for (let head = 0; written < ops; head = head + 1 === param ? 0 : head + 1) {
       drain(head);
       if (written < ops) fill(head, 1);
+      if (written >= pause) yield (pause += PAUSE_EVERY, written);
     }
   } else if (workload === "storage-sg") {
     for (let i = 0; i < param && written < ops; i++) fillSg(i, 1 + below(SG_MAX_BURST));
@@ -98,6 +110,7 @@ export function generateTrace(out: TraceConsumer, options: GenerateOptions): num
       const i = below(param);
       drainSg(i);
       if (written < ops) fillSg(i, 1 + below(SG_MAX_BURST));
+      if (written >= pause) yield (pause += PAUSE_EVERY, written);
     }
   } else {
     for (let i = 0; i < SHORT_SLOTS && written < ops; i++) fill(i, 1 + below(4));
@@ -107,7 +120,8 @@ export function generateTrace(out: TraceConsumer, options: GenerateOptions): num
       const i = long ? SHORT_SLOTS + below(param) : below(SHORT_SLOTS);
       drain(i);
       if (written < ops) fill(i, 1 + below(long ? 16 : 4));
+      if (written >= pause) yield (pause += PAUSE_EVERY, written);
     }
   }
-  return written;
+  yield written;
 }

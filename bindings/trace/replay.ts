@@ -2,7 +2,7 @@
 // every unmap names a live mapping), the core applies the records in batches.
 
 import { BAD_RECORD, IO_PAGE_SIZE, SG_MAX, type Stats } from "../abi.js";
-import { isPerCpu, type IommuOptions } from "../config.js";
+import { isPerCpu, type IommuOptions, type ResolvedConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
 import { checkBuffer } from "../inputs.js";
 import { DIR, putAccess, putAlloc, putCpu, putFree, putMap, putMapSg, putUnmap, putUnmapSg } from "../records.js";
@@ -134,10 +134,10 @@ function opText(op: TraceOp): string {
 }
 
 /** Why the core refused an operation's record (BAD_RECORD): the API's own words for it. */
-function refusal(op: TraceOp, iommu: Iommu): string {
+export function refusal(op: TraceOp, config: ResolvedConfig): string {
   try {
-    if (op.kind === "map") checkBuffer("phys", "bytes", op.phys, op.bytes, iommu.config);
-    if (op.kind === "map_sg") op.segments.forEach((s, k) => checkBuffer(`segment ${k + 1} phys`, `segment ${k + 1} bytes`, s.phys, s.bytes, iommu.config));
+    if (op.kind === "map") checkBuffer("phys", "bytes", op.phys, op.bytes, config);
+    if (op.kind === "map_sg") op.segments.forEach((s, k) => checkBuffer(`segment ${k + 1} phys`, `segment ${k + 1} bytes`, s.phys, s.bytes, config));
   } catch (e) {
     if (e instanceof ConfigError) return e.message;
     throw e;
@@ -194,7 +194,7 @@ export function replayTrace(
       // (a cpu beyond those modelled is refused by the core; only per-CPU models need it, checked above)
       if (results[r] === BAD_RECORD && op.kind !== "cpu") {
         // the core refused the record and changed nothing: say why, as the API would
-        const reason = refusal(op, iommu);
+        const reason = refusal(op, iommu.config);
         if (!options.lenient) throw new TraceError(op.line, opText(op), reason);
         skipped.push({ line: op.line, text: opText(op), reason });
         r += records;

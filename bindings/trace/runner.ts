@@ -3,13 +3,13 @@
 // simulation), run every time the batch fills. Ids become handles here (handles.ts), checked in
 // sequence exactly as the whole-file replay (replay.ts) checks them, with the same messages.
 
-import { IO_PAGE_SIZE, SG_MAX } from "../abi.js";
+import { BAD_RECORD, IO_PAGE_SIZE, SG_MAX } from "../abi.js";
 import { ConfigError } from "../errors.js";
 import { putAccess, putAlloc, putCpu, putFree, putMap, putMapSg, putUnmap, putUnmapSg } from "../records.js";
 import type { BatchArea } from "../types.js";
 import type { TraceConsumer, TraceId } from "./consumer.js";
 import { HandleTable, KIND_COHERENT, KIND_SG, KIND_SINGLE, OutOfSequence } from "./handles.js";
-import { TraceError, type SkippedLine } from "./parse.js";
+import { TraceError, type SkippedLine, type TraceOp } from "./parse.js";
 
 export interface RunnerOptions {
   /** Handles in the sink's handle table. */
@@ -25,14 +25,22 @@ export interface RunnerOptions {
   onAddress?: (id: string, line: number, dma: number[] | null) => void;
   /** "line" (text) or "record" (binary) in error messages. */
   unit?: string;
+  /** Why the sink refused a record (BAD_RECORD), given the operation. @default a generic reason */
+  refusal?: (op: TraceOp) => string;
 }
 
 const OP_MASK = 15;
 /** Binary ids below this are looked up in a dense table (trace generate numbers ids by slot). */
 const DENSE_IDS = 1 << 20;
 const OP_MAP = 1;
+const OP_UNMAP = 2;
 const OP_MAP_SG = 3;
+const OP_UNMAP_SG = 5;
 const OP_ALLOC = 6;
+const OP_FREE = 7;
+const OP_ACCESS = 8;
+const OP_CPU = 9;
+const VERB: Record<number, TraceOp["kind"]> = { [OP_MAP]: "map", [OP_UNMAP]: "unmap", [OP_MAP_SG]: "map_sg", [OP_UNMAP_SG]: "unmap_sg", [OP_ALLOC]: "alloc", [OP_FREE]: "free", [OP_ACCESS]: "access" };
 
 export class TraceRunner implements TraceConsumer {
   /** Operations applied (cpu switches excluded), as replay.ts counts them. */
@@ -52,9 +60,11 @@ export class TraceRunner implements TraceConsumer {
   private readonly capacity: number;
   private n = 0;
   private readonly seg: Array<{ phys: number; bytes: number }> = [];
-  /** Ids and lines of the addressed records of the pending batch, in record order. */
-  private addrIds: TraceId[] = [];
-  private addrLines: number[] = [];
+  /** Per record of the pending batch: its trace id and line, and (map, sg elements) phys and bytes. */
+  private readonly recId: TraceId[];
+  private readonly recLine: Float64Array;
+  private readonly recPhys: Float64Array;
+  private readonly recBytes: Float64Array;
   private readonly track: boolean;
   private readonly unit: string;
 
@@ -63,6 +73,10 @@ export class TraceRunner implements TraceConsumer {
     this.ops = sink.ops;
     this.capacity = sink.capacity;
     this.track = options.onAddress !== undefined;
+    this.recId = new Array<TraceId>(sink.capacity);
+    this.recLine = new Float64Array(sink.capacity);
+    this.recPhys = new Float64Array(sink.capacity);
+    this.recBytes = new Float64Array(sink.capacity);
     this.unit = options.unit ?? "line";
     this.table = new HandleTable({
       handles: options.handles,
@@ -91,8 +105,31 @@ export class TraceRunner implements TraceConsumer {
       return this.refuse(e, line, "map", id);
     }
     this.table.lengths[h] = bytes;
+    this.recPhys[this.n] = phys;
+    this.recBytes[this.n] = bytes;
+    this.note(id, line);
     this.n = putMap(this.ops, this.n, h, phys, bytes, dir);
-    this.addressed(id, line);
+  }
+
+  mapPacked(id: TraceId, w0: number, w2: number, bytes: number, phys: number, line: number): void {
+    this.room(1);
+    const slot = this.slotOf(id);
+    let h: number;
+    try {
+      h = this.table.bind(slot, KIND_SINGLE, 1, id);
+    } catch (e) {
+      return this.refuse(e, line, "map", id);
+    }
+    this.table.lengths[h] = bytes;
+    this.recPhys[this.n] = phys;
+    this.recBytes[this.n] = bytes;
+    this.note(id, line);
+    // the binary format's map record is putMap's record with the id for the handle (tested)
+    const o = this.n++ << 2;
+    this.ops[o] = w0;
+    this.ops[o + 1] = h;
+    this.ops[o + 2] = w2;
+    this.ops[o + 3] = bytes;
   }
 
   alloc(id: TraceId, bytes: number, line: number): void {
@@ -105,8 +142,8 @@ export class TraceRunner implements TraceConsumer {
       return this.refuse(e, line, "alloc", id);
     }
     this.table.lengths[h] = bytes;
+    this.note(id, line);
     this.n = putAlloc(this.ops, this.n, h, bytes);
-    this.addressed(id, line);
   }
 
   mapSg(id: TraceId, dir: number, phys: Float64Array, bytes: Float64Array, count: number, line: number): void {
@@ -125,10 +162,12 @@ export class TraceRunner implements TraceConsumer {
       seg[k].phys = phys[k];
       seg[k].bytes = bytes[k];
       this.table.lengths[h + k] = bytes[k];
+      this.recPhys[this.n + 1 + k] = phys[k];
+      this.recBytes[this.n + 1 + k] = bytes[k];
     }
     seg.length = count;
+    this.note(id, line);
     this.n = putMapSg(this.ops, this.n, h, seg, dir);
-    this.addressed(id, line);
   }
 
   unmap(id: TraceId, line: number): void {
@@ -139,8 +178,8 @@ export class TraceRunner implements TraceConsumer {
     } catch (e) {
       return this.refuse(e, line, "unmap", id);
     }
+    this.note(id, line);
     this.n = putUnmap(this.ops, this.n, h);
-    this.operations++;
   }
 
   free(id: TraceId, line: number): void {
@@ -151,8 +190,8 @@ export class TraceRunner implements TraceConsumer {
     } catch (e) {
       return this.refuse(e, line, "free", id);
     }
+    this.note(id, line);
     this.n = putFree(this.ops, this.n, h);
-    this.operations++;
   }
 
   unmapSg(id: TraceId, line: number): void {
@@ -164,8 +203,8 @@ export class TraceRunner implements TraceConsumer {
     } catch (e) {
       return this.refuse(e, line, "unmap_sg", id);
     }
+    this.note(id, line);
     this.n = putUnmapSg(this.ops, this.n, h, this.table.elements(slot!));
-    this.operations++;
   }
 
   access(id: TraceId, offset: number, bytes: number, write: boolean, line: number): void {
@@ -176,8 +215,8 @@ export class TraceRunner implements TraceConsumer {
     } catch (e) {
       return this.refuse(e, line, "access", id);
     }
+    this.note(id, line);
     this.n = putAccess(this.ops, this.n, t.accessHandle, t.accessOffset, bytes, write);
-    this.operations++;
   }
 
   cpu(cpu: number, line: number): void {
@@ -227,12 +266,11 @@ export class TraceRunner implements TraceConsumer {
     else this.ids.delete(id);
   }
 
-  private addressed(id: TraceId, line: number): void {
+  /** The operation about to take record n (an operation that counts, as replay.ts counts them). */
+  private note(id: TraceId, line: number): void {
     this.operations++;
-    if (this.track) {
-      this.addrIds.push(id);
-      this.addrLines.push(line);
-    }
+    this.recId[this.n] = id;
+    this.recLine[this.n] = line;
   }
 
   private refuse(e: unknown, line: number, verb: string, id: TraceId): void {
@@ -252,33 +290,53 @@ export class TraceRunner implements TraceConsumer {
     this.sink.run(n);
     this.batches++;
     this.n = 0;
-    if (this.track) this.report(n);
+    this.report(n);
   }
 
-  /** Hands each addressed record's result to onAddress (dma = page × 4096 + the record's page offset). */
+  /**
+   * After a batch: records the sink refused (BAD_RECORD: it changed nothing) are errors, or
+   * skipped under lenient, as replay.ts has them; every other map / map_sg / alloc goes to
+   * onAddress (dma = page × 4096 + the record's page offset).
+   */
   private report(n: number): void {
     const { ops } = this;
     const results = this.sink.results;
-    const onAddress = this.options.onAddress!;
-    let a = 0;
+    const onAddress = this.options.onAddress;
     for (let i = 0; i < n; i++) {
       const w0 = ops[i << 2];
       const op = w0 & OP_MASK;
-      if (op === OP_MAP || op === OP_ALLOC) {
+      const count = op === OP_MAP_SG ? ops[(i << 2) + 2] : 0;
+      if (results[i] === BAD_RECORD && op !== OP_CPU) {
+        this.refused(i, op, count);
+      } else if (this.track && (op === OP_MAP || op === OP_ALLOC)) {
         const r = results[i];
-        onAddress(this.show(this.addrIds[a]), this.addrLines[a++], r < 0 ? null : [r * IO_PAGE_SIZE + (op === OP_MAP ? (w0 >>> 8) & 0xfff : 0)]);
-      } else if (op === OP_MAP_SG) {
-        const count = ops[(i << 2) + 2];
+        onAddress!(this.show(this.recId[i]), this.recLine[i], r < 0 ? null : [r * IO_PAGE_SIZE + (op === OP_MAP ? (w0 >>> 8) & 0xfff : 0)]);
+      } else if (this.track && op === OP_MAP_SG) {
         let dma: number[] | null = null;
         if (results[i] !== 0) {
           dma = new Array<number>(count);
           for (let k = 0; k < count; k++) dma[k] = results[i + 1 + k] * IO_PAGE_SIZE + ((ops[(i + 1 + k) << 2] >>> 8) & 0xfff);
         }
-        onAddress(this.show(this.addrIds[a]), this.addrLines[a++], dma);
-        i += count;
+        onAddress!(this.show(this.recId[i]), this.recLine[i], dma);
       }
+      i += count;
     }
-    this.addrIds = [];
-    this.addrLines = [];
+  }
+
+  private refused(i: number, op: number, count: number): void {
+    const id = this.show(this.recId[i]);
+    const line = this.recLine[i];
+    const kind = VERB[op];
+    const text = `${kind} ${id}`;
+    let reason = "the core refused this operation's batch record";
+    if (this.options.refusal) {
+      const described: TraceOp =
+        op === OP_MAP ? { kind: "map", id, phys: this.recPhys[i], bytes: this.recBytes[i], dir: "bidirectional", line }
+        : op === OP_MAP_SG ? { kind: "map_sg", id, dir: "bidirectional", segments: Array.from({ length: count }, (_, k) => ({ phys: this.recPhys[i + 1 + k], bytes: this.recBytes[i + 1 + k] })), line }
+        : ({ kind, id, line } as TraceOp);
+      reason = this.options.refusal(described);
+    }
+    if (!this.options.lenient) throw new TraceError(line, text, reason, this.unit);
+    this.skipped.push({ line, text, reason });
   }
 }

@@ -8,7 +8,7 @@ import type { BatchArea, Iommu } from "../types.js";
 import { BinaryTraceReader, BINARY_MAGIC, isBinaryTrace } from "./binary.js";
 import type { TraceConsumer, TraceId } from "./consumer.js";
 import { MAX_TRACE_CPU, type ParsedTrace, type SkippedLine, type TraceOp } from "./parse.js";
-import type { MappedAddress } from "./replay.js";
+import { refusal, type MappedAddress } from "./replay.js";
 import { TraceRunner, type RunnerOptions } from "./runner.js";
 import { TextTraceReader } from "./text-reader.js";
 
@@ -94,7 +94,7 @@ export async function collectTrace(chunks: AsyncIterable<Uint8Array> | Iterable<
   return { ops, skipped, ignored };
 }
 
-export interface StreamReplayOptions {
+export interface StreamReplayOptions extends Pick<RunnerOptions, "refusal"> {
   lenient?: boolean;
   /** Released ids kept reachable for access-after-unmap. @default 65536 */
   releasedWindow?: number;
@@ -127,7 +127,9 @@ export async function replayStreamOnto(
   await pump(chunks, reader);
   const r = runner!;
   r.finish();
-  return { format: reader.format!, operations: r.operations, skipped: r.skipped, ignored: r.ignored, batches: r.batches };
+  // in line order, as replay.ts gives them (a refused record is found when its batch runs)
+  const skipped = r.skipped.sort((a, b) => a.line - b.line);
+  return { format: reader.format!, operations: r.operations, skipped, ignored: r.ignored, batches: r.batches };
 }
 
 /** The streamed replay's handle table and batch: large enough for any realistic live set. */
@@ -162,6 +164,7 @@ export async function replayTraceStream(
     handles: iommu.config.maxHandles,
     cpus: iommu.config.cpus,
     perCpu: isPerCpu(iommu.config),
+    refusal: (op) => refusal(op, iommu.config),
   });
   return { ...r, stats: iommu.stats(), addresses };
 }
