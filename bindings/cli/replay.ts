@@ -11,13 +11,10 @@ import { createIommu, createPricedSimulation } from "../node.js";
 import { PLATFORMS, type PlatformName } from "../platforms.js";
 import { DEFAULT_PROFILE, validateProfile, type CostProfile } from "../sim/cost-profile.js";
 import { ENVIRONMENTS, type EnvironmentName } from "../sim/environments.js";
-import { replayThroughSimulation } from "../sim/replay.js";
 import type { SimPlatform } from "../sim/setup.js";
 import { STRATEGIES } from "../sim/strategies.js";
 import { traceChunks } from "../io/trace-source.js";
-import type { ParsedTrace } from "../trace/parse.js";
-import { traceCpus } from "../trace/replay.js";
-import { collectTrace, replayTraceStream } from "../trace/stream.js";
+import { replayStreamOnto, replayTraceStream, STREAM_SIZING } from "../trace/stream.js";
 import { jsonOutput } from "./json.js";
 import { cacheGeometry, wholeNumber } from "./options.js";
 
@@ -74,7 +71,7 @@ async function* paced(chunks: AsyncIterable<Uint8Array>, out: StreamedOutput): A
 
 async function replay(file: string, flags: ReplayFlags): Promise<void> {
   if (flags.strategy !== undefined || flags.environment !== undefined || flags.profile !== undefined || flags.platform === "none") {
-    simulate(await collectTrace(traceChunks(file), { lenient: flags.lenient }), flags);
+    await simulate(file, flags);
     return;
   }
   const options: IommuOptions = { platform: flags.platform };
@@ -125,12 +122,12 @@ function loadProfile(file: string | undefined): CostProfile {
 }
 
 /** replay with --strategy / --environment / --profile (or --platform none): the priced run. */
-function simulate(trace: ParsedTrace, flags: ReplayFlags): void {
-  const iommu: Omit<IommuOptions, "platform" | "flushPolicy"> = {};
+async function simulate(file: string, flags: ReplayFlags): Promise<void> {
+  const iommu: Omit<IommuOptions, "platform" | "flushPolicy"> = { ...STREAM_SIZING };
   if (flags.tableSize !== undefined) iommu.tableSize = flags.tableSize;
   if (flags.cache !== undefined) iommu.cache = flags.cache;
   if (flags.allocator !== undefined) iommu.allocator = flags.allocator;
-  iommu.cpus = flags.cpus ?? traceCpus(trace);
+  if (flags.cpus !== undefined) iommu.cpus = flags.cpus;
   if (flags.flushPolicy !== undefined) throw new ConfigError("--flush-policy", flags.flushPolicy, "to be left out with --strategy: use deferred-flush or strict-flush in the strategy");
   const sim = createPricedSimulation({
     platform: flags.platform as SimPlatform,
@@ -140,7 +137,12 @@ function simulate(trace: ParsedTrace, flags: ReplayFlags): void {
     iommu,
     batchSize: flags.batchSize,
   });
-  const r = replayThroughSimulation(trace, sim, flags.lenient);
+  const { cpus, perCpu } = sim.cpus;
+  const streamed = await replayStreamOnto(traceChunks(file), sim.batch, {
+    handles: sim.handles, cpus, perCpu, lenient: flags.lenient, refusal: (_op, result) => sim.refusal(result),
+  });
+  sim.finish();
+  const r = { report: sim.report(), operations: streamed.operations, skipped: streamed.skipped };
   if (flags.json) {
     process.stdout.write(jsonOutput("replay-priced", { ...r.report, operations: r.operations, skipped: r.skipped }));
     return;

@@ -97,6 +97,21 @@ export class PricedSimulation implements PricedModel {
     };
   }
 
+  /** CPUs the model keeps per-CPU state for (records naming a CPU beyond are refused), and whether it does. */
+  get cpus(): { cpus: number; perCpu: boolean } {
+    return { cpus: this.config.cpus, perCpu: this.hasIommu && isPerCpu(this.config) };
+  }
+
+  /** Why a record got `result` (a refusal: BAD_RECORD or below), in the words of the reference's errors. */
+  refusal(result: number): string {
+    switch (result) {
+      case PRICED.refusedSequence: return "not in sequence for the priced model (a handle mapped twice, or released twice)";
+      case PRICED.refusedOutsideGuest: return `a buffer inside the preallocated guest (below ${this.guestBytes} bytes)`;
+      case PRICED.refusedTooLarge: return `a persistent buffer below 4 GiB, and at most ${16 * this.resolved.batchSize} scatterlist elements waiting in one batch`;
+      default: return `a buffer whose pages a ${this.config.platform} entry can hold, with a direction the core knows`;
+    }
+  }
+
   /** Ends the run: queued batched unmaps are issued (they would be by the next batch). */
   finish(): void {
     this.core.pricedFinish();
@@ -176,9 +191,7 @@ export class PricedSimulation implements PricedModel {
   }
 
   private check(result: number): number {
-    if (result === PRICED.refusedTooLarge) {
-      throw new ConfigError("bytes", result, `a persistent buffer below 4 GiB, and at most ${16 * this.resolved.batchSize} scatterlist elements waiting in one batch`);
-    }
+    if (result === PRICED.refusedTooLarge) throw new ConfigError("bytes", result, this.refusal(result));
     if (result < -1) throw new Error(`iommu-sim: the priced model refused a record the id layer allowed (${result}); this is a bug, please report it`);
     return result;
   }

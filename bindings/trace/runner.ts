@@ -25,8 +25,11 @@ export interface RunnerOptions {
   onAddress?: (id: string, line: number, dma: number[] | null) => void;
   /** "line" (text) or "record" (binary) in error messages. */
   unit?: string;
-  /** Why the sink refused a record (BAD_RECORD), given the operation. @default a generic reason */
-  refusal?: (op: TraceOp) => string;
+  /**
+   * Why the sink refused a record (BAD_RECORD, or another result below it: the priced model's
+   * refusals), given the operation and the result. @default a generic reason
+   */
+  refusal?: (op: TraceOp, result: number) => string;
 }
 
 const OP_MASK = 15;
@@ -306,8 +309,8 @@ export class TraceRunner implements TraceConsumer {
       const w0 = ops[i << 2];
       const op = w0 & OP_MASK;
       const count = op === OP_MAP_SG ? ops[(i << 2) + 2] : 0;
-      if (results[i] === BAD_RECORD && op !== OP_CPU) {
-        this.refused(i, op, count);
+      if (results[i] <= BAD_RECORD && op !== OP_CPU) {
+        this.refused(i, op, count, results[i]);
       } else if (this.track && (op === OP_MAP || op === OP_ALLOC)) {
         const r = results[i];
         onAddress!(this.show(this.recId[i]), this.recLine[i], r < 0 ? null : [r * IO_PAGE_SIZE + (op === OP_MAP ? (w0 >>> 8) & 0xfff : 0)]);
@@ -323,7 +326,7 @@ export class TraceRunner implements TraceConsumer {
     }
   }
 
-  private refused(i: number, op: number, count: number): void {
+  private refused(i: number, op: number, count: number, result: number): void {
     const id = this.show(this.recId[i]);
     const line = this.recLine[i];
     const kind = VERB[op];
@@ -334,7 +337,7 @@ export class TraceRunner implements TraceConsumer {
         op === OP_MAP ? { kind: "map", id, phys: this.recPhys[i], bytes: this.recBytes[i], dir: "bidirectional", line }
         : op === OP_MAP_SG ? { kind: "map_sg", id, dir: "bidirectional", segments: Array.from({ length: count }, (_, k) => ({ phys: this.recPhys[i + 1 + k], bytes: this.recBytes[i + 1 + k] })), line }
         : ({ kind, id, line } as TraceOp);
-      reason = this.options.refusal(described);
+      reason = this.options.refusal(described, result);
     }
     if (!this.options.lenient) throw new TraceError(line, text, reason, this.unit);
     this.skipped.push({ line, text, reason });
