@@ -27,12 +27,16 @@
 //  An unmapped handle keeps its entry (live = 0) so the device can still aim at it: that is
 //  how a trace shows a DMA after unmap (a stale hit or a fault).
 
-import { ACCESS_FAULT, DMA_FROM_DEVICE, FREE_NOT_MAPPED, IO_PAGE_MASK, IO_PAGE_SHIFT, NO_ENTRY, SG_MAX } from "./constants";
+import { ACCESS_FAULT, DMA_FROM_DEVICE, FREE_NOT_MAPPED, FREE_OK, IO_PAGE_MASK, IO_PAGE_SHIFT, IO_PAGE_SIZE, NO_ENTRY, SG_MAX } from "./constants";
 import {
-  allocCoherent, bufferFits, deviceAccess, freeCoherent, mapSg, mapSingle, pagesSpanned, SG_ELEM_SIZE,
+  allocCoherent, bufferFits, deviceAccess, dmaBadFreeBelow, dmaMaxPfn, freeCoherent, mapSg, mapSingle, pagesSpanned, SG_ELEM_SIZE,
   sgOffset, unmapSg, unmapSingle,
 } from "./dma";
 import { stats } from "./counters";
+import { allocatorEntries, allocatorHint, setAllocatorHint } from "./allocator";
+import { bitmapBase } from "./bitmap";
+import { tableAt, tableEmptyWord } from "./table";
+import { freeOnePage, onePageLoopsApply, takeOnePage } from "./onepage";
 import { switchCpu } from "./cpu";
 
 // @ts-ignore: decorator
@@ -143,10 +147,10 @@ function sgFits(h: u32, count: u32, isMap: bool, i: u32, n: u32): bool {
   return count >= 1 && count <= SG_MAX && <u64>h + count <= <u64>handleCount && (!isMap || <u64>i + 1 + count <= <u64>n);
 }
 
-/** Applies `n` records; returns the number applied. */
-export function runBatch(n: u32): u32 {
-  let i: u32 = 0;
-  while (i < n) {
+/** Applies record i (with a map_sg's elements); returns the index of the record after it. */
+// @ts-ignore: decorator
+@inline function step(i: u32, n: u32): u32 {
+  {
     let rec = ops + <usize>(i * RECORD_SIZE);
     let w0 = load<u32>(rec, 0);
     let h = load<u32>(rec, 4);
@@ -157,8 +161,7 @@ export function runBatch(n: u32): u32 {
     // Records come from user-writable memory: refuse, never trap, on a handle or list out of range.
     if (h >= handleCount || ((op == OP_MAP_SG || op == OP_UNMAP_SG) && !sgFits(h, load<u32>(rec, 8), op == OP_MAP_SG, i, n))) {
       store<i32>(results + <usize>(i << 2), BAD_RECORD);
-      i++;
-      continue;
+      return i + 1;
     }
     if (op == OP_MAP) {
       let bytes = load<u32>(rec, 12);
@@ -208,8 +211,7 @@ export function runBatch(n: u32): u32 {
       }
       if (!ok) {
         for (let k: u32 = 0; k <= count; k++) store<i32>(results + <usize>((i + k) << 2), BAD_RECORD);
-        i += count + 1;
-        continue;
+        return i + count + 1;
       }
       res = <i32>mapSg(sgScratch, count, arg);
       for (let k: u32 = 0; k < count; k++) {
@@ -219,8 +221,7 @@ export function runBatch(n: u32): u32 {
         store<i32>(results + <usize>((i + 1 + k) << 2), e);
       }
       store<i32>(results + <usize>(i << 2), res);
-      i += count + 1;
-      continue;
+      return i + count + 1;
     } else if (op == OP_UNMAP_SG) {
       let count = load<u32>(rec, 8);
       res = handlesToSg(h, count) ? unmapSg(sgScratch, count) : FREE_NOT_MAPPED;
@@ -235,7 +236,95 @@ export function runBatch(n: u32): u32 {
       res = BAD_RECORD; // unknown opcode, or an OP_SG_ELEM without its header
     }
     store<i32>(results + <usize>(i << 2), res);
-    i++;
+    return i + 1;
+  }
+}
+
+/** Applies `n` records; returns the number applied. */
+export function runBatch(n: u32): u32 {
+  if (onePageLoopsApply()) return runBatchLocal(n);
+  let i: u32 = 0;
+  while (i < n) i = step(i, n);
+  return i;
+}
+
+/**
+ * The batch's fast lane (a NIC ring's records: one-page maps and unmaps on the Calgary allocator):
+ * the hint, the counters and the bases in locals across consecutive such records (onepage.ts);
+ * any other record, or a step the one-page paths cannot take (a wrap, a bad or double free), is
+ * applied by `step` between a spill and a reload. test/ring.test.ts holds it to the reference.
+ */
+function runBatchLocal(n: u32): u32 {
+  let map = bitmapBase();
+  let table = tableAt();
+  let empty = bswap<u64>(tableEmptyWord());
+  let entries = allocatorEntries();
+  let badBelow = dmaBadFreeBelow();
+  let maxPfn = dmaMaxPfn();
+  let hc = handleCount;
+  let records = ops;
+  let out = results;
+  let slots = handles;
+  let i: u32 = 0;
+  while (i < n) {
+    let hint = allocatorHint();
+    let maps = stats.maps;
+    let unmaps = stats.unmaps;
+    let pagesMapped = stats.pagesMapped;
+    let pagesUnmapped = stats.pagesUnmapped;
+    let words = stats.wordsScanned;
+    let inUse = stats.pagesInUse;
+    let peak = stats.peakPagesInUse;
+    let ranges = stats.rangesAllocated;
+    for (; i < n; i++) {
+      let rec = records + <usize>(i * RECORD_SIZE);
+      let w0 = load<u32>(rec, 0);
+      let h = load<u32>(rec, 4);
+      let op = w0 & 15;
+      if (h >= hc) break;
+      let p = slots + <usize>(h * HANDLE_SIZE);
+      if (op == OP_UNMAP) {
+        if (load<u32>(p, 12) == 0 || <u64>load<u32>(p, 4) + <u64>load<u32>(p, 8) > IO_PAGE_SIZE) break;
+        if (!freeOnePage(map, table, empty, <u32>load<i32>(p, 0), entries, badBelow)) break;
+        store<u32>(p, 0, 12);
+        inUse--;
+        unmaps++;
+        pagesUnmapped++;
+        store<i32>(out + <usize>(i << 2), FREE_OK);
+      } else if (op == OP_MAP) {
+        let dir = (w0 >> 4) & 15;
+        let off = (w0 >> 8) & IO_PAGE_MASK;
+        let bytes = load<u32>(rec, 12);
+        let pfn = recordPfn(rec);
+        if (dir > DMA_FROM_DEVICE || bytes == 0 || <u64>off + <u64>bytes > IO_PAGE_SIZE || pfn > maxPfn) break; // one page that an entry holds
+        let got = takeOnePage(map, table, hint, entries, pfn, dir);
+        if (got < 0) break;
+        words += 2;
+        hint = <u32>got + 1;
+        inUse++;
+        ranges++;
+        if (inUse > peak) peak = inUse;
+        pagesMapped++;
+        maps++;
+        store<i32>(p, got, 0);
+        store<u32>(p, off, 4);
+        store<u32>(p, bytes, 8);
+        store<u32>(p, 1, 12);
+        store<i32>(out + <usize>(i << 2), got);
+      } else {
+        break;
+      }
+    }
+    stats.maps = maps;
+    stats.unmaps = unmaps;
+    stats.pagesMapped = pagesMapped;
+    stats.pagesUnmapped = pagesUnmapped;
+    stats.wordsScanned = words;
+    stats.pagesInUse = inUse;
+    stats.peakPagesInUse = peak;
+    stats.rangesAllocated = ranges;
+    setAllocatorHint(hint);
+    if (i < n) i = step(i, n);
   }
   return i;
 }

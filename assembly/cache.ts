@@ -49,6 +49,10 @@ export function cacheTrackStale(): void {
   tracking = ways != 0;
 }
 
+export function cacheTracking(): bool {
+  return tracking;
+}
+
 /** Lines whose copy differs from the table, as kept by tracking. */
 export function cacheStaleCount(): u32 {
   return staleCount;

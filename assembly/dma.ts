@@ -48,6 +48,16 @@ export function dmaInit(
   lastPfn = 0;
 }
 
+/** The highest physical page an entry can hold. */
+export function dmaMaxPfn(): u64 {
+  return maxPfn;
+}
+
+/** Unmaps queue their pages (flush-queue) instead of freeing them. */
+export function dmaLazy(): bool {
+  return lazy;
+}
+
 export function dmaBadFreeBelow(): u32 {
   return badFreeBelow;
 }

@@ -11,14 +11,13 @@
 // Anything else (a wrap, a bad or double free, another configuration) leaves the loop for the
 // general paths; test/ring.test.ts holds the two to identical counters and tables.
 
-import { ALLOC_CALGARY, FLUSH_NEVER, FLUSH_ON_WRAP, FORMAT_CALGARY, IO_PAGE_SHIFT } from "./constants";
+import { IO_PAGE_SHIFT } from "./constants";
 import { dmaBadFreeBelow, mapSingle, unmapSingle } from "./dma";
-import { allocatorEntries, allocatorHint, allocatorKind, setAllocatorHint } from "./allocator";
+import { allocatorEntries, allocatorHint, setAllocatorHint } from "./allocator";
 import { bitmapBase } from "./bitmap";
-import { tableAt, tableEmptyWord, tableFormat } from "./table";
-import { flushPolicy } from "./flush";
+import { tableAt, tableEmptyWord } from "./table";
 import { stats } from "./counters";
-import { tceEncode } from "./tce";
+import { freeOnePage, onePageLoopsApply, takeOnePage } from "./onepage";
 
 // @ts-ignore: decorator
 @inline const BUFFER_BYTES: u32 = 1536; // an Ethernet frame, inside one page
@@ -47,10 +46,7 @@ export function ringStart(base: usize, ring: u32, firstPfn: u32): u32 {
 
 /** `steps` unmap + map pairs (2 × steps events); returns the failed maps. */
 export function ringRun(steps: u32): u32 {
-  let p = flushPolicy();
-  if (allocatorKind() == ALLOC_CALGARY && tableFormat() == FORMAT_CALGARY && (p == FLUSH_ON_WRAP || p == FLUSH_NEVER)) {
-    return ringRunLocal(steps);
-  }
+  if (onePageLoopsApply()) return ringRunLocal(steps);
   let failed: u32 = 0;
   let h = head;
   let pfn = nextPfn;
@@ -96,29 +92,15 @@ function ringRunLocal(steps: u32): u32 {
       let slot = slots + (<usize>h << 2);
       let e = load<i32>(slot);
       if (e >= 0) {
-        let first = <u32>e;
-        if (first >= entries || (first << IO_PAGE_SHIFT) < badBelow) break; // a bad free
-        let wordAt = map + (<usize>(first >> 6) << 3);
-        let v = load<u64>(wordAt);
-        let bit = <u64>1 << <u64>(first & 63);
-        if ((v & bit) == 0) break; // a double free
-        store<u64>(table + (<usize>first << 3), empty);
-        store<u64>(wordAt, v & ~bit);
+        if (!freeOnePage(map, table, empty, <u32>e, entries, badBelow)) break;
         inUse--;
         unmaps++;
         pagesUnmapped++;
       }
-      // takeOneInWord(hint, entries): the first free page in the hint's word, if not the last entry
       stage = 1;
-      if (hint >= entries) break;
-      let wordAt = map + (<usize>(hint >> 6) << 3);
-      let v = load<u64>(wordAt);
-      let x = ~v & (<u64>-1 << <u64>(hint & 63));
-      if (x == 0) break;
-      let one = (hint & ~63) + <u32>ctz<u64>(x);
-      if (one + 1 >= entries) break;
-      store<u64>(wordAt, v | (<u64>1 << <u64>(one & 63)));
-      store<u64>(table + (<usize>one << 3), bswap<u64>(tceEncode(pfn, FROM_DEVICE)));
+      let got = takeOnePage(map, table, hint, entries, pfn, FROM_DEVICE);
+      if (got < 0) break;
+      let one = <u32>got;
       words += 2;
       hint = one + 1;
       inUse++;
