@@ -33,7 +33,7 @@ describe("run settings", () => {
 
   it("refuse a bad strategy or ffsb knob before anything is simulated", () => {
     expect(() => expandGrid(RUN_DEFAULTS, [["strategy", ["batched", "foo"]]])).toThrow(/strategy: "foo" is not allowed/);
-    expect(() => resolveRun({ strategy: "grant-table" })).toThrow(/needs --environment xen-domU/);
+    expect(() => resolveRun({ strategy: "grant-table" })).toThrow(/needs the xen-domU environment/);
     expect(() => resolveRun({ workload: "ffsb", queueDepth: 0 })).toThrow(/queueDepth: 0 is not allowed; expected an integer from 1 to 256/);
     expect(() => resolveRun({ workload: "ffsb", ioBytes: "6K" })).toThrow(/ioBytes: 6144 .* multiple of 4096/);
   });

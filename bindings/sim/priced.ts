@@ -68,7 +68,8 @@ export class PricedSimulation implements PricedModel {
     this.profile = r.profile;
     this.hasIommu = r.core !== null;
     // no IOMMU: the core is there for its memory and counters, never called
-    const config = (this.config = resolveConfig(r.core ?? { platform: "calgary-pcix", tableSize: "64K" }));
+    const sizing = { maxHandles: options.iommu?.maxHandles, batchCapacity: options.iommu?.batchCapacity };
+    const config = (this.config = resolveConfig(r.core ?? { platform: "calgary-pcix", tableSize: "64K", ...sizing }));
     this.guestBytes = resolveGuestBytes(options, r.strategy, r.core ? config.ioSpaceBytes : null);
     const strategy = MAPPING_STRATEGIES.indexOf(r.strategy.mapping);
     this.handles = config.maxHandles;

@@ -52,7 +52,7 @@ export function parseStrategy(text: string, platform: string, environment: Envir
     refuse("with no IOMMU there is nothing to map, cache or flush: only straightforward applies");
   }
   if (choice.mapping === "grant-table" && environment !== "xen-domU") {
-    refuse("grant-table integration is for PV driver domains: it needs --environment xen-domU");
+    refuse("grant-table integration is for PV driver domains: it needs the xen-domU environment");
   }
   if (choice.mapping === "preallocated" && choice.flush) {
     refuse("preallocated never unmaps, so no flush rule applies");
