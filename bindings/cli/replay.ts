@@ -123,7 +123,9 @@ function loadProfile(file: string | undefined): CostProfile {
 
 /** replay with --strategy / --environment / --profile (or --platform none): the priced run. */
 async function simulate(file: string, flags: ReplayFlags): Promise<void> {
-  const iommu: Omit<IommuOptions, "platform" | "flushPolicy"> = { ...STREAM_SIZING };
+  // 2^18 live buffers (a priced buffer keeps 32 bytes, cached and persistent slots more): room for
+  // any NIC's rings or disk queue, and the whole run within 200 MB
+  const iommu: Omit<IommuOptions, "platform" | "flushPolicy"> = { ...STREAM_SIZING, maxHandles: 1 << 18 };
   if (flags.tableSize !== undefined) iommu.tableSize = flags.tableSize;
   if (flags.cache !== undefined) iommu.cache = flags.cache;
   if (flags.allocator !== undefined) iommu.allocator = flags.allocator;
