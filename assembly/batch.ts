@@ -60,23 +60,23 @@ import { switchCpu } from "./cpu";
 }
 
 // @ts-ignore: decorator
-@inline const OP_MAP: u32 = 1;
+@inline export const OP_MAP: u32 = 1;
 // @ts-ignore: decorator
-@inline const OP_UNMAP: u32 = 2;
+@inline export const OP_UNMAP: u32 = 2;
 // @ts-ignore: decorator
-@inline const OP_MAP_SG: u32 = 3;
+@inline export const OP_MAP_SG: u32 = 3;
 // @ts-ignore: decorator
-@inline const OP_SG_ELEM: u32 = 4;
+@inline export const OP_SG_ELEM: u32 = 4;
 // @ts-ignore: decorator
-@inline const OP_UNMAP_SG: u32 = 5;
+@inline export const OP_UNMAP_SG: u32 = 5;
 // @ts-ignore: decorator
-@inline const OP_ALLOC: u32 = 6;
+@inline export const OP_ALLOC: u32 = 6;
 // @ts-ignore: decorator
-@inline const OP_FREE: u32 = 7;
+@inline export const OP_FREE: u32 = 7;
 // @ts-ignore: decorator
-@inline const OP_ACCESS: u32 = 8;
+@inline export const OP_ACCESS: u32 = 8;
 // @ts-ignore: decorator
-@inline const OP_CPU: u32 = 9;
+@inline export const OP_CPU: u32 = 9;
 
 let ops: usize = 0;
 let results: usize = 0;

@@ -15,7 +15,10 @@
 
 import { ACCESS_FAULT, DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, NO_ENTRY } from "../constants";
 import { bufferFits, deviceAccess } from "../dma";
-import { recordOffset, recordPfn } from "../batch";
+import {
+  BAD_RECORD, OP_ACCESS, OP_ALLOC, OP_CPU, OP_FREE, OP_MAP, OP_MAP_SG, OP_SG_ELEM, OP_UNMAP, OP_UNMAP_SG,
+  RECORD_SIZE, recordOffset, recordPfn,
+} from "../batch";
 import { switchCpu } from "../cpu";
 import { cacheTrackStale } from "../cache";
 import {
@@ -62,30 +65,6 @@ import { insideGuest, preallocatedInit } from "./preallocated";
 @inline export const REFUSED_OUTSIDE_GUEST: i32 = -4;
 // @ts-ignore: decorator
 @inline export const REFUSED_TOO_LARGE: i32 = -5;
-// @ts-ignore: decorator
-@inline const BAD_RECORD: i32 = -2;
-
-// @ts-ignore: decorator
-@inline const OP_MAP: u32 = 1;
-// @ts-ignore: decorator
-@inline const OP_UNMAP: u32 = 2;
-// @ts-ignore: decorator
-@inline const OP_MAP_SG: u32 = 3;
-// @ts-ignore: decorator
-@inline const OP_SG_ELEM: u32 = 4;
-// @ts-ignore: decorator
-@inline const OP_UNMAP_SG: u32 = 5;
-// @ts-ignore: decorator
-@inline const OP_ALLOC: u32 = 6;
-// @ts-ignore: decorator
-@inline const OP_FREE: u32 = 7;
-// @ts-ignore: decorator
-@inline const OP_ACCESS: u32 = 8;
-// @ts-ignore: decorator
-@inline const OP_CPU: u32 = 9;
-// @ts-ignore: decorator
-@inline const RECORD_SIZE: u32 = 16;
-
 // @ts-ignore: decorator
 @inline const GAUGES: u32 = 10;
 
