@@ -288,6 +288,14 @@ describe("bounded memory", () => {
     expect(a.stats.staleHits + a.stats.faults).toBeGreaterThan(0);
   });
 
+  it("more live mappings than the handle table holds is refused at the line that needs one more", async () => {
+    const lines = Array.from({ length: 10 }, (_, i) => `map m${i} ${(0x1000 * (i + 1)).toString(16)} 64 to-device`);
+    const iommu = createIommu({ platform: "dart-u3", maxHandles: 8, batchCapacity: 8192, cpus: 64 });
+    const { replayStreamOnto } = await import("../bindings/trace/stream.js");
+    await expect(replayStreamOnto([enc.encode(lines.join("\n"))], iommu.batch, { handles: 8, cpus: 64, perCpu: false, lenient: true }))
+      .rejects.toThrow(/line 9: the trace keeps more than 8 handles' worth of mappings live at once/);
+  });
+
   it("an access to an id released long ago is refused with the reason", async () => {
     const lines: string[] = ["map old 1000 64 to-device", "unmap old"];
     for (let i = 0; i < 50; i++) lines.push(`map m${i} 2000 64 to-device`, `unmap m${i}`);
