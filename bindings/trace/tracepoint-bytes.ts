@@ -100,11 +100,11 @@ export class TracepointBytes {
     let evS = 0;
     let evE = 0;
     let devS = 0;
-    for (let p = s; p < e; p++) {
+    // (the bytes after the match are checked for odd ones as the fields are read)
+    for (let p = s; p < e && colon < 0; p++) {
       const k = BYTE_CLASS[b[p]];
       if (k === PLAIN) continue;
       if (k === ODD) return false; // control bytes, non-ASCII or a comment: parse.ts
-      if (colon >= 0) continue;
       let q = p + 1;
       if (q >= e || !ws(b[q])) continue;
       while (q < e && ws(b[q])) q++;
@@ -122,8 +122,9 @@ export class TracepointBytes {
       devS = d;
     }
     if (colon < 0) return false;
+    for (let p = evE; p < devS; p++) if (BYTE_CLASS[b[p]] === ODD) return false;
     let devE = devS;
-    while (devE < e && !ws(b[devE])) devE++;
+    while (devE < e && !ws(b[devE])) if (BYTE_CLASS[b[devE++]] === ODD) return false;
 
     // key=value fields after the device; the last of a key counts (as a Map.set would).
     const f = this.found;
@@ -134,7 +135,9 @@ export class TracepointBytes {
       const t = i;
       let eq = -1;
       while (i < e && !ws(b[i])) {
-        if (eq < 0 && b[i] === 61) eq = i;
+        const c = b[i];
+        if (BYTE_CLASS[c] === ODD) return false;
+        if (eq < 0 && c === 61) eq = i;
         i++;
       }
       if (eq <= t) continue;
