@@ -278,14 +278,22 @@ describe("bounded memory", () => {
     const text = lines.join("\n") + "\n";
     const options: IommuOptions = { platform: "calgary-pcix", tableSize: "64K" };
     const a = whole(text, options);
-    let footprint = { slots: 0, handles: 0 };
     const iommu = createIommu({ ...options, maxHandles: 4096, batchCapacity: 8192, cpus: 64 });
     const { replayStreamOnto } = await import("../bindings/trace/stream.js");
     const r = await replayStreamOnto([enc.encode(text)], iommu.batch, { handles: 4096, cpus: 64, perCpu: false, releasedWindow: 1000 });
-    void footprint;
     expect(r.operations).toBe(a.operations);
     expect(iommu.stats()).toEqual(a.stats);
+    expect(r.footprint.slots).toBeLessThanOrEqual(1001);
+    expect(r.footprint.handles).toBeLessThanOrEqual(1001);
     expect(a.stats.staleHits + a.stats.faults).toBeGreaterThan(0);
+  });
+
+  it("more live mappings than the handle table holds is refused at the line that needs one more", async () => {
+    const lines = Array.from({ length: 10 }, (_, i) => `map m${i} ${(0x1000 * (i + 1)).toString(16)} 64 to-device`);
+    const iommu = createIommu({ platform: "dart-u3", maxHandles: 8, batchCapacity: 8192, cpus: 64 });
+    const { replayStreamOnto } = await import("../bindings/trace/stream.js");
+    await expect(replayStreamOnto([enc.encode(lines.join("\n"))], iommu.batch, { handles: 8, cpus: 64, perCpu: false, lenient: true }))
+      .rejects.toThrow(/line 9: the trace keeps more than 8 handles' worth of mappings live at once/);
   });
 
   it("an access to an id released long ago is refused with the reason", async () => {

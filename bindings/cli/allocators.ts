@@ -12,9 +12,10 @@ import { writeAtomicallySync } from "../io/atomic.js";
 import { progress } from "../io/progress.js";
 import { createAllocatorWorkload, createIommu } from "../node.js";
 import { PLATFORM_PRESETS, PLATFORMS, type PlatformName } from "../platforms.js";
-import { parseTrace } from "../trace/parse.js";
+import { traceChunks } from "../io/trace-source.js";
+import { collectTrace } from "../trace/stream.js";
 import { jsonOutput } from "./json.js";
-import { readTrace, wholeNumber } from "./options.js";
+import { wholeNumber } from "./options.js";
 import { textTable } from "./table.js";
 
 interface AllocatorsFlags {
@@ -51,7 +52,7 @@ export function registerAllocators(program: Command): void {
     .option("--json", "print the rows as JSON")
     .option("--csv <file>", "also write the rows as CSV")
     .option("--quiet", "no progress bar")
-    .action((flags: AllocatorsFlags) => {
+    .action(async (flags: AllocatorsFlags) => {
       const base: IommuOptions = { platform: flags.platform };
       base.tableSize = flags.tableSize ?? (PLATFORM_PRESETS[flags.platform].tableSizes.includes(1 << 20) ? "1M" : undefined);
       if (base.tableSize === undefined) delete base.tableSize;
@@ -60,7 +61,7 @@ export function registerAllocators(program: Command): void {
       const allocators = flags.allocators === undefined ? ALLOCATORS : parseAllocatorList(flags.allocators);
       const workloads: WorkloadSpec[] = flags.workload === undefined ? DEFAULT_WORKLOADS : flags.workload.map(parseWorkloadSpec);
       // every input is checked before the workloads run: a bad trace must not wait for them
-      const trace = flags.trace === undefined ? undefined : parseTrace(readTrace("--trace", flags.trace));
+      const trace = flags.trace === undefined ? undefined : await collectTrace(traceChunks(flags.trace, "--trace"));
       const bar = progress("allocators", flags.quiet ?? false);
       const rows = compareAllocators(createAllocatorWorkload, {
         base, allocators, workloads, steps: flags.steps, mode: flags.mode, seed: flags.seed,

@@ -45,15 +45,6 @@ export function readText(field: string, file: string | URL): string {
   }
 }
 
-/** A trace file's text; `field` names the argument that gave it. */
-export function readTrace(field: string, file: string): string {
-  try {
-    return readFileSync(file, "utf8");
-  } catch (e) {
-    throw new ConfigError(field, file, `a readable trace file (${(e as Error).message})`);
-  }
-}
-
 export interface RunFlags extends Partial<Record<keyof RunConfig, string>> {
   config?: string;
   json?: boolean;

@@ -186,7 +186,7 @@ export function registerReplay(program: Command): void {
     .option("--cache <geometry>", 'device-side cache as ENTRIESxWAYS (default 64x4; "0" for none)', cacheGeometry)
     .addOption(new Option("--flush-policy <policy>", "override the platform's flush policy").choices(FLUSH_POLICIES))
     .addOption(new Option("--allocator <name>", "override the platform's IO-space allocator").choices(ALLOCATORS))
-    .option("--cpus <n>", "CPUs modelled (per-CPU IOVA magazines; default: as many as the trace names, `cpu N` lines or the [NNN] column of tracepoint lines)", wholeNumber)
+    .option("--cpus <n>", "CPUs modelled (per-CPU IOVA magazines and flush queues; default: the 64 a trace can name with `cpu N` lines or the [NNN] column of tracepoint lines, CPUs it never switches to changing nothing); a per-CPU allocator refuses a CPU beyond them", wholeNumber)
     .addOption(new Option("--emit <what>", "print the DMA address handed out for every map/alloc before the counters").choices(["addresses"]))
     .option("--lenient", "skip malformed or out-of-sequence lines and count them, instead of stopping")
     .option("--json", "print one JSON object")

@@ -3,7 +3,7 @@
 // output is written beside its target and renamed into place when complete; "-" is stdout.
 
 import { once } from "node:events";
-import { closeSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { dirname, join, basename } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { parseWorkloadSpec } from "../allocators/compare.js";
@@ -42,11 +42,13 @@ class TraceOutput {
     if (this.fd === undefined && process.stdout.writableNeedDrain) await once(process.stdout, "drain");
   }
 
-  commit(): void {
+  /** Renames a file output into place and says what it holds (a trace on stdout is the output itself). */
+  commit(what: string): void {
     if (this.fd === undefined) return;
     closeSync(this.fd);
     this.fd = undefined;
     renameSync(this.temp!, this.file);
+    process.stdout.write(`wrote ${this.file}: ${what}, ${statSync(this.file).size} bytes\n`);
   }
 
   abandon(): void {
@@ -65,7 +67,7 @@ function writerFor(format: TraceFormat, out: TraceOutput): Writer {
   return format === "binary" ? new BinaryTraceWriter(out.write) : new TextTraceWriter(out.write);
 }
 
-async function withOutput(file: string, body: (out: TraceOutput) => Promise<void>): Promise<void> {
+async function withOutput(file: string, body: (out: TraceOutput) => Promise<string>): Promise<void> {
   const out = new TraceOutput(file);
   const abandon = () => {
     out.abandon();
@@ -73,8 +75,7 @@ async function withOutput(file: string, body: (out: TraceOutput) => Promise<void
   };
   process.once("SIGINT", abandon);
   try {
-    await body(out);
-    out.commit();
+    out.commit(await body(out));
   } catch (e) {
     out.abandon();
     throw e;
@@ -96,6 +97,7 @@ async function convert(input: string, output: string, flags: { to?: TraceFormat;
     }
     await pump(paced(), reader);
     writer!.flush();
+    return `${reader.position} ${reader.format === "binary" ? "records" : "lines"} of ${reader.format} read, written as ${flags.to ?? (reader.format === "binary" ? "text" : "binary")}`;
   });
 }
 
@@ -112,11 +114,13 @@ async function generate(flags: { workload: string; ops: number; seed?: number; o
   }
   await withOutput(flags.output ?? "-", async (out) => {
     const writer = writerFor(flags.format, out);
-    for (const _ of generateInSteps(writer, { workload: spec.workload as TraceWorkload, param: spec.param, ops: flags.ops, seed: flags.seed })) {
+    let written = 0;
+    for (written of generateInSteps(writer, { workload: spec.workload as TraceWorkload, param: spec.param, ops: flags.ops, seed: flags.seed })) {
       writer.flush();
       await out.drain();
     }
     writer.flush();
+    return `${written} operations of ${spec.workload}:${spec.param} (seed ${flags.seed ?? 1}), ${flags.format}`;
   });
 }
 

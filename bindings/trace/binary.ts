@@ -20,6 +20,7 @@
 // The pfn carries 44 bits (physical addresses up to 2^56; text traces stop at 2^53).
 
 import { SG_MAX } from "../abi.js";
+import { ConfigError } from "../errors.js";
 import type { TraceConsumer, TraceId } from "./consumer.js";
 import { MAX_TRACE_CPU, TraceError } from "./parse.js";
 
@@ -44,6 +45,11 @@ const TWO32 = 2 ** 32;
 const LITTLE_ENDIAN_HOST = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 /** Ids the text → binary writer numbers itself (names that are not a small decimal number). */
 const NAMED_IDS_FROM = 2 ** 31;
+
+/** A name text traces can carry as an id: a word, no whitespace, no comment. */
+export function isTextId(name: string): boolean {
+  return name !== "" && !/[\s#]/.test(name);
+}
 
 /** True if `b` starts with the binary trace magic. */
 export function isBinaryTrace(b: Uint8Array): boolean {
@@ -188,7 +194,9 @@ export class BinaryTraceReader {
           }
           const start = at + RECORD_BYTES;
           if (!LITTLE_ENDIAN_HOST) swap32(this.work.subarray(start, start + tail * RECORD_BYTES), tail * RECORD_BYTES);
-          out.name(w[i + 1], this.utf8.decode(this.work.subarray(start, start + len)));
+          const name = this.utf8.decode(this.work.subarray(start, start + len));
+          if (!isTextId(name)) this.fatal(line, at, `name ${JSON.stringify(name)} cannot be a trace id (it holds whitespace or '#')`);
+          out.name(w[i + 1], name);
           if (!LITTLE_ENDIAN_HOST) swap32(this.work.subarray(start, start + tail * RECORD_BYTES), tail * RECORD_BYTES);
           used = 1 + tail;
           break;
@@ -276,7 +284,7 @@ export class BinaryTraceWriter implements TraceConsumer {
       n = Number(id);
     } else {
       n = this.nextNamed++;
-      if (n >= TWO32) throw new RangeError("more than 2^31 named ids in one trace");
+      if (n >= TWO32) throw new ConfigError("id", id, "one of at most 2^31 named ids in one trace");
       this.name(n, id);
     }
     this.numbers.set(id, n);
@@ -348,7 +356,7 @@ export class BinaryTraceWriter implements TraceConsumer {
 
   name(id: number, name: string): void {
     const bytes = this.utf8.encode(name);
-    if (bytes.length === 0 || bytes.length > MAX_NAME_BYTES) throw new RangeError(`id ${JSON.stringify(name)}: names are 1 to ${MAX_NAME_BYTES} bytes of UTF-8`);
+    if (bytes.length === 0 || bytes.length > MAX_NAME_BYTES) throw new ConfigError("id", name, `1 to ${MAX_NAME_BYTES} bytes of UTF-8 (the binary format's longest name)`);
     const tail = Math.ceil(bytes.length / RECORD_BYTES);
     this.room(1 + tail);
     this.put(OP_NAME, id, bytes.length, 0);

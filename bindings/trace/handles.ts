@@ -53,7 +53,7 @@ export class HandleTable {
   /** Free handle blocks by size: blocks[n] holds first handles of free runs of n. */
   private blocks: number[][] = [];
   private freeHandles = 0;
-  /** Released ids, oldest first: (slot, generation) pairs in a ring. */
+  /** Released ids, oldest first: (slot, generation) pairs in a ring (a power of two long). */
   private dead = new Int32Array(2048);
   private deadGen = new Uint32Array(2048);
   private deadHead = 0;
@@ -139,7 +139,7 @@ export class HandleTable {
       const d = new Int32Array(this.dead.length * 2);
       const g = new Uint32Array(this.dead.length * 2);
       for (let k = 0; k < this.deadCount; k++) {
-        const i = (this.deadHead + k) % this.dead.length;
+        const i = (this.deadHead + k) & (this.dead.length - 1);
         d[k] = this.dead[i];
         g[k] = this.deadGen[i];
       }
@@ -147,7 +147,7 @@ export class HandleTable {
       this.deadGen = g;
       this.deadHead = 0;
     }
-    const i = (this.deadHead + this.deadCount++) % this.dead.length;
+    const i = (this.deadHead + this.deadCount++) & (this.dead.length - 1);
     this.dead[i] = slot;
     this.deadGen[i] = this.gen[slot];
     while (this.deadCount > this.releasedWindow) this.forgetOldest();
@@ -158,7 +158,7 @@ export class HandleTable {
     if (this.deadCount === 0) return false;
     const slot = this.dead[this.deadHead];
     const g = this.deadGen[this.deadHead];
-    this.deadHead = (this.deadHead + 1) % this.dead.length;
+    this.deadHead = (this.deadHead + 1) & (this.dead.length - 1);
     this.deadCount--;
     if (this.live[slot] || this.gen[slot] !== g) return true; // mapped again since: not released
     this.freeBlock(this.first[slot], this.cap[slot]);

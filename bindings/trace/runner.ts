@@ -8,7 +8,7 @@ import { ConfigError } from "../errors.js";
 import { putAccess, putAlloc, putCpu, putFree, putMap, putMapSg, putUnmap, putUnmapSg } from "../records.js";
 import type { BatchArea } from "../types.js";
 import type { TraceConsumer, TraceId } from "./consumer.js";
-import { HandleTable, KIND_COHERENT, KIND_SG, KIND_SINGLE, OutOfSequence } from "./handles.js";
+import { HandlesExhausted, HandleTable, KIND_COHERENT, KIND_SG, KIND_SINGLE, OutOfSequence } from "./handles.js";
 import { TraceError, type SkippedLine, type TraceOp } from "./parse.js";
 
 export interface RunnerOptions {
@@ -277,8 +277,9 @@ export class TraceRunner implements TraceConsumer {
   }
 
   private refuse(e: unknown, line: number, verb: string, id: TraceId): void {
-    if (!(e instanceof OutOfSequence)) throw e;
     const text = `${verb} ${this.show(id)}`;
+    if (e instanceof HandlesExhausted) throw new TraceError(line, text, e.message, this.unit);
+    if (!(e instanceof OutOfSequence)) throw e;
     if (!this.options.lenient) throw new TraceError(line, text, e.message, this.unit);
     this.skipped.push({ line, text, reason: e.message });
   }

@@ -109,6 +109,8 @@ export interface StreamReplayResult {
   skipped: SkippedLine[];
   ignored: number;
   batches: number;
+  /** Ids remembered and handles in use at the end: bounded by the live set and the released window. */
+  footprint: { slots: number; handles: number };
 }
 
 /**
@@ -129,7 +131,7 @@ export async function replayStreamOnto(
   r.finish();
   // in line order, as replay.ts gives them (a refused record is found when its batch runs)
   const skipped = r.skipped.sort((a, b) => a.line - b.line);
-  return { format: reader.format!, operations: r.operations, skipped, ignored: r.ignored, batches: r.batches };
+  return { format: reader.format!, operations: r.operations, skipped, ignored: r.ignored, batches: r.batches, footprint: r.table.footprint() };
 }
 
 /** The streamed replay's handle table and batch: large enough for any realistic live set. */

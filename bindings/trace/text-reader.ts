@@ -147,8 +147,8 @@ export class TextTraceReader {
 
   /** `dev@addr`, a tracepoint id, from bytes [s1, e1) and [s2, e2), cached like id(). */
   private idPair(b: Uint8Array, s1: number, e1: number, s2: number, e2: number): string {
-    let h = e1 - s1 + e2 - s2;
-    for (let i = s1; i < e1; i++) h = (Math.imul(h, 31) + b[i]) | 0;
+    // the device rarely changes: its length and last byte are enough in the hash (the compare decides)
+    let h = (e1 - s1) * 131 + (e1 > s1 ? b[e1 - 1] : 0);
     for (let i = s2; i < e2; i++) h = (Math.imul(h, 31) + b[i]) | 0;
     const k = (h ^ (h >>> 12)) & (ID_CACHE - 1);
     const c = this.idCache[k];

@@ -2,6 +2,8 @@
 // `write` in chunks. Binary ids are written by their name when the trace gave one, else as
 // their decimal number; what parse.ts reads back is the same operation.
 
+import { ConfigError } from "../errors.js";
+import { isTextId } from "./binary.js";
 import type { TraceConsumer, TraceId } from "./consumer.js";
 
 const DIR_NAMES = ["bidirectional", "to-device", "from-device"];
@@ -59,7 +61,7 @@ export class TextTraceWriter implements TraceConsumer {
   }
 
   name(id: number, name: string): void {
-    if (/[\s#]/.test(name) || name === "") throw new RangeError(`id ${JSON.stringify(name)} cannot be written as text (it holds whitespace or #)`);
+    if (!isTextId(name)) throw new ConfigError("id", name, "a word without whitespace or '#', to be written as text");
     this.names.set(id, name);
   }
 

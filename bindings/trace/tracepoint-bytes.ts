@@ -22,7 +22,7 @@ const F_PHYS = 3;
 const F_VIRT = 4;
 const F_PHYS_ADDRS = 5;
 const F_SIZES = 6;
-const FIELD_NAMES = ["dir", "dma_addr", "size", "phys_addr", "virt_addr", "phys_addrs", "sizes"];
+const FIELDS = 7;
 
 const EV_IGNORED = 0;
 const EV_MAP = 1;
@@ -42,6 +42,29 @@ function eventOf(b: Uint8Array, s: number, e: number): number {
   return EV_IGNORED;
 }
 
+/** The field a key names (by its length first: most keys are told apart without a comparison), or -1. */
+function fieldOf(b: Uint8Array, s: number, e: number): number {
+  switch (e - s) {
+    case 3: return same(b, s, e, "dir") ? F_DIR : -1;
+    case 4: return same(b, s, e, "size") ? F_SIZE : -1;
+    case 5: return same(b, s, e, "sizes") ? F_SIZES : -1;
+    case 8: return same(b, s, e, "dma_addr") ? F_DMA : -1;
+    case 9: return same(b, s, e, "phys_addr") ? F_PHYS : same(b, s, e, "virt_addr") ? F_VIRT : -1;
+    case 10: return same(b, s, e, "phys_addrs") ? F_PHYS_ADDRS : -1;
+    default: return -1;
+  }
+}
+
+const PLAIN = 0;
+const ODD = 1;
+const COLON_BYTE = 2;
+/** Bytes the scan treats alike: printable ASCII, the ':' it looks for, and what it leaves to parse.ts. */
+const BYTE_CLASS = new Uint8Array(256).fill(ODD);
+for (let c = 32; c < 127; c++) BYTE_CLASS[c] = PLAIN;
+BYTE_CLASS[TAB] = PLAIN;
+BYTE_CLASS[35] = ODD; // '#'
+BYTE_CLASS[COLON] = COLON_BYTE;
+
 function ws(c: number): boolean {
   return c === SPACE || c === TAB;
 }
@@ -57,7 +80,7 @@ function kernelDir(b: Uint8Array, s: number, e: number): number {
 }
 
 export class TracepointBytes {
-  private readonly found = new Int32Array(2 * FIELD_NAMES.length);
+  private readonly found = new Int32Array(2 * FIELDS);
   private phys = new Float64Array(64);
   private bytes = new Float64Array(64);
 
@@ -77,10 +100,11 @@ export class TracepointBytes {
     let evS = 0;
     let evE = 0;
     let devS = 0;
-    for (let p = s; p < e; p++) {
-      const c = b[p];
-      if (c < 32 || c > 126 || c === 35) return false; // odd bytes or a comment: parse.ts
-      if (c !== COLON || colon >= 0) continue;
+    // (the bytes after the match are checked for odd ones as the fields are read)
+    for (let p = s; p < e && colon < 0; p++) {
+      const k = BYTE_CLASS[b[p]];
+      if (k === PLAIN) continue;
+      if (k === ODD) return false; // control bytes, non-ASCII or a comment: parse.ts
       let q = p + 1;
       if (q >= e || !ws(b[q])) continue;
       while (q < e && ws(b[q])) q++;
@@ -98,8 +122,9 @@ export class TracepointBytes {
       devS = d;
     }
     if (colon < 0) return false;
+    for (let p = evE; p < devS; p++) if (BYTE_CLASS[b[p]] === ODD) return false;
     let devE = devS;
-    while (devE < e && !ws(b[devE])) devE++;
+    while (devE < e && !ws(b[devE])) if (BYTE_CLASS[b[devE++]] === ODD) return false;
 
     // key=value fields after the device; the last of a key counts (as a Map.set would).
     const f = this.found;
@@ -110,16 +135,16 @@ export class TracepointBytes {
       const t = i;
       let eq = -1;
       while (i < e && !ws(b[i])) {
-        if (eq < 0 && b[i] === 61) eq = i;
+        const c = b[i];
+        if (BYTE_CLASS[c] === ODD) return false;
+        if (eq < 0 && c === 61) eq = i;
         i++;
       }
       if (eq <= t) continue;
-      for (let k = 0; k < FIELD_NAMES.length; k++) {
-        if (same(b, t, eq, FIELD_NAMES[k])) {
-          f[2 * k] = eq + 1;
-          f[2 * k + 1] = i;
-          break;
-        }
+      const k = fieldOf(b, t, eq);
+      if (k >= 0) {
+        f[2 * k] = eq + 1;
+        f[2 * k + 1] = i;
       }
     }
 
