@@ -35,7 +35,7 @@ let maxPfn: u64 = 0;
 let lazy: bool = false;
 
 export function dmaInit(
-  n: u32, kind: u32, badBelow: u32, coherentBasePfn: u32, lazyUnmap: bool, maxPagePfn: u64, coherentOrder: u32, merge: bool,
+  n: u32, kind: u32, badBelow: u32, coherentBasePfn: u64, lazyUnmap: bool, maxPagePfn: u64, coherentOrder: u32, merge: bool,
 ): void {
   maxPfn = maxPagePfn;
   maxCoherentOrder = coherentOrder;

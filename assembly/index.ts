@@ -66,7 +66,7 @@ let scratchBytesAt: usize = 0;
 export function init(
   format: u32, allocator: u32, flushPolicy: u32, entries: u32,
   cacheSets: u32, cacheWays: u32, maxHandles: u32, batchCapacity: u32,
-  emptyWord: u64, badFreeBelow: u32, coherentBasePfn: u32, boundaryPages: u32, cpus: u32, scratchBytes: u32,
+  emptyWord: u64, badFreeBelow: u32, coherentBasePfn: u64, boundaryPages: u32, cpus: u32, scratchBytes: u32,
   maxPfn: u64, maxCoherentOrder: u32, vmerge: bool,
 ): i32 {
   allocKind = allocator;

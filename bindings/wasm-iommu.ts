@@ -33,7 +33,7 @@ export interface CoreExports {
   init(
     format: number, allocator: number, flushPolicy: number, entries: number, cacheSets: number,
     cacheWays: number, maxHandles: number, batchCapacity: number, emptyWord: bigint,
-    badFreeBelow: number, coherentBasePfn: number, boundaryPages: number, cpus: number, scratchBytes: number,
+    badFreeBelow: number, coherentBasePfn: bigint, boundaryPages: number, cpus: number, scratchBytes: number,
     maxPfn: bigint, maxCoherentOrder: number, vmerge: number,
   ): number;
   reserve(first: number, npages: number): void;
@@ -114,7 +114,7 @@ export class WasmIommu implements Iommu {
     const sets = c.cacheEntries === 0 ? 1 : c.cacheEntries / c.cacheWays;
     const rc = this.core.init(
       c.format, c.allocator, FLUSH_POLICIES.indexOf(c.flushPolicy), c.entries, sets, c.cacheWays,
-      c.maxHandles, c.batchCapacity, c.emptyWord, c.badFreeBelow, c.coherentBasePfn, c.boundaryPages, c.cpus, scratchBytes,
+      c.maxHandles, c.batchCapacity, c.emptyWord, c.badFreeBelow, BigInt(c.coherentBasePfn), c.boundaryPages, c.cpus, scratchBytes,
       BigInt(c.maxPfn), c.maxCoherentOrder, c.vmerge ? 1 : 0,
     );
     if (rc !== 0) throw new ConfigError("tableSize", c.tableBytes, "a configuration whose memory the WebAssembly engine can grow to");

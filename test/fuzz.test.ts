@@ -5,11 +5,12 @@
 // hundred cases; `npm run fuzz` runs ≥ 10^5 and prints the count.
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { ConfigError, createIommu, createReferenceIommu, resolveConfig, type Iommu, type IommuOptions } from "../bindings/node.js";
+import { ConfigError, createIommu, createPricedSimulation, createReferenceIommu, resolveConfig, type Iommu, type IommuOptions } from "../bindings/node.js";
 import { BAD_RECORD, DIRECTIONS } from "../bindings/abi.js";
 import { PLATFORMS, PLATFORM_PRESETS, type PlatformName } from "../bindings/platforms.js";
 import { putAccess, putAlloc, putCpu, putFree, putMap, putMapSg, putUnmap, putUnmapSg } from "../bindings/records.js";
 import { DEFAULT_PROFILE, validateProfile } from "../bindings/sim/cost-profile.js";
+import { replayThroughSimulation } from "../bindings/sim/replay.js";
 import { parseTrace, TraceError } from "../bindings/trace/parse.js";
 import { replayTrace } from "../bindings/trace/replay.js";
 import { counts, FULL_FUZZ, FUZZ_TIMEOUT, runs } from "./helpers/fuzz-budget.js";
@@ -125,6 +126,19 @@ describe("fuzz: the trace parser", () => {
       }));
       expect(a).toEqual(b);
     })), { numRuns: runs(100, 10_000), seed: 12003 });
+  });
+});
+
+describe("fuzz: the priced replay", () => {
+  it("prices what it parses or refuses it with a ConfigError or TraceError", { timeout: FUZZ_TIMEOUT }, () => {
+    const strategies = ["straightforward", "batched", "cached+deferred-flush", "never-free", "persistent", "preallocated", "grant-table"];
+    const environments = ["baremetal", "xen-dom0", "xen-domU"] as const;
+    fc.assert(fc.property(fc.tuple(traceText, fc.constantFrom<PlatformName>(...PLATFORMS), fc.constantFrom(...strategies), fc.constantFrom(...environments), fc.boolean()),
+      count(([text, platform, strategy, environment, lenient]) => {
+        const parsed = outcome(() => parseTrace(text, { lenient }));
+        if ("refused" in parsed) return;
+        outcome(() => replayThroughSimulation(parsed.ok, createPricedSimulation({ platform, strategy, environment, guestBytes: 2 ** 30, iommu: { tableSize: platform.startsWith("dart") ? "2M" : "64K" } }), lenient));
+      })), { numRuns: runs(60, 4_000), seed: 12008 });
   });
 });
 

@@ -130,3 +130,12 @@ describe("priced replay of a buffer that starts where an entry reaches but ends 
     expect(() => replayThroughSimulation(parseTrace("map_sg s to-device 1000:4096 ffffff000:4097\n"), sg)).toThrow(/line 1: segments\[1\]\.bytes: 4097/);
   });
 });
+
+describe("coherent pages above 2^32 (a 36-bit Calgary RPN)", () => {
+  it("start where coherentBasePfn says, in WASM as in the reference (it was cut to 32 bits)", () => {
+    for (const [, io] of both({ platform: "calgary-pcix", coherentBasePfn: 2 ** 33 + 5 })) {
+      expect(io.allocCoherent(4096)).toEqual({ dma: 32 * 4096, phys: (2 ** 33 + 5) * 4096 });
+      expect(io.entryWord(32)).toBe(((2n ** 33n + 5n) << 12n) | 3n);
+    }
+  });
+});

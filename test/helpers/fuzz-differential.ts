@@ -35,10 +35,12 @@ const optionsArb = (platform: PlatformName, allocator: (typeof ALLOCATORS)[numbe
     cpus: fc.oneof(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 64 })),
     vmerge: dart && !isIova(ALLOCATORS.indexOf(allocator)) ? fc.boolean() : fc.constant(false),
     dartDummyPfn: dart ? fc.nat({ max: p.maxPfn }) : fc.constant(undefined),
+    coherentBasePfn: fc.option(fc.nat({ max: p.maxPfn - 1024 }), { nil: undefined }),
   }).map((o) => {
     const options: IommuOptions = { platform, allocator, flushPolicy, tableSize: o.tableSize, cache: o.cache, cpus: o.cpus, vmerge: o.vmerge };
     if (o.segmentBoundary !== undefined) options.segmentBoundary = o.segmentBoundary;
     if (o.dartDummyPfn !== undefined) options.dartDummyPfn = o.dartDummyPfn;
+    if (o.coherentBasePfn !== undefined) options.coherentBasePfn = o.coherentBasePfn;
     return options;
   });
 };
