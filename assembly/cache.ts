@@ -54,7 +54,8 @@ export function cacheTracking(): bool {
 }
 
 /** Lines whose copy differs from the table, as kept by tracking. */
-export function cacheStaleCount(): u32 {
+// @ts-ignore: decorator
+@inline export function cacheStaleCount(): u32 {
   return staleCount;
 }
 

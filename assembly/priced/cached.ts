@@ -5,7 +5,7 @@
 //   idle list: the parked slots, least recently released at the head
 
 import { count, P_DMA_API_ENTRY, P_MAPPING_CACHE_LOOKUP } from "./counts";
-import { driver } from "./environment";
+import { driverAt } from "./environment";
 import { parkedChange } from "./exposure";
 import { coreMap, coreUnmap } from "./mapping";
 import { pagesOf } from "./buffers";
@@ -61,13 +61,13 @@ function idleAppend(i: u32): void {
 export function cachedMap(kind: u32, phys: u64, bytes: u32, dir: u32): i64 {
   let pages = pagesOf(phys, bytes);
   let key = keyOf(phys, pages, dir);
-  count(driver, kind, P_MAPPING_CACHE_LOOKUP, 1);
+  count(driverAt, kind, P_MAPPING_CACHE_LOOKUP, 1);
   let hit = hashGet(key);
   if (hit != 0 && !slotInUse(hit)) {
     setInUse(hit, true);
     idleRemove(hit);
     parkedChange(-<f64>pages);
-    count(driver, kind, P_DMA_API_ENTRY, 1);
+    count(driverAt, kind, P_DMA_API_ENTRY, 1);
     mappedSlot = hit;
     return <i64>slotBase(hit) + <i64>(phys & 0xfff);
   }
@@ -83,8 +83,8 @@ export function cachedMap(kind: u32, phys: u64, bytes: u32, dir: u32): i64 {
 
 /** unmap of a cached mapping: park it, then evict beyond the limit. */
 export function cachedUnmap(kind: u32, slot: u32): void {
-  count(driver, kind, P_DMA_API_ENTRY, 1);
-  count(driver, kind, P_MAPPING_CACHE_LOOKUP, 1);
+  count(driverAt, kind, P_DMA_API_ENTRY, 1);
+  count(driverAt, kind, P_MAPPING_CACHE_LOOKUP, 1);
   setInUse(slot, false);
   idleAppend(slot);
   parkedChange(<f64>slotPages(slot));

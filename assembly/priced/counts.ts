@@ -92,10 +92,15 @@ export function gridPtr(): usize {
   return grid;
 }
 
-/** `party` executes `n` of primitive `prim` for an operation of `kind`. */
+/** Where `party`'s counts start in the grid (the environment keeps one per role). */
+export function partyAt(party: u32): usize {
+  return grid + (<usize>(party * KINDS * PRIMS) << 3);
+}
+
+/** The party whose counts start at `party` (partyAt) executes `n` of `prim` for an operation of `kind`. */
 // @ts-ignore: decorator
-@inline export function count(party: u32, kind: u32, prim: u32, n: f64): void {
-  let at = grid + (<usize>((party * KINDS + kind) * PRIMS + prim) << 3);
+@inline export function count(party: usize, kind: u32, prim: u32, n: f64): void {
+  let at = party + (<usize>(kind * PRIMS + prim) << 3);
   store<f64>(at, load<f64>(at) + n);
 }
 

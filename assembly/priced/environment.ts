@@ -6,7 +6,7 @@
 
 import { FORMAT_CALGARY } from "../constants";
 import {
-  count, KIND_FLUSH, KIND_MAP, KIND_MAP_SG, P_BITMAP_WORD_SCAN, P_DMA_API_ENTRY, P_FLUSH_WAIT_POLL, P_GRANT_ISSUE,
+  count, partyAt, KIND_FLUSH, KIND_MAP, KIND_MAP_SG, P_BITMAP_WORD_SCAN, P_DMA_API_ENTRY, P_FLUSH_WAIT_POLL, P_GRANT_ISSUE,
   P_GRANT_OP, P_HYPERCALL_ENTRY, P_HYPERCALL_EXIT, P_HYPERVISOR_VALIDATE, P_MMIO_READ, P_MMIO_WRITE,
   P_MULTICALL_PER_ENTRY, P_TABLE_LINE_FLUSH, P_TCE_WRITE, PARTY_KERNEL, PARTY_NONE, PARTY_XEN, trap,
 } from "./counts";
@@ -33,6 +33,11 @@ export let driver: u32 = PARTY_KERNEL;
 export let owner: u32 = PARTY_KERNEL;
 /** The PV front-end granting its pages, or PARTY_NONE. */
 let frontend: u32 = PARTY_NONE;
+/** Where each role's counts start in the grid (counts.ts partyAt). */
+export let driverAt: usize = 0;
+export let ownerAt: usize = 0;
+let frontendAt: usize = 0;
+let xenAt: usize = 0;
 /** grant-table integration: the grant op programs the IOMMU. */
 export let integrated: bool = false;
 let flusher: u32 = FLUSHER_CALGARY_PCIX;
@@ -42,6 +47,10 @@ export function environmentInit(drv: u32, own: u32, front: u32, grantIntegrated:
   driver = drv;
   owner = own;
   frontend = front;
+  driverAt = partyAt(drv);
+  ownerAt = partyAt(own);
+  frontendAt = front == PARTY_NONE ? 0 : partyAt(front);
+  xenAt = partyAt(PARTY_XEN);
   integrated = grantIntegrated;
   flusher = flush;
   format = fmt;
@@ -50,8 +59,8 @@ export function environmentInit(drv: u32, own: u32, front: u32, grantIntegrated:
 /** The driver kernel's share of a DMA-API call: its entries and the allocator's bitmap scan. */
 // @ts-ignore: decorator
 @inline export function driverWork(kind: u32, entries: f64, wordsScanned: f64): void {
-  if (entries != 0) count(driver, kind, P_DMA_API_ENTRY, entries);
-  if (wordsScanned != 0) count(driver, kind, P_BITMAP_WORD_SCAN, wordsScanned);
+  if (entries != 0) count(driverAt, kind, P_DMA_API_ENTRY, entries);
+  if (wordsScanned != 0) count(driverAt, kind, P_BITMAP_WORD_SCAN, wordsScanned);
 }
 
 /** Table cache lines the CPU flushes after writing `pages` entries (Calgary: one per TCE; DART: 128-byte lines, one extra entry). */
@@ -64,15 +73,15 @@ export function environmentInit(drv: u32, own: u32, front: u32, grantIntegrated:
 // @ts-ignore: decorator
 @inline export function tableWork(kind: u32, pages: f64, crossing: u32): void {
   if (pages == 0) return;
-  count(owner, kind, P_TCE_WRITE, pages);
-  count(owner, kind, P_TABLE_LINE_FLUSH, tableLines(pages));
+  count(ownerAt, kind, P_TCE_WRITE, pages);
+  count(ownerAt, kind, P_TABLE_LINE_FLUSH, tableLines(pages));
   if (owner == PARTY_KERNEL) return;
   let traps: f64 = crossing == CROSS_PER_ENTRY ? pages : crossing == CROSS_ONE ? 1 : 0;
   trap(traps, true);
-  count(owner, kind, P_HYPERCALL_ENTRY, traps);
-  count(owner, kind, P_HYPERCALL_EXIT, traps);
-  count(owner, kind, P_HYPERVISOR_VALIDATE, pages);
-  if (crossing == CROSS_MULTICALL_ENTRY) count(owner, kind, P_MULTICALL_PER_ENTRY, pages);
+  count(ownerAt, kind, P_HYPERCALL_ENTRY, traps);
+  count(ownerAt, kind, P_HYPERCALL_EXIT, traps);
+  count(ownerAt, kind, P_HYPERVISOR_VALIDATE, pages);
+  if (crossing == CROSS_MULTICALL_ENTRY) count(ownerAt, kind, P_MULTICALL_PER_ENTRY, pages);
 }
 
 /** Device-cache flushes the core just performed, at the platform's price; `inFlight` sets Calgary's polls. */
@@ -82,18 +91,18 @@ export function environmentInit(drv: u32, own: u32, front: u32, grantIntegrated:
   if (flushes > 0) {
     if (flusher == FLUSHER_DART) {
       // invalidate-all: set the bit, poll once
-      count(owner, KIND_FLUSH, P_MMIO_READ, flushes * 2);
-      count(owner, KIND_FLUSH, P_MMIO_WRITE, flushes);
+      count(ownerAt, KIND_FLUSH, P_MMIO_READ, flushes * 2);
+      count(ownerAt, KIND_FLUSH, P_MMIO_WRITE, flushes);
     } else {
       // stop arbitration, push, poll the split queue until DMA in flight drains (≤ 100), rewrite TAR, restore
-      count(owner, KIND_FLUSH, P_MMIO_READ, flushes * (flusher == FLUSHER_CALGARY_PCIX ? 3 : 6));
-      count(owner, KIND_FLUSH, P_MMIO_WRITE, flushes * 3);
-      count(owner, KIND_FLUSH, P_FLUSH_WAIT_POLL, flushes * Math.min(100, 1 + inFlight));
+      count(ownerAt, KIND_FLUSH, P_MMIO_READ, flushes * (flusher == FLUSHER_CALGARY_PCIX ? 3 : 6));
+      count(ownerAt, KIND_FLUSH, P_MMIO_WRITE, flushes * 3);
+      count(ownerAt, KIND_FLUSH, P_FLUSH_WAIT_POLL, flushes * Math.min(100, 1 + inFlight));
     }
   }
   // DART U4: write IONE, poll
-  count(owner, KIND_FLUSH, P_MMIO_WRITE, invalidations);
-  count(owner, KIND_FLUSH, P_MMIO_READ, invalidations);
+  count(ownerAt, KIND_FLUSH, P_MMIO_WRITE, invalidations);
+  count(ownerAt, KIND_FLUSH, P_MMIO_READ, invalidations);
 }
 
 /**
@@ -106,20 +115,20 @@ export function environmentInit(drv: u32, own: u32, front: u32, grantIntegrated:
 }
 
 function grants(kind: u32, pages: f64): void {
-  if (kind == KIND_MAP || kind == KIND_MAP_SG) count(frontend, kind, P_GRANT_ISSUE, pages);
-  count(PARTY_XEN, kind, P_GRANT_OP, pages);
+  if (kind == KIND_MAP || kind == KIND_MAP_SG) count(frontendAt, kind, P_GRANT_ISSUE, pages);
+  count(xenAt, kind, P_GRANT_OP, pages);
   if (integrated) return;
   trap(1, true);
-  count(PARTY_XEN, kind, P_HYPERCALL_ENTRY, 1);
-  count(PARTY_XEN, kind, P_HYPERCALL_EXIT, 1);
+  count(xenAt, kind, P_HYPERCALL_ENTRY, 1);
+  count(xenAt, kind, P_HYPERCALL_EXIT, 1);
 }
 
 /** A dma_map_multi / dma_unmap_multi call starts: one API entry, one multicall trap under Xen. */
 export function multicallStart(kind: u32): void {
-  count(driver, kind, P_DMA_API_ENTRY, 1);
+  count(driverAt, kind, P_DMA_API_ENTRY, 1);
   if (owner == PARTY_XEN) {
     trap(1, false);
-    count(PARTY_XEN, kind, P_HYPERCALL_ENTRY, 1);
-    count(PARTY_XEN, kind, P_HYPERCALL_EXIT, 1);
+    count(xenAt, kind, P_HYPERCALL_ENTRY, 1);
+    count(xenAt, kind, P_HYPERCALL_EXIT, 1);
   }
 }

@@ -68,7 +68,8 @@ export function exposureInit(interval: f64, core: bool): void {
 }
 
 /** End of an operation: advance simulated time and integrate exposure and IO-space use. */
-export function tick(): void {
+// @ts-ignore: decorator
+@inline export function tick(): void {
   let exposed = (coreInUse ? <f64>cacheStaleCount() : 0) + parkedIdlePages + pooledIdlePages + pendingPages + keptPages;
   let io: f64 = coreInUse ? <f64>stats.pagesInUse : 0;
   if (exposed > exposedPeak) exposedPeak = exposed;

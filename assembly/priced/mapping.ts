@@ -17,10 +17,6 @@ export let live: f64 = 0;
 let keepOnUnmap: bool = false;
 let sgScratch: usize = 0;
 
-let words0: u64 = 0;
-let flushes0: u64 = 0;
-let invals0: u64 = 0;
-let unmapped0: u64 = 0;
 
 export function mappingInit(sg: usize, neverFree: bool): void {
   sgScratch = sg;
@@ -38,23 +34,8 @@ export function mappingInit(sg: usize, neverFree: bool): void {
   return stats.pagesMapped + stats.pagesUnmapped - stats.pagesKept + 2 * stats.pagesUnwound;
 }
 
-// @ts-ignore: decorator
-@inline function before(): void {
-  words0 = stats.wordsScanned;
-  flushes0 = stats.flushes;
-  invals0 = stats.entryInvalidations;
-  unmapped0 = stats.pagesUnmapped;
-}
-
-// @ts-ignore: decorator
-@inline function words(): f64 {
-  return <f64>(stats.wordsScanned - words0);
-}
-
-// @ts-ignore: decorator
-@inline function flushed(): void {
-  flushWork(<f64>(stats.flushes - flushes0), <f64>(stats.entryInvalidations - invals0), live);
-}
+// Each call snapshots the counters it prices in locals (w0 words scanned, f0 flushes, v0
+// invalidations) and charges the differences after the core's call.
 
 // @ts-ignore: decorator
 @inline function crossing(batchedEntry: bool): u32 {
@@ -63,30 +44,34 @@ export function mappingInit(sg: usize, neverFree: bool): void {
 
 /** dma_map_single through the core; the DMA address, or -1 when the IO space is full. */
 export function coreMap(kind: u32, phys: u64, bytes: u32, dir: u32, batchedEntry: bool): i64 {
-  before();
+  let w0 = stats.wordsScanned;
+  let f0 = stats.flushes;
+  let v0 = stats.entryInvalidations;
   let off = <u32>(phys & 0xfff);
   let e = mapSingle(phys >> 12, off, bytes, dir);
   let pages = e < 0 ? 0 : pagesOf(phys, bytes);
-  driverWork(kind, batchedEntry ? 0 : 1, words());
+  driverWork(kind, batchedEntry ? 0 : 1, <f64>(stats.wordsScanned - w0));
   tableWork(kind, pages, crossing(batchedEntry));
-  flushed();
+  flushWork(<f64>(stats.flushes - f0), <f64>(stats.entryInvalidations - v0), live);
   if (e < 0) return -1;
   forget(<u32>e, pages);
   return (<i64>e << IO_PAGE_SHIFT) | off;
 }
 
 export function coreUnmap(kind: u32, dma: u64, bytes: u32, batchedEntry: bool): void {
-  before();
+  let w0 = stats.wordsScanned;
+  let f0 = stats.flushes;
+  let v0 = stats.entryInvalidations;
   if (keepOnUnmap) unmapKeep(<u32>dma, bytes);
   else unmapSingle(<u32>dma, bytes);
   let pages = pagesOf(dma, bytes);
-  driverWork(kind, batchedEntry ? 0 : 1, words());
+  driverWork(kind, batchedEntry ? 0 : 1, <f64>(stats.wordsScanned - w0));
   if (keepOnUnmap) {
     keep(<u32>(dma >> IO_PAGE_SHIFT), pages);
     return; // nothing written, nothing crossed: that is the point (and the exposure)
   }
   tableWork(kind, pages, crossing(batchedEntry));
-  flushed();
+  flushWork(<f64>(stats.flushes - f0), <f64>(stats.entryInvalidations - v0), live);
 }
 
 /** One dma_map_sg of the `n` elements at handles h …, priced like a map of all its pages; false when it failed. */
@@ -102,13 +87,15 @@ export function coreMapSg(h: u32, n: u32, dir: u32, batchedEntry: bool): bool {
     store<u32>(el, bytesOf(b), 8);
     pages += pagesOf(phys, bytesOf(b));
   }
-  before();
+  let w0 = stats.wordsScanned;
+  let f0 = stats.flushes;
+  let v0 = stats.entryInvalidations;
   let written0 = written();
   let ok = mapSg(sgScratch, n, dir) != 0;
-  driverWork(KIND_MAP_SG, batchedEntry ? 0 : 1, words());
+  driverWork(KIND_MAP_SG, batchedEntry ? 0 : 1, <f64>(stats.wordsScanned - w0));
   // Unwound elements of a failed list were written twice: those writes are the core's count.
   tableWork(KIND_MAP_SG, ok ? pages : <f64>(written() - written0), crossing(batchedEntry));
-  flushed();
+  flushWork(<f64>(stats.flushes - f0), <f64>(stats.entryInvalidations - v0), live);
   if (!ok) return false;
   for (let k: u32 = 0; k < n; k++) {
     let el = sgScratch + <usize>(k * SG_ELEM_SIZE);
@@ -146,11 +133,14 @@ export function coreUnmapSgOf(els: usize, stride: u32, n: u32, batchedEntry: boo
     store<u32>(sg, lengthAt(el, stride), 8);
     store<i32>(sg, <i32>(dma >> IO_PAGE_SHIFT), 12);
   }
-  before();
+  let w0 = stats.wordsScanned;
+  let f0 = stats.flushes;
+  let v0 = stats.entryInvalidations;
+  let u0 = stats.pagesUnmapped;
   unmapSg(sgScratch, n);
-  driverWork(KIND_UNMAP_SG, batchedEntry ? 0 : 1, words());
-  tableWork(KIND_UNMAP_SG, <f64>(stats.pagesUnmapped - unmapped0), crossing(batchedEntry));
-  flushed();
+  driverWork(KIND_UNMAP_SG, batchedEntry ? 0 : 1, <f64>(stats.wordsScanned - w0));
+  tableWork(KIND_UNMAP_SG, <f64>(stats.pagesUnmapped - u0), crossing(batchedEntry));
+  flushWork(<f64>(stats.flushes - f0), <f64>(stats.entryInvalidations - v0), live);
 }
 
 /** A buffer keeps its length 4 bytes before its DMA address; the batched queue's copies 8 after. */
@@ -161,19 +151,23 @@ export function coreUnmapSgOf(els: usize, stride: u32, n: u32, batchedEntry: boo
 
 /** dma_alloc_coherent of `bytes` (whole pages), priced as a map; the DMA address or -1. */
 export function coreAlloc(kind: u32, bytes: u32): i64 {
-  before();
+  let w0 = stats.wordsScanned;
+  let f0 = stats.flushes;
+  let v0 = stats.entryInvalidations;
   let e = allocCoherent(bytes);
-  driverWork(kind, 1, words());
+  driverWork(kind, 1, <f64>(stats.wordsScanned - w0));
   tableWork(kind, e < 0 ? 0 : Math.ceil(<f64>bytes / 4096), CROSS_PER_ENTRY);
-  flushed();
+  flushWork(<f64>(stats.flushes - f0), <f64>(stats.entryInvalidations - v0), live);
   return e < 0 ? -1 : <i64>e << IO_PAGE_SHIFT;
 }
 
 export function coreFree(dma: u64, bytes: u32): void {
-  before();
+  let w0 = stats.wordsScanned;
+  let f0 = stats.flushes;
+  let v0 = stats.entryInvalidations;
   freeCoherent(<u32>dma, bytes);
-  driverWork(KIND_FREE, 1, words());
+  driverWork(KIND_FREE, 1, <f64>(stats.wordsScanned - w0));
   tableWork(KIND_FREE, Math.ceil(<f64>bytes / 4096), CROSS_PER_ENTRY);
-  flushed();
+  flushWork(<f64>(stats.flushes - f0), <f64>(stats.entryInvalidations - v0), live);
 }
 

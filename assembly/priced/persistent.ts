@@ -5,7 +5,7 @@
 
 import { DMA_FROM_DEVICE, DMA_TO_DEVICE } from "../constants";
 import { count, P_COPY_PER_BYTE, P_DMA_API_ENTRY } from "./counts";
-import { driver } from "./environment";
+import { driverAt } from "./environment";
 import { pooledChange } from "./exposure";
 import { coreAlloc } from "./mapping";
 import { pagesOf } from "./buffers";
@@ -32,7 +32,7 @@ export function persistentMap(kind: u32, phys: u64, bytes: u32, dir: u32): i64 {
     if (below != 0) hashPut(<u64>pages, below);
     else hashDelete(<u64>pages);
     pooledChange(-<f64>pages);
-    count(driver, kind, P_DMA_API_ENTRY, 1);
+    count(driverAt, kind, P_DMA_API_ENTRY, 1);
     slot = top;
   } else {
     let dma = coreAlloc(kind, pages << 12);
@@ -43,14 +43,14 @@ export function persistentMap(kind: u32, phys: u64, bytes: u32, dir: u32): i64 {
     slot = slotNew(<u64>pages, <u32>dma, pages);
   }
   setInUse(slot, true);
-  if (dir != DMA_FROM_DEVICE) count(driver, kind, P_COPY_PER_BYTE, <f64>bytes);
+  if (dir != DMA_FROM_DEVICE) count(driverAt, kind, P_COPY_PER_BYTE, <f64>bytes);
   mappedSlot = slot;
   return <i64>slotBase(slot) + <i64>(phys & 0xfff);
 }
 
 export function persistentUnmap(kind: u32, slot: u32, dir: u32, bytes: u32): void {
-  count(driver, kind, P_DMA_API_ENTRY, 1);
-  if (dir != DMA_TO_DEVICE) count(driver, kind, P_COPY_PER_BYTE, <f64>bytes);
+  count(driverAt, kind, P_DMA_API_ENTRY, 1);
+  if (dir != DMA_TO_DEVICE) count(driverAt, kind, P_COPY_PER_BYTE, <f64>bytes);
   setInUse(slot, false);
   let pages = slotPages(slot);
   setNext(slot, hashGet(<u64>pages));

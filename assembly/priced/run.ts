@@ -29,7 +29,7 @@ import {
   count, countsInit, crossings, GRID_BYTES, hypercalls, KIND_ALLOC, KIND_FREE, KIND_MAP, KIND_MAP_SG, KIND_UNMAP,
   KIND_UNMAP_SG, P_DMA_API_ENTRY,
 } from "./counts";
-import { driver, environmentInit, grantWork } from "./environment";
+import { driverAt, environmentInit, grantWork } from "./environment";
 import {
   blocked, clock, exposedIntegral, exposedPeak, exposureInit, ioIntegral, ioPeak, keptPages, lateAccess, reached, tick,
 } from "./exposure";
@@ -149,10 +149,11 @@ export function pricedSetup(
 /** The strategy's map of one buffer: its DMA address, or -1; the slot it used in `slotUsed`. */
 let slotUsed: u32 = 0;
 
-function mapOne(kind: u32, phys: u64, bytes: u32, dir: u32): i64 {
+// @ts-ignore: decorator
+@inline function mapOne(kind: u32, phys: u64, bytes: u32, dir: u32): i64 {
   slotUsed = 0;
   if (!iommu || strategy == S_PREALLOCATED) {
-    count(driver, kind, P_DMA_API_ENTRY, 1);
+    count(driverAt, kind, P_DMA_API_ENTRY, 1);
     return <i64>phys;
   }
   if (strategy == S_CACHED) {
@@ -172,10 +173,11 @@ function mapOne(kind: u32, phys: u64, bytes: u32, dir: u32): i64 {
   return coreMap(kind, phys, bytes, dir, false);
 }
 
-function unmapOne(kind: u32, b: usize, dir: u32): void {
+// @ts-ignore: decorator
+@inline function unmapOne(kind: u32, b: usize, dir: u32): void {
   let slot = slotOf(b);
   if (!iommu || strategy == S_PREALLOCATED) {
-    count(driver, kind, P_DMA_API_ENTRY, 1);
+    count(driverAt, kind, P_DMA_API_ENTRY, 1);
   } else if (strategy == S_CACHED && slot != 0) {
     cachedUnmap(kind, slot);
   } else if (strategy == S_PERSISTENT && slot != 0) {
@@ -197,7 +199,8 @@ function markAll(h: u32, n: u32, add: u32, remove: u32): void {
 }
 
 /** The driver takes its buffer back (unmap, unmap_sg, free): false when its map had failed. */
-function release(h: u32, n: u32): bool {
+// @ts-ignore: decorator
+@inline function release(h: u32, n: u32): bool {
   if (n == 1) setFlags(B(h), flagsOf(B(h)) & ~LIVE);
   else markAll(h, n, 0, LIVE);
   liveChange(-1);
@@ -219,7 +222,8 @@ function release(h: u32, n: u32): bool {
   return (flagsOf(B(h)) & LIVE) == 0;
 }
 
-function map(rec: usize, h: u32): i32 {
+// @ts-ignore: decorator
+@inline function map(rec: usize, h: u32): i32 {
   let phys = recPhys(rec);
   let bytes = load<u32>(rec, 12);
   let dir = (load<u32>(rec, 0) >> 4) & 15;
@@ -242,7 +246,8 @@ function map(rec: usize, h: u32): i32 {
   return dma >= 0 ? 0 : NO_ENTRY;
 }
 
-function unmap(h: u32): i32 {
+// @ts-ignore: decorator
+@inline function unmap(h: u32): i32 {
   if (!holds(h, BUF_SINGLE)) return REFUSED_SEQUENCE;
   if (strategy == S_BATCHED && !batchedRoom(h)) return REFUSED_TOO_LARGE;
   if (!release(h, 1)) return 0;
@@ -278,7 +283,7 @@ function mapSg(rec: usize, h: u32, n: u32, out: usize): i32 {
   }
   let ok = true;
   if (!iommu) {
-    count(driver, KIND_MAP_SG, P_DMA_API_ENTRY, 1);
+    count(driverAt, KIND_MAP_SG, P_DMA_API_ENTRY, 1);
   } else if (wholeSg()) {
     if (strategy == S_BATCHED) batchedMapEntry(KIND_MAP_SG);
     ok = coreMapSg(h, n, dir, strategy == S_BATCHED);
@@ -311,7 +316,7 @@ function unmapSg(h: u32): i32 {
   let pages: f64 = 0;
   for (let k: u32 = 0; k < n; k++) pages += pagesOf(physOf(B(h + k)), bytesOf(B(h + k)));
   grantWork(KIND_UNMAP_SG, pages);
-  if (!iommu) count(driver, KIND_UNMAP_SG, P_DMA_API_ENTRY, 1);
+  if (!iommu) count(driverAt, KIND_UNMAP_SG, P_DMA_API_ENTRY, 1);
   else if (strategy == S_BATCHED) batchedQueue(h);
   else if (wholeSg()) coreUnmapSg(h, n, false);
   else for (let k: u32 = 0; k < n; k++) unmapOne(KIND_UNMAP_SG, B(h + k), dirOf(B(h)));
@@ -325,7 +330,7 @@ function alloc(h: u32, bytes: u32): i32 {
   describe(b, BUF_COHERENT, DMA_BIDIRECTIONAL, 0, bytes, 1);
   let dma: i64;
   if (!iommu || strategy == S_PREALLOCATED) {
-    count(driver, KIND_ALLOC, P_DMA_API_ENTRY, 1);
+    count(driverAt, KIND_ALLOC, P_DMA_API_ENTRY, 1);
     dma = <i64>physNext;
     physNext += <u64>Math.ceil(<f64>bytes / 4096) * 4096;
   } else {
@@ -342,7 +347,7 @@ function free(h: u32): i32 {
   if (!holds(h, BUF_COHERENT)) return REFUSED_SEQUENCE;
   if (!release(h, 1)) return 0;
   let b = B(h);
-  if (!iommu || strategy == S_PREALLOCATED) count(driver, KIND_FREE, P_DMA_API_ENTRY, 1);
+  if (!iommu || strategy == S_PREALLOCATED) count(driverAt, KIND_FREE, P_DMA_API_ENTRY, 1);
   else coreFree(dmaOf(b), bytesOf(b));
   tick();
   return 0;
