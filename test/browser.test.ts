@@ -175,7 +175,7 @@ describe("demo page in Chromium", () => {
     await page.selectOption("#strategy", "grant-table"); // refused outside xen-domU
     await waitStatus(page, "status", "refused: strategy");
     expect(await page.textContent("#status")).not.toMatch(/--/);
-    expect(await page.textContent("#status")).toMatch(/environment xen-domU/);
+    expect(await page.textContent("#status")).toMatch(/the xen-domU environment/);
     await page.close();
   });
 
