@@ -230,4 +230,21 @@ describe("iommu-sim", () => {
     const whatIf = tablesOf(outputs[3]).at(-1)!;
     expect(whatIf.find((l) => / preallocated /.test(l))).toMatch(/│ +0\.0 % │ +0\.0 % │ +0 │ +100 % │ 256\.00 MiB$/);
   });
+
+  it("an output path that cannot be written is refused before the run, exit 1, naming the option", () => {
+    const missing = join(dir, "no-such-dir", "out");
+    const cases: Array<[string[], string]> = [
+      [["sweep", "--grid", "messageBytes=64", "--serial", "--csv", `${missing}.csv`], "--csv"],
+      [["reproduce", "--quiet", "--json", `${missing}.json`], "--json"],
+      [["reproduce", "--quiet", "--plot", dir], "--plot"],
+      [["allocators", "--workload", "ring:4", "--steps", "10", "--csv", `${missing}.csv`], "--csv"],
+      [["calibrate", "--quiet", "--out", `${missing}.json`], "--out"],
+    ];
+    for (const [args, field] of cases) {
+      const r = cli(...args);
+      expect(r.status, args.join(" ")).toBe(1);
+      expect(r.stdout).toBe(""); // nothing simulated, nothing printed
+      expect(r.stderr).toMatch(new RegExp(`^iommu-sim: ${field}: ".*" is not allowed; expected a file in an existing, writable directory`));
+    }
+  });
 });

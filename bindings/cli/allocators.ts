@@ -15,7 +15,7 @@ import { PLATFORM_PRESETS, PLATFORMS, type PlatformName } from "../platforms.js"
 import { traceChunks } from "../io/trace-source.js";
 import { collectTrace } from "../trace/stream.js";
 import { jsonOutput } from "./json.js";
-import { wholeNumber } from "./options.js";
+import { checkOutputs, wholeNumber } from "./options.js";
 import { textTable } from "./table.js";
 
 interface AllocatorsFlags {
@@ -60,7 +60,8 @@ export function registerAllocators(program: Command): void {
       if (flags.cpus !== undefined) base.cpus = flags.cpus;
       const allocators = flags.allocators === undefined ? ALLOCATORS : parseAllocatorList(flags.allocators);
       const workloads: WorkloadSpec[] = flags.workload === undefined ? DEFAULT_WORKLOADS : flags.workload.map(parseWorkloadSpec);
-      // every input is checked before the workloads run: a bad trace must not wait for them
+      // every input is checked before the workloads run: a bad trace or output path must not wait for them
+      checkOutputs(["--csv", flags.csv]);
       const trace = flags.trace === undefined ? undefined : await collectTrace(traceChunks(flags.trace, "--trace"));
       const bar = progress("allocators", flags.quiet ?? false);
       const rows = compareAllocators(createAllocatorWorkload, {

@@ -1,7 +1,5 @@
 // `iommu-sim calibrate`: fit the netperf model's free parameters to the measured tables.
 
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
 import type { Command } from "commander";
 import { createIommu } from "../node.js";
 import { writeAtomicallySync } from "../io/atomic.js";
@@ -9,17 +7,17 @@ import { progress } from "../io/progress.js";
 import { ENVIRONMENTS } from "../sim/environments.js";
 import { calibrate, parseMeasured } from "../workloads/reproduction.js";
 import { jsonOutput } from "./json.js";
-import { DEFAULT_MEASURED, readText } from "./options.js";
+import { checkOutputs, DEFAULT_MEASURED, readText } from "./options.js";
 
 function runCalibrate(flags: { out?: string; holdout?: boolean; data?: string; quiet?: boolean }): void {
+  // the working directory, never the installed package: a consumer's calibration is theirs
+  const path = flags.out ?? (flags.holdout ? "netperf-holdout.json" : "netperf-calibrated.json");
+  checkOutputs(["--out", path]); // before the fit, which takes seconds
   const measured = parseMeasured(readText("--data", flags.data ?? DEFAULT_MEASURED), flags.data ? `--data ${flags.data}` : undefined);
   const bar = progress("calibrating", flags.quiet ?? false);
   bar.update(0, ENVIRONMENTS.length);
   const cal = calibrate(measured, createIommu, { holdout: flags.holdout, onProgress: (d, t) => bar.update(d, t) });
   bar.stop();
-  // the working directory, never the installed package: a consumer's calibration is theirs
-  const path = flags.out ?? (flags.holdout ? "netperf-holdout.json" : "netperf-calibrated.json");
-  mkdirSync(dirname(path), { recursive: true });
   writeAtomicallySync(path, jsonOutput("calibration", cal));
   for (const env of ENVIRONMENTS) {
     const e = cal.environments[env];

@@ -1,8 +1,9 @@
 // Option parsing shared by the commands: number and geometry parsers, readable-file checks, the
 // package's shipped data, and the run settings that `run` and `sweep` both take.
 
-import { readFileSync } from "node:fs";
+import { accessSync, constants, readFileSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import { dirname, resolve } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { ConfigError } from "../errors.js";
 import { PLATFORMS } from "../platforms.js";
@@ -42,6 +43,22 @@ export function readText(field: string, file: string | URL): string {
     return readFileSync(file, "utf8");
   } catch (e) {
     throw new ConfigError(field, String(file), `a readable file (${(e as Error).message})`);
+  }
+}
+
+/**
+ * Output files named by `field` (e.g. ["--csv", "out.csv"]) can be written: each into a writable
+ * directory and not itself a directory. Checked before the run, so a typo costs no simulation.
+ */
+export function checkOutputs(...outputs: Array<[field: string, file: string | undefined]>): void {
+  for (const [field, file] of outputs) {
+    if (file === undefined) continue;
+    try {
+      if (statSync(file, { throwIfNoEntry: false })?.isDirectory()) throw new Error("it is a directory");
+      accessSync(dirname(resolve(file)), constants.W_OK);
+    } catch (e) {
+      throw new ConfigError(field, file, `a file in an existing, writable directory (${(e as Error).message})`);
+    }
   }
 }
 

@@ -14,7 +14,7 @@ import { parseMeasured, type Calibration } from "../workloads/reproduction.js";
 import { ENVIRONMENTS, type EnvironmentName } from "../sim/environments.js";
 import { cpuDiff, fidelity, formatFidelity, relErr, reproduceRows, tputDiff, whatIf, type ReproRow, type WhatIfRow } from "../workloads/report.js";
 import { jsonOutput } from "./json.js";
-import { DEFAULT_CALIBRATION, DEFAULT_MEASURED, HOLDOUT_CALIBRATION, readText } from "./options.js";
+import { checkOutputs, DEFAULT_CALIBRATION, DEFAULT_MEASURED, HOLDOUT_CALIBRATION, readText } from "./options.js";
 import { textTable } from "./table.js";
 
 const TITLES: Record<EnvironmentName, string> = {
@@ -84,6 +84,7 @@ interface ReproduceFlags {
 
 async function reproduce(flags: ReproduceFlags): Promise<void> {
   const started = performance.now();
+  checkOutputs(["--json", flags.json], ["--csv", flags.csv], ["--plot", flags.plot]);
   if (flags.plot) await loadRenderer("--plot", flags.plot); // a missing renderer is reported before the run, not after
   const measured = parseMeasured(readText("--data", flags.data ?? DEFAULT_MEASURED), flags.data ? `--data ${flags.data}` : undefined);
   const cal = loadCalibration(flags.calibration ?? (flags.holdout ? HOLDOUT_CALIBRATION : DEFAULT_CALIBRATION));

@@ -9,7 +9,7 @@ import { sweepCpuSpec } from "../plot/specs.js";
 import { expandGrid, parseGridArg, resolveRun } from "../sweep/config.js";
 import { sweep } from "../sweep/sweep.js";
 import { jsonOutput } from "./json.js";
-import { addRunOptions, readConfig, runLayer, threadCount, type RunFlags } from "./options.js";
+import { addRunOptions, checkOutputs, readConfig, runLayer, threadCount, type RunFlags } from "./options.js";
 import { csvOf, formatResults } from "./results.js";
 
 interface SweepFlags extends RunFlags {
@@ -36,6 +36,7 @@ export function registerSweep(program: Command): void {
     .option("--plot <file>", "plot on-CPU against the first grid axis (FILE.svg or FILE.html)")
     .option("--quiet", "no progress bar")
     .action(async (flags: SweepFlags) => {
+      checkOutputs(["--csv", flags.csv], ["--plot", flags.plot]);
       if (flags.plot) await loadRenderer("--plot", flags.plot); // a missing renderer is reported before the sweep, not after
       const base = resolveRun(readConfig(flags.config), runLayer(flags));
       const grid = (flags.grid ?? []).map(parseGridArg);
