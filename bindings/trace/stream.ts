@@ -67,7 +67,7 @@ const DIR_NAMES = ["bidirectional", "to-device", "from-device"] as const;
 
 /**
  * Collects a streamed trace as parseTrace's result (operations, skipped lines, ignored events):
- * for callers that need the whole trace as objects (the priced replay). Binary ids become their
+ * for callers that need the whole trace as objects (allocators --trace). Binary ids become their
  * names (or decimal numbers), record numbers stand for line numbers. Memory grows with the trace.
  */
 export async function collectTrace(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: { lenient?: boolean } = {}): Promise<ParsedTrace> {
