@@ -107,7 +107,8 @@ async function replay(file: string, flags: ReplayFlags): Promise<void> {
   out.line(`skipped ${result.skipped.length}`);
   if (result.ignored) out.line(`ignoredEvents ${result.ignored}`);
   out.flush();
-  for (const s of result.skipped) process.stderr.write(`skipped line ${s.line}: ${s.reason}: ${s.text.trim()}\n`);
+  const unit = result.format === "binary" ? "record" : "line";
+  for (const s of result.skipped) process.stderr.write(`skipped ${unit} ${s.line}: ${s.reason}: ${s.text.trim()}\n`);
 }
 
 function loadProfile(file: string | undefined): CostProfile {

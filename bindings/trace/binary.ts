@@ -19,7 +19,7 @@
 //
 // The pfn carries 44 bits (physical addresses up to 2^56; text traces stop at 2^53).
 
-import { SG_MAX } from "../abi.js";
+import { OP, SG_MAX } from "../abi.js";
 import { ConfigError } from "../errors.js";
 import type { TraceConsumer, TraceId } from "./consumer.js";
 import { MAX_TRACE_CPU, TraceError } from "./parse.js";
@@ -30,15 +30,8 @@ export const RECORD_BYTES = 16;
 export const HEADER_BYTES = 16;
 export const MAX_NAME_BYTES = 1024;
 
-const OP_MAP = 1;
-const OP_UNMAP = 2;
-const OP_MAP_SG = 3;
-const OP_SG_ELEM = 4;
-const OP_UNMAP_SG = 5;
-const OP_ALLOC = 6;
-const OP_FREE = 7;
-const OP_ACCESS = 8;
-const OP_CPU = 9;
+// The batch record's operation codes, and one of the format's own.
+const { map: OP_MAP, unmap: OP_UNMAP, mapSg: OP_MAP_SG, sgElem: OP_SG_ELEM, unmapSg: OP_UNMAP_SG, alloc: OP_ALLOC, free: OP_FREE, access: OP_ACCESS, cpu: OP_CPU } = OP;
 const OP_NAME = 15;
 
 const TWO32 = 2 ** 32;

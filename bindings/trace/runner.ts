@@ -3,7 +3,7 @@
 // simulation), run every time the batch fills. Ids become handles here (handles.ts), checked in
 // sequence exactly as the whole-file replay (replay.ts) checks them, with the same messages.
 
-import { BAD_RECORD, IO_PAGE_SIZE, SG_MAX } from "../abi.js";
+import { BAD_RECORD, IO_PAGE_SIZE, OP, SG_MAX } from "../abi.js";
 import { ConfigError } from "../errors.js";
 import { putAccess, putAlloc, putCpu, putFree, putMap, putMapSg, putUnmap, putUnmapSg } from "../records.js";
 import type { BatchArea } from "../types.js";
@@ -35,14 +35,7 @@ export interface RunnerOptions {
 const OP_MASK = 15;
 /** Binary ids below this are looked up in a dense table (trace generate numbers ids by slot). */
 const DENSE_IDS = 1 << 20;
-const OP_MAP = 1;
-const OP_UNMAP = 2;
-const OP_MAP_SG = 3;
-const OP_UNMAP_SG = 5;
-const OP_ALLOC = 6;
-const OP_FREE = 7;
-const OP_ACCESS = 8;
-const OP_CPU = 9;
+const { map: OP_MAP, unmap: OP_UNMAP, mapSg: OP_MAP_SG, unmapSg: OP_UNMAP_SG, alloc: OP_ALLOC, free: OP_FREE, access: OP_ACCESS, cpu: OP_CPU } = OP;
 const VERB: Record<number, TraceOp["kind"]> = { [OP_MAP]: "map", [OP_UNMAP]: "unmap", [OP_MAP_SG]: "map_sg", [OP_UNMAP_SG]: "unmap_sg", [OP_ALLOC]: "alloc", [OP_FREE]: "free", [OP_ACCESS]: "access" };
 
 export class TraceRunner implements TraceConsumer {

@@ -3,7 +3,7 @@
 // Browser-safe: chunks come from any (async) iterable of bytes (node:fs / zlib / stdin in io/).
 
 import { isPerCpu, type IommuOptions } from "../config.js";
-import type { Stats } from "../abi.js";
+import { DIRECTIONS, type Stats } from "../abi.js";
 import type { BatchArea, Iommu } from "../types.js";
 import { BinaryTraceReader, BINARY_MAGIC, isBinaryTrace } from "./binary.js";
 import type { TraceConsumer, TraceId } from "./consumer.js";
@@ -63,11 +63,9 @@ export async function pump(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Arr
   reader.end();
 }
 
-const DIR_NAMES = ["bidirectional", "to-device", "from-device"] as const;
-
 /**
  * Collects a streamed trace as parseTrace's result (operations, skipped lines, ignored events):
- * for callers that need the whole trace as objects (the priced replay). Binary ids become their
+ * for callers that need the whole trace as objects (allocators --trace). Binary ids become their
  * names (or decimal numbers), record numbers stand for line numbers. Memory grows with the trace.
  */
 export async function collectTrace(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: { lenient?: boolean } = {}): Promise<ParsedTrace> {
@@ -77,10 +75,10 @@ export async function collectTrace(chunks: AsyncIterable<Uint8Array> | Iterable<
   const names = new Map<number, string>();
   const id = (x: TraceId) => (typeof x === "string" ? x : (names.get(x) ?? String(x)));
   const out: TraceConsumer = {
-    map: (x, phys, bytes, dir, line) => void ops.push({ kind: "map", id: id(x), phys, bytes, dir: DIR_NAMES[dir], line }),
+    map: (x, phys, bytes, dir, line) => void ops.push({ kind: "map", id: id(x), phys, bytes, dir: DIRECTIONS[dir], line }),
     unmap: (x, line) => void ops.push({ kind: "unmap", id: id(x), line }),
     mapSg: (x, dir, phys, bytes, count, line) =>
-      void ops.push({ kind: "map_sg", id: id(x), dir: DIR_NAMES[dir], segments: Array.from({ length: count }, (_, k) => ({ phys: phys[k], bytes: bytes[k] })), line }),
+      void ops.push({ kind: "map_sg", id: id(x), dir: DIRECTIONS[dir], segments: Array.from({ length: count }, (_, k) => ({ phys: phys[k], bytes: bytes[k] })), line }),
     unmapSg: (x, line) => void ops.push({ kind: "unmap_sg", id: id(x), line }),
     alloc: (x, bytes, line) => void ops.push({ kind: "alloc", id: id(x), bytes, line }),
     free: (x, line) => void ops.push({ kind: "free", id: id(x), line }),

@@ -10,6 +10,7 @@
 
 import { MAX_TRACE_CPU, parseLine, TraceError, type LineState, type SkippedLine, type TraceOp } from "./parse.js";
 import type { TraceConsumer } from "./consumer.js";
+import { DIRECTION_CODE } from "../inputs.js";
 import { ascii, dec, hex, same } from "./line-bytes.js";
 import { TracepointBytes } from "./tracepoint-bytes.js";
 
@@ -21,7 +22,6 @@ const SPACE = 32;
 const TAB = 9;
 const HASH = 35;
 const COLON = 58;
-const DIRS: Record<string, number> = { bidirectional: 0, "to-device": 1, "from-device": 2 };
 
 /** A byte that text never holds (whitespace 9–13 aside). */
 function isControl(c: number): boolean {
@@ -316,7 +316,7 @@ export class TextTraceReader {
     for (const x of skipped) out.skip(x.line, x.text, x.reason);
     for (const op of ops) {
       switch (op.kind) {
-        case "map": out.map(op.id, op.phys, op.bytes, DIRS[op.dir], line); break;
+        case "map": out.map(op.id, op.phys, op.bytes, DIRECTION_CODE[op.dir], line); break;
         case "unmap": out.unmap(op.id, line); break;
         case "map_sg": {
           const count = op.segments.length;
@@ -328,7 +328,7 @@ export class TextTraceReader {
             this.phys[k] = x.phys;
             this.bytes[k] = x.bytes;
           });
-          out.mapSg(op.id, DIRS[op.dir], this.phys, this.bytes, count, line);
+          out.mapSg(op.id, DIRECTION_CODE[op.dir], this.phys, this.bytes, count, line);
           break;
         }
         case "unmap_sg": out.unmapSg(op.id, line); break;

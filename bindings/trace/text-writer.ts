@@ -2,11 +2,10 @@
 // `write` in chunks. Binary ids are written by their name when the trace gave one, else as
 // their decimal number; what parse.ts reads back is the same operation.
 
+import { DIRECTIONS } from "../abi.js";
 import { ConfigError } from "../errors.js";
 import { isTextId } from "./binary.js";
 import type { TraceConsumer, TraceId } from "./consumer.js";
-
-const DIR_NAMES = ["bidirectional", "to-device", "from-device"];
 
 export class TextTraceWriter implements TraceConsumer {
   private parts: string[] = [];
@@ -27,11 +26,11 @@ export class TextTraceWriter implements TraceConsumer {
   }
 
   map(id: TraceId, phys: number, bytes: number, dir: number): void {
-    this.line(`map ${this.id(id)} ${phys.toString(16)} ${bytes} ${DIR_NAMES[dir]}`);
+    this.line(`map ${this.id(id)} ${phys.toString(16)} ${bytes} ${DIRECTIONS[dir]}`);
   }
 
   mapSg(id: TraceId, dir: number, phys: Float64Array, bytes: Float64Array, count: number): void {
-    let s = `map_sg ${this.id(id)} ${DIR_NAMES[dir]}`;
+    let s = `map_sg ${this.id(id)} ${DIRECTIONS[dir]}`;
     for (let k = 0; k < count; k++) s += ` ${phys[k].toString(16)}:${bytes[k]}`;
     this.line(s);
   }

@@ -58,12 +58,14 @@ function fieldOf(b: Uint8Array, s: number, e: number): number {
 const PLAIN = 0;
 const ODD = 1;
 const COLON_BYTE = 2;
+const BRACKET = 3;
 /** Bytes the scan treats alike: printable ASCII, the ':' it looks for, and what it leaves to parse.ts. */
 const BYTE_CLASS = new Uint8Array(256).fill(ODD);
 for (let c = 32; c < 127; c++) BYTE_CLASS[c] = PLAIN;
 BYTE_CLASS[TAB] = PLAIN;
 BYTE_CLASS[35] = ODD; // '#'
 BYTE_CLASS[COLON] = COLON_BYTE;
+BYTE_CLASS[91] = BRACKET; // '[': where the CPU column may start
 
 function ws(c: number): boolean {
   return c === SPACE || c === TAB;
@@ -101,10 +103,15 @@ export class TracepointBytes {
     let evE = 0;
     let devS = 0;
     // (the bytes after the match are checked for odd ones as the fields are read)
+    let bracket = -1;
     for (let p = s; p < e && colon < 0; p++) {
       const k = BYTE_CLASS[b[p]];
       if (k === PLAIN) continue;
       if (k === ODD) return false; // control bytes, non-ASCII or a comment: parse.ts
+      if (k === BRACKET) {
+        if (bracket < 0) bracket = p;
+        continue;
+      }
       let q = p + 1;
       if (q >= e || !ws(b[q])) continue;
       while (q < e && ws(b[q])) q++;
@@ -162,13 +169,13 @@ export class TracepointBytes {
         const phys = hex(b, f[2 * F_PHYS], f[2 * F_PHYS + 1]);
         const size = dec(b, f[2 * F_SIZE], f[2 * F_SIZE + 1]);
         const dir = kernelDir(b, f[2 * F_DIR], f[2 * F_DIR + 1]);
-        if (phys < 0 || size < 1 || size > U32_MAX || dir < 0 || !this.cpu(b, s, colon, line)) return false;
+        if (phys < 0 || size < 1 || size > U32_MAX || dir < 0 || !this.cpu(b, s, bracket, colon, line)) return false;
         out.map(this.id(b, devS, devE, f[2 * F_DMA], f[2 * F_DMA + 1]), phys, size, dir, line);
         return true;
       }
       case EV_UNMAP:
       case EV_FREE:
-        if (f[2 * F_DMA] < 0 || !this.cpu(b, s, colon, line)) return false;
+        if (f[2 * F_DMA] < 0 || !this.cpu(b, s, bracket, colon, line)) return false;
         if (ev === EV_UNMAP) out.unmap(this.id(b, devS, devE, f[2 * F_DMA], f[2 * F_DMA + 1]), line);
         else out.free(this.id(b, devS, devE, f[2 * F_DMA], f[2 * F_DMA + 1]), line);
         return true;
@@ -177,7 +184,7 @@ export class TracepointBytes {
         if (this.failed(b, f[2 * F_DMA], f[2 * F_DMA + 1]) || f[2 * F_VIRT] < 0 || this.zeros(b, f[2 * F_VIRT], f[2 * F_VIRT + 1])) return this.ignored();
         if (f[2 * F_SIZE] < 0) return false;
         const size = dec(b, f[2 * F_SIZE], f[2 * F_SIZE + 1]);
-        if (size < 1 || size > U32_MAX || !this.cpu(b, s, colon, line)) return false;
+        if (size < 1 || size > U32_MAX || !this.cpu(b, s, bracket, colon, line)) return false;
         out.alloc(this.id(b, devS, devE, f[2 * F_DMA], f[2 * F_DMA + 1]), size, line);
         return true;
       }
@@ -189,12 +196,12 @@ export class TracepointBytes {
         const dir = kernelDir(b, f[2 * F_DIR], f[2 * F_DIR + 1]);
         if (m !== n || dir < 0) return false;
         for (let k = 0; k < n; k++) if (this.bytes[k] < 1 || this.bytes[k] > U32_MAX) return false;
-        if (!this.cpu(b, s, colon, line)) return false;
+        if (!this.cpu(b, s, bracket, colon, line)) return false;
         out.mapSg(this.id(b, devS, devE, f[2 * F_PHYS_ADDRS], f[2 * F_PHYS_ADDRS + 1]), dir, this.phys, this.bytes, n, line);
         return true;
       }
       case EV_UNMAP_SG:
-        if (f[2 * F_PHYS_ADDRS] < 0 || !this.cpu(b, s, colon, line)) return false;
+        if (f[2 * F_PHYS_ADDRS] < 0 || !this.cpu(b, s, bracket, colon, line)) return false;
         out.unmapSg(this.id(b, devS, devE, f[2 * F_PHYS_ADDRS], f[2 * F_PHYS_ADDRS + 1]), line);
         return true;
     }
@@ -250,9 +257,13 @@ export class TracepointBytes {
     }
   }
 
-  /** The [NNN] CPU column before `colon` (TRACE_CPU); a switch when it changes. False: beyond the core's CPUs. */
-  private cpu(b: Uint8Array, s: number, colon: number, line: number): boolean {
-    for (let p = s; p < colon; p++) {
+  /**
+   * The [NNN] CPU column before `colon` (TRACE_CPU) of the line starting at `s`, searched from the
+   * first '[' (-1: none); a switch when it changes. False: beyond the core's CPUs.
+   */
+  private cpu(b: Uint8Array, s: number, bracket: number, colon: number, line: number): boolean {
+    if (bracket < 0 || bracket > colon) return true;
+    for (let p = bracket; p < colon; p++) {
       if (b[p] !== 91 || (p > s && !ws(b[p - 1]))) continue;
       let q = p + 1;
       while (q < colon && b[q] >= 48 && b[q] <= 57) q++;
