@@ -10,16 +10,21 @@ import { PLATFORM_PRESETS, type PlatformName } from "../../bindings/platforms.js
 import { maxPfnOf, opArbWith, pfnArbUpTo, runBoth, type Op } from "./differential.js";
 import { counts, FULL_FUZZ, FUZZ_TIMEOUT, runs } from "./fuzz-budget.js";
 
-/** ≥ 10^7 operations over the 168 combinations in the full run: 64 runs of ~1000 operations each. */
-const RUNS = runs(1, 64);
-const LENGTH = FULL_FUZZ ? { minLength: 200, maxLength: 1800 } : { minLength: 20, maxLength: 120 };
+/** ≥ 10^7 operations over the 168 combinations in the full run: 96 runs of ~800 operations each. */
+const RUNS = runs(1, 96);
+const LENGTH = FULL_FUZZ ? { minLength: 200, maxLength: 1800, size: "max" as const } : { minLength: 20, maxLength: 120 };
 
 const U32_MAX = 0xffffffff;
-/** Buffer sizes from 1 byte to 4 GiB − 1: mostly small, some multi-page, a few as large as the IO space or more. */
+/**
+ * Buffer sizes from 1 byte to 4 GiB − 1: mostly small, some multi-page and large, some around and
+ * beyond the whole IO space (they fail at once), and a few anywhere in the range. (The reference
+ * writes every entry of a mapping one by one: huge mappings that fit are kept rare.)
+ */
 const sizeArb = (ioSpaceBytes: number) => fc.oneof(
-  { weight: 12, arbitrary: fc.integer({ min: 1, max: 9000 }) },
-  { weight: 5, arbitrary: fc.integer({ min: 1, max: 80 * 4096 }) },
-  { weight: 2, arbitrary: fc.integer({ min: 1, max: Math.min(U32_MAX, ioSpaceBytes / 4) }) },
+  { weight: 60, arbitrary: fc.integer({ min: 1, max: 9000 }) },
+  { weight: 25, arbitrary: fc.integer({ min: 1, max: 80 * 4096 }) },
+  { weight: 5, arbitrary: fc.integer({ min: 1, max: Math.min(U32_MAX, ioSpaceBytes / 64) }) },
+  { weight: 3, arbitrary: fc.integer({ min: Math.min(U32_MAX, ioSpaceBytes) - 64 * 4096, max: U32_MAX }) },
   { weight: 1, arbitrary: fc.integer({ min: 1, max: U32_MAX }) },
 );
 
