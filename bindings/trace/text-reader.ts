@@ -48,6 +48,16 @@ function direction(b: Uint8Array, s: number, e: number): number {
   }
 }
 
+/**
+ * The next `byte` in `b` from `from`, or -1. In Node, Buffer's indexOf is a memchr, five times the
+ * speed of the typed array's own (the newline search is a fifth of a tracepoint line's parse);
+ * browsers, without Buffer, take the typed array's. Nothing is imported: this module stays browser-safe.
+ */
+const bufferIndexOf = (globalThis as { Buffer?: { prototype: { indexOf(this: Uint8Array, v: number, from: number): number } } }).Buffer?.prototype.indexOf;
+const findByte: (b: Uint8Array, byte: number, from: number) => number = bufferIndexOf
+  ? (b, byte, from) => bufferIndexOf.call(b, byte, from)
+  : (b, byte, from) => b.indexOf(byte, from);
+
 const ID_CACHE = 4096;
 /** First letters of the native verbs (map, map_sg, unmap, unmap_sg, alloc, free, access, cpu). */
 const VERB_START = new Uint8Array(128);
@@ -80,7 +90,7 @@ export class TextTraceReader {
     const chunk = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
     let pos = 0;
     if (this.carryLen > 0) {
-      const nl = chunk.indexOf(10);
+      const nl = findByte(chunk, 10, 0);
       if (nl < 0) return this.hold(chunk, 0);
       this.hold(chunk.subarray(0, nl), 0);
       this.lineAt(this.carry, 0, this.carryLen);
@@ -88,7 +98,7 @@ export class TextTraceReader {
       pos = nl + 1;
     }
     for (;;) {
-      const nl = chunk.indexOf(10, pos);
+      const nl = findByte(chunk, 10, pos);
       if (nl < 0) break;
       this.lineAt(chunk, pos, nl);
       pos = nl + 1;
