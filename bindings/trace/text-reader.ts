@@ -77,6 +77,7 @@ export class TextTraceReader {
   private readonly utf8 = new TextDecoder();
   /** Recently seen ids by a hash of their bytes: a hit reuses the string (no allocation, hash kept). */
   private readonly idCache: string[] = new Array<string>(ID_CACHE).fill("");
+  private pair = new Uint8Array(64);
 
   private readonly tracepoints: TracepointBytes;
 
@@ -172,7 +173,13 @@ export class TextTraceReader {
         if (j === e2 - s2) return c;
       }
     }
-    return (this.idCache[k] = ascii(b, s1, e1) + "@" + ascii(b, s2, e2));
+    // one flat string (a concatenation would be a cons string, slower to hash and compare)
+    const n = n1 + 1 + e2 - s2;
+    if (n > this.pair.length) this.pair = new Uint8Array(n * 2);
+    this.pair.set(b.subarray(s1, e1), 0);
+    this.pair[n1] = 64;
+    this.pair.set(b.subarray(s2, e2), n1 + 1);
+    return (this.idCache[k] = ascii(this.pair, 0, n));
   }
 
   /** Splits printable-ASCII words into tok (start, end pairs) up to a '#'; -1 on any other byte. */
