@@ -1,9 +1,10 @@
 // Streamed text traces: bytes in chunks of any size → operations for a TraceConsumer, with the
 // same lines, line numbers, values and error messages as parseTrace on the whole text.
 //
-// A well-formed native line (printable ASCII) is parsed straight from the bytes; anything else
-// (tracepoint lines, odd whitespace, non-ASCII, every malformed line) is decoded and handed to
-// parse.ts's parseLine, which decides and words the error. Constant memory: only an unfinished
+// A well-formed native line (printable ASCII) is parsed straight from the bytes, and so is a
+// well-formed tracepoint line (tracepoint-bytes.ts); anything else (odd whitespace, non-ASCII,
+// every malformed line) is decoded and handed to parse.ts's parseLine, which decides and words
+// the error. Constant memory: only an unfinished
 // line is carried between chunks, and a line is refused past MAX_LINE_BYTES. A line holding
 // control bytes other than whitespace is not text (a binary file, /dev/zero, /dev/urandom): the
 // replay stops there, under --lenient too, since skipping "lines" of such input never ends.
