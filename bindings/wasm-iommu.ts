@@ -100,6 +100,7 @@ export class WasmIommu implements Iommu {
 
   readonly batch: BatchArea;
   private readonly core: CoreExports;
+  private readonly scratchBytes: number;
   private readonly counters: BigUint64Array;
   private readonly sg: Uint32Array;
   private readonly sgBase: number;
@@ -110,21 +111,14 @@ export class WasmIommu implements Iommu {
     this.core = new WebAssembly.Instance(module, imports).exports as unknown as CoreExports;
     if (typeof scratchBytes === "function") scratchBytes = scratchBytes(this.core);
     this.maxPhys = (config.maxPfn + 1) * IO_PAGE_SIZE - 1;
-    const c = config;
-    const sets = c.cacheEntries === 0 ? 1 : c.cacheEntries / c.cacheWays;
-    const rc = this.core.init(
-      c.format, c.allocator, FLUSH_POLICIES.indexOf(c.flushPolicy), c.entries, sets, c.cacheWays,
-      c.maxHandles, c.batchCapacity, c.emptyWord, c.badFreeBelow, BigInt(c.coherentBasePfn), c.boundaryPages, c.cpus, scratchBytes,
-      BigInt(c.maxPfn), c.maxCoherentOrder, c.vmerge ? 1 : 0,
-    );
-    if (rc !== 0) throw new ConfigError("tableSize", c.tableBytes, "a configuration whose memory the WebAssembly engine can grow to");
-    for (const r of c.reserved) this.core.reserve(r.first, r.pages);
+    this.scratchBytes = scratchBytes;
+    this.reset();
     const buf = this.core.memory.buffer;
     this.counters = new BigUint64Array(buf, this.core.countersPtr(), COUNTER_NAMES.length);
     this.sgBase = this.core.sgPtr();
     this.sg = new Uint32Array(buf, this.sgBase, SG_MAX * 4);
     const core = this.core;
-    const capacity = c.batchCapacity;
+    const capacity = config.batchCapacity;
     this.batch = {
       ops: new Uint32Array(buf, core.opsPtr(), capacity * 4),
       results: new Int32Array(buf, core.resultsPtr(), capacity),
@@ -136,6 +130,23 @@ export class WasmIommu implements Iommu {
         core.runBatch(count);
       },
     };
+  }
+
+  /**
+   * Back to the state of a fresh instance of the same configuration (table, allocator, cache,
+   * counters), in the same memory: no new instance, no memory to grow. A sweep's workers price
+   * thousands of configurations this way; creating an instance each time costs more than the run.
+   */
+  reset(): void {
+    const c = this.config;
+    const sets = c.cacheEntries === 0 ? 1 : c.cacheEntries / c.cacheWays;
+    const rc = this.core.init(
+      c.format, c.allocator, FLUSH_POLICIES.indexOf(c.flushPolicy), c.entries, sets, c.cacheWays,
+      c.maxHandles, c.batchCapacity, c.emptyWord, c.badFreeBelow, BigInt(c.coherentBasePfn), c.boundaryPages, c.cpus, this.scratchBytes,
+      BigInt(c.maxPfn), c.maxCoherentOrder, c.vmerge ? 1 : 0,
+    );
+    if (rc !== 0) throw new ConfigError("tableSize", c.tableBytes, "a configuration whose memory the WebAssembly engine can grow to");
+    for (const r of c.reserved) this.core.reserve(r.first, r.pages);
   }
 
   // map_single / unmap_single are the per-call hot path: one combined range test, and the

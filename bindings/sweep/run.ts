@@ -2,7 +2,10 @@
 // serial sweep, the pool's workers and the `run` command alike, so their results are identical.
 
 import { readFileSync } from "node:fs";
+import type { IommuOptions } from "../config.js";
 import { createIommu } from "../node.js";
+import type { Iommu } from "../types.js";
+import { WasmIommu } from "../wasm-iommu.js";
 import { validateProfile } from "../sim/cost-profile.js";
 import { priceRing, type PairCounts, type RingExposure } from "../workloads/dma-price.js";
 import { ffsb } from "../workloads/ffsb.js";
@@ -10,6 +13,24 @@ import { simulateRow, type Calibration } from "../workloads/reproduction.js";
 import type { RunConfig } from "./config.js";
 
 let calibration: Calibration | undefined;
+
+/**
+ * The cores this thread prices with, one per configuration, reset between runs: a sweep prices
+ * thousands of runs, and a new instance (and its memory) each time would cost more than the run,
+ * and serialise the pool's threads on the process's memory mappings.
+ */
+const cores = new Map<string, WasmIommu>();
+function pooledIommu(o: IommuOptions): Iommu {
+  const key = JSON.stringify(o);
+  const io = cores.get(key);
+  if (io) {
+    io.reset();
+    return io;
+  }
+  const made = createIommu(o);
+  if (made instanceof WasmIommu) cores.set(key, made);
+  return made;
+}
 const priced = new Map<string, { counts: PairCounts; exposure: RingExposure }>();
 
 function shippedCalibration(): Calibration {
@@ -24,7 +45,7 @@ function ring(platform: "none" | RunConfig["platform"], env: RunConfig["environm
   const key = `${platform}|${env}|${strategy}`;
   let p = priced.get(key);
   if (!p) {
-    p = priceRing(platform, env, strategy, createIommu);
+    p = priceRing(platform, env, strategy, pooledIommu);
     priced.set(key, p);
   }
   return p;
@@ -51,6 +72,6 @@ export function evaluate(c: RunConfig): RunResult {
     const r = simulateRow(c.environment, c.messageBytes, cal.environments[c.environment].params, counts, cal.costProfile);
     return { offMbps: r.offMbps, offCpu: r.offCpu, onMbps: r.onMbps, onCpu: r.onCpu, bottleneckOn: r.on.bottleneck, releasedButLivePeak: exposure.releasedButLivePeak, lateDmaReachedPct: exposure.lateDmaReachedPct };
   }
-  const r = ffsb({ pattern: c.pattern, readFraction: c.readFraction, ioBytes: c.ioBytes, queueDepth: c.queueDepth }, c.platform, c.environment, c.strategy, createIommu);
+  const r = ffsb({ pattern: c.pattern, readFraction: c.readFraction, ioBytes: c.ioBytes, queueDepth: c.queueDepth }, c.platform, c.environment, c.strategy, pooledIommu);
   return { offMbps: r.off.mbps * 8, offCpu: r.off.cpu, onMbps: r.on.mbps * 8, onCpu: r.on.cpu, offIops: r.off.iops, onIops: r.on.iops, bottleneckOn: r.on.bottleneck, releasedButLivePeak: exposure.releasedButLivePeak, lateDmaReachedPct: exposure.lateDmaReachedPct };
 }
