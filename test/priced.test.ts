@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import {
-  ConfigError, createPricedSimulation, createReferenceIommu, createSimulation, DEFAULT_PROFILE, ENVIRONMENTS,
+  ConfigError, createIommu, createPricedSimulation, createReferenceIommu, createSimulation, DEFAULT_PROFILE, ENVIRONMENTS,
   MAPPING_STRATEGIES, parseTrace, PRIMITIVES, replayThroughSimulation, type SimulationOptions,
 } from "../lib/node.js";
 import { OP_KINDS, PARTIES } from "../lib/sim/primitives.js";
@@ -199,5 +199,22 @@ describe("streamed priced replay ≡ the reference on the whole trace", () => {
       expect(r.operations).toBe(ref.operations);
       expect(sim.report()).toStrictEqual(ref.report);
     }
+  });
+});
+
+describe("the priced model's results are the plain core's", () => {
+  it("straightforward: the same IO addresses, record for record, as the unpriced replay", async () => {
+    const text = randomTrace(3000, 23);
+    const chunks = [new TextEncoder().encode(text)];
+    const opts = { platform: "calgary-pcix" as const, iommu: { tableSize: "64K", maxHandles: 1 << 16, batchCapacity: 8192 } };
+    const sim = createPricedSimulation({ ...opts, strategy: "straightforward", environment: "xen-dom0" });
+    const priced: Array<[string, number[] | null]> = [];
+    await replayStreamOnto(chunks, sim.batch, { handles: sim.handles, ...sim.cpus, lenient: true, onAddress: (id, _l, dma) => priced.push([id, dma]) });
+    const io = createIommu({ platform: "calgary-pcix", tableSize: "64K", maxHandles: 1 << 16, batchCapacity: 8192 });
+    const plain: Array<[string, number[] | null]> = [];
+    await replayStreamOnto(chunks, io.batch, { handles: 1 << 16, cpus: 1, perCpu: false, lenient: true, onAddress: (id, _l, dma) => plain.push([id, dma]) });
+    expect(priced.length).toBeGreaterThan(500);
+    expect(priced).toEqual(plain);
+    expect(sim.report().counters).toEqual(io.stats());
   });
 });

@@ -5,7 +5,8 @@
 // (bindings/sim/simulation.ts) is this file's reference: same decisions in the same order, so
 // the counts come out equal, event for event (test/priced.test.ts).
 //
-// Results: map, map_sg and its elements, alloc → 0, or NO_ENTRY when the IO space is full;
+// Results: map, map_sg and its elements, alloc → the first IO page, as the plain batch gives it
+// (0 where the DMA address is the physical one), or NO_ENTRY when the IO space is full;
 // unmap, unmap_sg, free → 0; access → ACCESS_* or ACCESS_UNCHECKED; cpu → 0. A record the
 // driver could not have issued is refused with no effect: REFUSED_SEQUENCE (map of a live
 // handle, unmap of one not live or of another kind, access to one never mapped),
@@ -211,6 +212,12 @@ function markAll(h: u32, n: u32, add: u32, remove: u32): void {
   return true;
 }
 
+/** A mapping's result as the plain batch gives it: its first IO page (0 where DMA address = physical). */
+// @ts-ignore: decorator
+@inline function entryOf(dma: u64): i32 {
+  return iommu && strategy != S_PREALLOCATED ? <i32>(dma >> 12) : 0;
+}
+
 // @ts-ignore: decorator
 @inline function holds(h: u32, kind: u32): bool {
   let f = flagsOf(B(h));
@@ -243,7 +250,7 @@ function markAll(h: u32, n: u32, add: u32, remove: u32): void {
   }
   liveChange(1);
   tick();
-  return dma >= 0 ? 0 : NO_ENTRY;
+  return dma >= 0 ? entryOf(<u64>dma) : NO_ENTRY;
 }
 
 // @ts-ignore: decorator
@@ -302,10 +309,10 @@ function mapSg(rec: usize, h: u32, n: u32, out: usize): i32 {
   }
   if (ok) grantWork(KIND_MAP_SG, pages);
   markAll(h, n, ok ? LIVE : LIVE | FAILED, 0);
-  for (let k: u32 = 0; k < n; k++) store<i32>(out + (<usize>k << 2), ok ? 0 : NO_ENTRY);
+  for (let k: u32 = 0; k < n; k++) store<i32>(out + (<usize>k << 2), ok ? entryOf(dmaOf(B(h + k))) : NO_ENTRY);
   liveChange(1);
   tick();
-  return ok ? 0 : NO_ENTRY;
+  return ok ? <i32>n : 0; // as the plain batch: the element count, 0 when the list did not fit
 }
 
 function unmapSg(h: u32): i32 {
@@ -340,7 +347,7 @@ function alloc(h: u32, bytes: u32): i32 {
   setFlags(b, flagsOf(b) | LIVE | (dma >= 0 ? 0 : FAILED));
   liveChange(1);
   tick();
-  return dma >= 0 ? 0 : NO_ENTRY;
+  return dma >= 0 ? entryOf(<u64>dma) : NO_ENTRY;
 }
 
 function free(h: u32): i32 {

@@ -236,7 +236,7 @@ export class PricedSimulation implements PricedModel {
     this.fresh(id);
     const h = this.take(segments.length);
     putMapSg(this.batch.ops, 0, h, segments, d);
-    if (this.check(this.run1(1 + segments.length)) < 0) return this.enter(id, h, segments.length, "sg", null);
+    if (this.check(this.run1(1 + segments.length)) === 0) return this.enter(id, h, segments.length, "sg", null);
     return this.enter(id, h, segments.length, "sg", segments.map((_, k) => this.dmaOf(h + k)));
   }
 
