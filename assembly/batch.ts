@@ -33,10 +33,10 @@ import {
   sgOffset, unmapSg, unmapSingle,
 } from "./dma";
 import { stats } from "./counters";
-import { allocatorEntries, allocatorHint, setAllocatorHint } from "./allocator";
+import { allocatorEntries, allocatorHint } from "./allocator";
 import { bitmapBase } from "./bitmap";
 import { tableAt, tableEmptyWord } from "./table";
-import { freeOnePage, onePageLoopsApply, takeOnePage } from "./onepage";
+import { freeOnePage, onePageLoopsApply, spillOnePage, takeOnePage } from "./onepage";
 import { switchCpu } from "./cpu";
 
 // @ts-ignore: decorator
@@ -315,15 +315,7 @@ function runBatchLocal(n: u32): u32 {
         break;
       }
     }
-    stats.maps = maps;
-    stats.unmaps = unmaps;
-    stats.pagesMapped = pagesMapped;
-    stats.pagesUnmapped = pagesUnmapped;
-    stats.wordsScanned = words;
-    stats.pagesInUse = inUse;
-    stats.peakPagesInUse = peak;
-    stats.rangesAllocated = ranges;
-    setAllocatorHint(hint);
+    spillOnePage(hint, maps, unmaps, pagesMapped, pagesUnmapped, words, inUse, peak, ranges);
     if (i < n) i = step(i, n);
   }
   return i;

@@ -9,7 +9,8 @@
 // nothing (onePageLoopsApply).
 
 import { ALLOC_CALGARY, FLUSH_NEVER, FLUSH_ON_WRAP, FORMAT_CALGARY, IO_PAGE_SHIFT } from "./constants";
-import { allocatorKind } from "./allocator";
+import { allocatorKind, setAllocatorHint } from "./allocator";
+import { stats } from "./counters";
 import { tableFormat } from "./table";
 import { flushPolicy } from "./flush";
 import { cacheTracking } from "./cache";
@@ -55,4 +56,20 @@ export function onePageLoopsApply(): bool {
   store<u64>(wordAt, v | (<u64>1 << <u64>(one & 63)));
   store<u64>(table + (<usize>one << 3), bswap<u64>(tceEncode(pfn, dir)));
   return <i32>one;
+}
+
+/** Writes back what a one-page loop kept in locals: the hint and the counters its steps move. */
+// @ts-ignore: decorator
+@inline export function spillOnePage(
+  hint: u32, maps: u64, unmaps: u64, pagesMapped: u64, pagesUnmapped: u64, words: u64, inUse: u64, peak: u64, ranges: u64,
+): void {
+  stats.maps = maps;
+  stats.unmaps = unmaps;
+  stats.pagesMapped = pagesMapped;
+  stats.pagesUnmapped = pagesUnmapped;
+  stats.wordsScanned = words;
+  stats.pagesInUse = inUse;
+  stats.peakPagesInUse = peak;
+  stats.rangesAllocated = ranges;
+  setAllocatorHint(hint);
 }

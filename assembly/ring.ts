@@ -13,11 +13,11 @@
 
 import { IO_PAGE_SHIFT } from "./constants";
 import { dmaBadFreeBelow, mapSingle, unmapSingle } from "./dma";
-import { allocatorEntries, allocatorHint, setAllocatorHint } from "./allocator";
+import { allocatorEntries, allocatorHint } from "./allocator";
 import { bitmapBase } from "./bitmap";
 import { tableAt, tableEmptyWord } from "./table";
 import { stats } from "./counters";
-import { freeOnePage, onePageLoopsApply, takeOnePage } from "./onepage";
+import { freeOnePage, onePageLoopsApply, spillOnePage, takeOnePage } from "./onepage";
 
 // @ts-ignore: decorator
 @inline const BUFFER_BYTES: u32 = 1536; // an Ethernet frame, inside one page
@@ -115,15 +115,7 @@ function ringRunLocal(steps: u32): u32 {
     }
     head = h;
     nextPfn = pfn;
-    stats.maps = maps;
-    stats.unmaps = unmaps;
-    stats.pagesMapped = pagesMapped;
-    stats.pagesUnmapped = pagesUnmapped;
-    stats.wordsScanned = words;
-    stats.pagesInUse = inUse;
-    stats.peakPagesInUse = peak;
-    stats.rangesAllocated = ranges;
-    setAllocatorHint(hint);
+    spillOnePage(hint, maps, unmaps, pagesMapped, pagesUnmapped, words, inUse, peak, ranges);
     if (i == steps) break;
     // finish step i on the general paths (a wrap, a failed map, a bad or double free)
     let slot = slots + (<usize>head << 2);
