@@ -41,11 +41,21 @@ describe("framing and regimes", () => {
   });
 
   it("Nagle: small writes coalesce into larger segments as the ACK turnaround grows", () => {
+    const counts = dmaCounts("xen-dom0", "straightforward", createIommu);
     const base = shipped.environments["xen-dom0"].params;
-    const a = netperfPoint("xen-dom0", 64, { ...base, ackTurnaroundUs: 1 }, free, machine);
-    const b = netperfPoint("xen-dom0", 64, { ...base, ackTurnaroundUs: 50 }, free, machine);
+    const a = simulateRow("xen-dom0", 64, { ...base, ackTurnaroundUs: 2 }, counts, DEFAULT_PROFILE).on;
+    const b = simulateRow("xen-dom0", 64, { ...base, ackTurnaroundUs: 20 }, counts, DEFAULT_PROFILE).on;
+    expect(a.bottleneck).toBe("cpu");
     expect(b.segmentBytes).toBeGreaterThan(a.segmentBytes);
     expect(b.mbps).toBeGreaterThan(a.mbps);
+  });
+
+  it("a backed-up wire makes TCP send full segments; a saturated sender does not (dom0 512 B: off at the wire, on at the CPU)", () => {
+    const counts = dmaCounts("xen-dom0", "straightforward", createIommu);
+    const r = simulateRow("xen-dom0", 512, shipped.environments["xen-dom0"].params, counts, DEFAULT_PROFILE);
+    expect(r.on.bottleneck).toBe("cpu");
+    expect(r.on.segmentBytes).toBeLessThan(MSS);
+    expect(r.off.segmentBytes).toBeGreaterThan(r.on.segmentBytes);
   });
 
   it("xen-domU small messages are latency-bound (the hand-off), not CPU-bound: no CPU is near saturation", () => {

@@ -205,36 +205,65 @@ export function netperfPoint(
   env: EnvironmentName, messageBytes: number, p: NetperfParams, dma: DmaPrices, profile: CostProfile,
 ): NetperfPoint {
   const f = profile.machine.clockHz;
-  let T: number = FRAMING.linkBitsPerSecond; // bits/s of goodput: start optimistic, iterate to the fixed point
-  let s = MSS;
-  let bottleneck: NetperfPoint["bottleneck"] = "link";
-  let costs: Record<string, Record<string, number>> = {};
-  for (let it = 0; it < 200; it++) {
-    // Nagle: sub-MSS data waits for the ACK of the segment in flight and leaves with what arrived meanwhile
-    s = messageBytes >= MSS ? MSS : Math.min(MSS, Math.max(messageBytes, (T / 8) * p.ackTurnaroundUs * 1e-6));
-    costs = segmentCosts(env, messageBytes, s, p, dma, profile.cycles, T / (8 * s));
-    const busiest = Math.max(...Object.values(costs).map(sum));
+  /** The three bounds at segment size s (bits/s of goodput); T, the current throughput, sets the interrupt rate. */
+  const bounds = (s: number, T: number) => {
+    const costs = segmentCosts(env, messageBytes, s, p, dma, profile.cycles, T / (8 * s));
     const tLink = FRAMING.linkBitsPerSecond * (s / (s + FRAME_OVERHEAD));
-    const tCpu = (f * 8 * s) / busiest;
-    // a PV front end hands each burst over and waits for the back end to take it before the next:
-    // its own work on the burst, then the hand-off latency
-    // (one send() at a time: the front end pushes and kicks; netback grant-maps the page, the driver
-    // maps it for DMA and queues it, and only then does netback answer): the front end's work, the
-    // back end's TX maps (the unmaps and the ACK side come later, off the loop) and the latency
-    const burst = messageBytes;
-    const backendOnLoop = costs.backend ? TX_MAP_SHARE * costs.backend[TX_GRANTED] + TX_MAP_SHARE * costs.backend[TX_LOCAL] * ((PATH.mappingsPerTxSegment - 1) / (PATH.mappingsPerTxSegment - 1 + PATH.acksPerSegment * PATH.mappingsPerAck)) : 0;
-    const loop = (sum(costs.sender) + backendOnLoop) * (burst / s);
-    const tHandoff = p.handoffUs === undefined ? Infinity : (8 * burst) / (loop / f + p.handoffUs * 1e-6);
-    const next = Math.min(tLink, tCpu, tHandoff);
-    bottleneck = next === tLink ? "link" : next === tCpu ? "cpu" : "handoff";
+    const tCpu = (f * 8 * s) / Math.max(...Object.values(costs).map(sum));
+    // a PV front end hands each send() over and waits for the back end before the next: the front
+    // end pushes and kicks; netback grant-maps the page, the driver maps it for DMA and queues it,
+    // and only then does netback answer. On the loop: the front end's work, the back end's TX maps
+    // (the unmaps and the ACK side come later, off the loop) and the hand-off latency
+    let tHandoff = Infinity;
+    if (p.handoffUs !== undefined && costs.backend) {
+      const localTxShare = (PATH.mappingsPerTxSegment - 1) / (PATH.mappingsPerTxSegment - 1 + PATH.acksPerSegment * PATH.mappingsPerAck);
+      const backendOnLoop = TX_MAP_SHARE * (costs.backend[TX_GRANTED] + costs.backend[TX_LOCAL] * localTxShare);
+      const loop = (sum(costs.sender) + backendOnLoop) * (messageBytes / s);
+      tHandoff = (8 * messageBytes) / (loop / f + p.handoffUs * 1e-6);
+    }
+    return { costs, tLink, tSender: Math.min(tCpu, tHandoff), tCpu, tHandoff };
+  };
+  // Nagle: sub-MSS data waits for the ACK of the segment in flight and leaves with what arrived meanwhile
+  const nagle = (T: number) => (messageBytes >= MSS ? MSS : Math.min(MSS, Math.max(messageBytes, (T / 8) * p.ackTurnaroundUs * 1e-6)));
+  // When the wire is the tightest bound, a queue forms behind it and TCP, unable to send, appends
+  // new messages to the segment it holds: segments grow until the sender, not the wire, is the
+  // tighter bound, or to the MSS. When the sender (its CPU, or a PV hand-off it waits on) is the
+  // bound, nothing queues and segments stay as Nagle forms them.
+  const queued = (s0: number, T: number) => {
+    if (bounds(MSS, T).tLink <= bounds(MSS, T).tSender) return MSS;
+    let lo = s0;
+    let hi = MSS;
+    for (let i = 0; i < 40; i++) {
+      const mid = 0.5 * (lo + hi);
+      const b = bounds(mid, T);
+      if (b.tLink < b.tSender) lo = mid;
+      else hi = mid;
+    }
+    return lo;
+  };
+  let T: number = FRAMING.linkBitsPerSecond; // start optimistic, iterate to the fixed point
+  let s = MSS;
+  let b = bounds(s, T);
+  let backedUp = false;
+  for (let it = 0; it < 400; it++) {
+    s = nagle(T);
+    b = bounds(s, T);
+    if (!backedUp && it >= 200) break;
+    if (backedUp || (b.tLink < b.tSender && s < MSS && it > 0 && Math.abs(Math.min(b.tLink, b.tSender) - T) < 1e-6 * T)) {
+      backedUp = true;
+      s = queued(s, T);
+      b = bounds(s, T);
+    }
+    const next = Math.min(b.tLink, b.tSender);
     if (Math.abs(next - T) < 1e-9 * T) {
       T = next;
       break;
     }
     T = 0.5 * T + 0.5 * next;
   }
+  const bottleneck: NetperfPoint["bottleneck"] = T >= b.tLink * (1 - 1e-9) ? "link" : b.tCpu <= b.tHandoff ? "cpu" : "handoff";
   const segmentsPerSecond = T / (8 * s);
-  const cyclesPerSecond = Object.values(costs).reduce((a, c) => a + sum(c), 0) * segmentsPerSecond;
+  const cyclesPerSecond = Object.values(b.costs).reduce((a, c) => a + sum(c), 0) * segmentsPerSecond;
   const cpu = env === "baremetal" ? (cyclesPerSecond / (profile.machine.cores * f)) * 100 : (cyclesPerSecond / f) * 100;
-  return { mbps: T / 1e6, cpu, segmentBytes: s, bottleneck, perSegment: costs };
+  return { mbps: T / 1e6, cpu, segmentBytes: s, bottleneck, perSegment: b.costs };
 }
