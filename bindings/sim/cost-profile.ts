@@ -48,10 +48,10 @@ export const DEFAULT_PROFILE: CostProfile = {
     "One set of hardware and hypervisor prices for a 2007 x86-64 server (8 CPUs at 3 GHz), the same in every " +
     "environment. Hypercall entry + exit ~1000 cycles (0.33 µs): a trap of the kind lmbench's lat_syscall times at " +
     "0.33 µs native and 0.55 µs when bounced through a dedicated Xen trap handler (Xen changeset 'Implement faster " +
-    "int 0x80 handling for compat mode guests', I. Campbell, 2007). A TCE store and its cache-line flush: one " +
+    "int 0x80 handling for compat mode guests', I. Campbell, XenSource). A TCE store and its cache-line flush: one " +
     "memory access each (the bridge has fetched the line); a Calgary map + unmap comes to ~1900 cycles with the " +
     "DMA-API entry, below the 2316 software + 4593 hardware cycles measured for a strict map + unmap on Intel VT-d " +
-    "(Amit, Ben-Yehuda, Schuster, Tsafrir: vIOMMU, USENIX ATC 2011), which also invalidates the IOTLB per unmap. " +
+    "(Amit, Ben-Yehuda, Tsafrir, Schuster: vIOMMU, USENIX ATC 2011), which also invalidates the IOTLB per unmap. " +
     "Per-primitive units, plausible ranges and sources: PRICE_NOTES in bindings/sim/cost-profile.ts and the README.",
   machine: { cores: 8, clockHz: 3.0e9 },
   cycles: {

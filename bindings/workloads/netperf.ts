@@ -66,7 +66,7 @@ export interface NetperfParams {
   segmentCycles?: number;
   /** Nagle/ACK clock: how long sub-MSS data accumulates behind the unacknowledged segment, µs. */
   ackTurnaroundUs: number;
-  /** xen-domU: the front-end's wait per segment hand-off (event-channel kick, netback scheduled, ring consumed), µs. */
+  /** xen-domU: the front end's wait per send() hand-off (event-channel kick, netback scheduled, request consumed), µs. */
   handoffUs?: number;
 }
 
@@ -87,7 +87,7 @@ export const PARAM_DOCS: Record<ParamKey, { unit: string; meaning: string; plaus
   byteCycles: { unit: "cycles/byte", meaning: "copy from user + checksum + data cache misses", plausible: "1–10 (the 1 GHz per 1 Gbit/s rule of thumb is ~8 cycles/byte all in)" },
   segmentCycles: { unit: "cycles/segment", meaning: "TCP/IP output, driver xmit, the ACK that answers it", plausible: "a few thousand (Clark et al.: TCP's own path < 200 instructions; the rest is IP, driver, skb, cache misses)" },
   ackTurnaroundUs: { unit: "µs", meaning: "time sub-MSS data waits for the ACK that releases it", plausible: "a LAN round trip with interrupt latency: 5–60 µs" },
-  handoffUs: { unit: "µs", meaning: "front-end wait per segment for the back-end to take it", plausible: "event-channel notification + dom0 VCPU wake-up: 1–10 µs" },
+  handoffUs: { unit: "µs", meaning: "front-end wait per send() for the back end to take it", plausible: "event-channel notification + netback scheduled: 1–10 µs" },
 };
 
 /** Which parameters each environment fits (the rest of its path is priced from the CostProfile). */
