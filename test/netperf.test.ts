@@ -163,10 +163,11 @@ describe("the study's claims", () => {
     expect(Math.abs(sim.pct - meas.pct)).toBeLessThanOrEqual(5);
   });
 
-  it('"the IOMMU costs little throughput at line rate" on bare metal: under 1 % wherever the wire is full', () => {
+  it('"the IOMMU costs little throughput at line rate" on bare metal: within the throughput tolerance (3 %) wherever the wire is full, nothing at 1 KiB and up', () => {
     const atLine = rows.filter((r) => r.environment === "baremetal" && r.measured.offMbps >= 900);
     expect(atLine.length).toBe(11);
-    for (const r of atLine) expect(Math.abs(tputDiff(r.simulated))).toBeLessThan(1);
+    for (const r of atLine) expect(Math.abs(tputDiff(r.simulated))).toBeLessThan(3);
+    for (const r of atLine.filter((x) => x.messageBytes >= 1024)) expect(Math.abs(tputDiff(r.simulated))).toBeLessThan(0.01);
   });
 
   it('"Xen multicalls don\'t help": one TCE update per DMA-API call leaves nothing to batch; only n ≥ 2 entries per multicall would save', () => {

@@ -57,7 +57,7 @@ function runCalibrate(flags: CalibrateFlags): void {
   writeAtomicallySync(path, jsonOutput("calibration", cal));
   for (const env of ENVIRONMENTS) {
     const e = cal.environments[env];
-    process.stdout.write(`${env}: squared relative error ${e.error.toFixed(4)} over ${e.rows} rows; ${Object.entries(e.params).map(([k, v]) => `${k}=${(v as number).toPrecision(4)}`).join(" ")}\n`);
+    process.stdout.write(`${env}: summed |relative error| ${e.error.toFixed(4)} over ${e.rows} rows; ${Object.entries(e.params).map(([k, v]) => `${k}=${(v as number).toPrecision(4)}`).join(" ")}\n`);
   }
   process.stdout.write(`wrote ${path}\n`);
 }
