@@ -149,6 +149,7 @@ export const burstBytes = (m: number, s: number) => (m >= MSS ? m : s);
  */
 export function segmentCosts(
   env: EnvironmentName, m: number, s: number, p: NetperfParams, dma: DmaPrices, cycles: CostProfile["cycles"], segmentsPerSecond: number,
+  wireBound = false,
 ): Record<string, Record<string, number>> {
   const x = xenMechanisms(cycles);
   const interrupts = Math.min(PATH.interruptsPerSegment, PATH.maxInterruptsPerSecond / segmentsPerSecond);
@@ -178,7 +179,10 @@ export function segmentCosts(
   // xen-domU: netfront in the guest, netback + the real driver in dom0, Xen between them. netback
   // copies the header into a buffer of its own and grant-maps the payload page; ACKs land in dom0's
   // own RX buffers and are grant-copied into the guest
-  const kicksPerSegment = s / burstBytes(m, s);
+  // netfront notifies only when netback may be idle (RING_PUSH_REQUESTS_AND_CHECK_NOTIFY): once per
+  // send() while the front end waits on the back end; with a queue at the wire netback stays busy
+  // and is woken once per batch, at most as often as the NIC interrupts
+  const kicksPerSegment = wireBound ? Math.min(s / burstBytes(m, s), interrupts) : s / burstBytes(m, s);
   sender["netfront: grant entries"] = dma.granted.domU ?? 0;
   sender["event-channel kick to netback"] = kicksPerSegment * x.eventNotify;
   sender["virtual interrupt for the ACKs (upcall)"] = interrupts * x.interruptViaXen;
@@ -206,8 +210,9 @@ export function netperfPoint(
 ): NetperfPoint {
   const f = profile.machine.clockHz;
   /** The three bounds at segment size s (bits/s of goodput); T, the current throughput, sets the interrupt rate. */
+  let wireBound = false;
   const bounds = (s: number, T: number) => {
-    const costs = segmentCosts(env, messageBytes, s, p, dma, profile.cycles, T / (8 * s));
+    const costs = segmentCosts(env, messageBytes, s, p, dma, profile.cycles, T / (8 * s), wireBound);
     const tLink = FRAMING.linkBitsPerSecond * (s / (s + FRAME_OVERHEAD));
     const tCpu = (f * 8 * s) / Math.max(...Object.values(costs).map(sum));
     // a PV front end hands each send() over and waits for the back end before the next: the front
@@ -255,6 +260,7 @@ export function netperfPoint(
       b = bounds(s, T);
     }
     const next = Math.min(b.tLink, b.tSender);
+    wireBound = b.tLink <= b.tSender;
     if (Math.abs(next - T) < 1e-9 * T) {
       T = next;
       break;
