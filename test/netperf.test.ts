@@ -6,7 +6,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { createIommu } from "../bindings/node.js";
-import { DEFAULT_PROFILE } from "../bindings/sim/cost-profile.js";
+import { DEFAULT_PROFILE, validateProfile } from "../bindings/sim/cost-profile.js";
 import { ENVIRONMENTS } from "../bindings/sim/environments.js";
 import { fittedTable } from "../bindings/workloads/explain.js";
 import { FITTED, FRAME_OVERHEAD, MSS, netperfPoint, PARAM_BOUNDS, PATH, xenMechanisms, type NetperfParams } from "../bindings/workloads/netperf.js";
@@ -108,6 +108,19 @@ describe("one set of hardware prices", () => {
       for (const env of ENVIRONMENTS) expect(Object.keys(cal.environments[env].params).sort()).toEqual([...FITTED[env]].sort());
     }
     expect(Object.keys(PARAM_BOUNDS)).not.toContain("iommuScale");
+  });
+
+  it("every price sits inside its documented plausible range, with its unit and basis carried in the profile", () => {
+    for (const [k, cycles] of Object.entries(DEFAULT_PROFILE.cycles) as Array<[keyof typeof DEFAULT_PROFILE.cycles, number]>) {
+      const note = DEFAULT_PROFILE.notes![k]!;
+      expect(note.unit).not.toBe("");
+      expect(note.basis).not.toBe("");
+      expect(cycles, k).toBeGreaterThanOrEqual(note.range[0]);
+      expect(cycles, k).toBeLessThanOrEqual(note.range[1]);
+    }
+    const bad = JSON.parse(JSON.stringify(DEFAULT_PROFILE));
+    bad.notes.tceWrite.range = [500, 20];
+    expect(() => validateProfile(bad)).toThrow(/profile\.notes\.tceWrite: .* expected \{ unit: string, range: \[low, high\], basis: string \}/);
   });
 
   it("bare metal's IOMMU price per segment is the counted map/unmap pairs times the profile's prices (hand-derived)", () => {

@@ -9,6 +9,8 @@ export interface CostProfile {
   /** What the numbers rest on (measurement, fit, or assumption). */
   source: string;
   machine: { cores: number; clockHz: number };
+  /** Per primitive: its unit, a plausible range and what the price rests on (optional; not used in pricing). */
+  notes?: Partial<Record<keyof CostProfile["cycles"], PriceNote>>;
   cycles: {
     /** Entering and leaving one DMA-API call (dma_map_single & co.), argument checks, locking. */
     dmaApiEntry: number;
@@ -39,6 +41,12 @@ export interface CostProfile {
     /** Copying one byte into a persistent DMA buffer (persistent strategy). */
     copyPerByte: number;
   };
+}
+
+export interface PriceNote {
+  unit: string;
+  range: [number, number];
+  basis: string;
 }
 
 export const DEFAULT_PROFILE: CostProfile = {
@@ -74,7 +82,7 @@ export const DEFAULT_PROFILE: CostProfile = {
 };
 
 /** Unit, plausible range and basis of each price: the README's price table is this. */
-export const PRICE_NOTES: Record<keyof CostProfile["cycles"], { unit: string; range: [number, number]; basis: string }> = {
+export const PRICE_NOTES: Record<keyof CostProfile["cycles"], PriceNote> = {
   dmaApiEntry: { unit: "cycles/call", range: [100, 600], basis: "function call, argument checks, spin_lock_irqsave/restore of the table lock (uncontended)" },
   bitmapWordScan: { unit: "cycles/word", range: [1, 20], basis: "one cached 64-bit word tested by find_next_zero_bit" },
   tceWrite: { unit: "cycles/entry", range: [20, 500], basis: "a store to a table line the bridge has fetched: a miss to memory" },
@@ -91,6 +99,9 @@ export const PRICE_NOTES: Record<keyof CostProfile["cycles"], { unit: string; ra
   mappingCacheLookup: { unit: "cycles/lookup", range: [20, 200], basis: "a hash lookup in the DMA mapping cache" },
   copyPerByte: { unit: "cycles/byte", range: [0.2, 2], basis: "memcpy of cached data" },
 };
+
+// the profile carries its notes, so a calibration file says what each price is and rests on
+DEFAULT_PROFILE.notes = PRICE_NOTES;
 
 const CYCLE_KEYS = Object.keys(DEFAULT_PROFILE.cycles) as Array<keyof CostProfile["cycles"]>;
 
@@ -110,6 +121,19 @@ export function validateProfile(p: unknown, where = "profile"): CostProfile {
   for (const k of CYCLE_KEYS) {
     const v = c[k];
     if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || v > 1e9) throw new ConfigError(`${where}.cycles.${k}`, v, "a number of cycles from 0 to 1e9");
+  }
+  if (o.notes !== undefined) {
+    const n = o.notes as Record<string, unknown> | null;
+    if (n === null || typeof n !== "object" || Array.isArray(n)) throw new ConfigError(`${where}.notes`, n, "an object of { unit, range, basis } by primitive");
+    for (const [k, v] of Object.entries(n)) {
+      if (!CYCLE_KEYS.includes(k as keyof CostProfile["cycles"])) throw new ConfigError(`${where}.notes.${k}`, v, `no such primitive; known: ${CYCLE_KEYS.join(", ")}`);
+      const note = v as Partial<PriceNote> | null;
+      const range = note?.range;
+      if (note === null || typeof note !== "object" || typeof note.unit !== "string" || typeof note.basis !== "string" ||
+        !Array.isArray(range) || range.length !== 2 || !range.every((x) => typeof x === "number" && Number.isFinite(x)) || range[0] > range[1]) {
+        throw new ConfigError(`${where}.notes.${k}`, JSON.stringify(v), "{ unit: string, range: [low, high], basis: string }");
+      }
+    }
   }
   for (const k of Object.keys(c)) {
     if (!CYCLE_KEYS.includes(k as keyof CostProfile["cycles"])) throw new ConfigError(`${where}.cycles.${k}`, c[k], `no such primitive; known: ${CYCLE_KEYS.join(", ")}`);
