@@ -15,6 +15,7 @@ import {
   reproduceRows, tputDiff, whatIf, type ReproRow, type WhatIfRow,
 } from "../workloads/report.js";
 import { EXTRAPOLATION_FROM_BYTES, type MeasuredRow } from "../workloads/reproduction.js";
+import { FITTED } from "../workloads/netperf.js";
 import type { DmaCounts } from "../workloads/reproduction.js";
 import { jsonOutput } from "./json.js";
 import { loadCalibration } from "./load-calibration.js";
@@ -79,6 +80,9 @@ function validations(measured: MeasuredRow[], rows: ReproRow[], counts: Record<E
   out.push(`  hold-out (every other size fitted): held-out / in-sample mean |error|: throughput ${holdRatio.tput.toFixed(2)}×, CPU ${holdRatio.cpu.toFixed(2)}× (target ≤ 1.5×)`);
   const offCal = loadCalibration(IOMMU_OFF_CALIBRATION);
   const eff = effectPrediction(reproduceRows(measured, offCal, createIommu, counts));
+  const domU = fidelity(rows.filter((r) => r.environment === "xen-domU"));
+  out.push(`  xen-domU from shared prices: no hardware or hypervisor price is fitted (one profile for all three), domU fits only its own ${FITTED["xen-domU"].join(", ")}: ` +
+    `throughput ${domU.tputWithin3Pct}/${domU.rows}, CPU ${domU.cpuWithin10Pct}/${domU.rows}, effects ${domU.effectsMatched}/${domU.effectRows}`);
   out.push("  the IOMMU from the shared prices: each environment fitted on IOMMU-off figures only, IOMMU-on figures predicted:");
   out.push(textTable(["environment", "on tput ±3 %", "on CPU ±10 %", "effects matched"], eff.map((e) => [e.environment, `${e.onTputWithin3Pct}/${e.onCells}`, `${e.onCpuWithin10Pct}/${e.onCells}`, `${e.effectsMatched}/${e.effectRows}`]), [undefined, "right", "right", "right"]));
   const simMax = largestCpuIncrease(rows, "simulated");
