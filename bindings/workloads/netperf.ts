@@ -177,8 +177,9 @@ export function segmentCosts(
     return { sender, irq };
   }
   // xen-domU: netfront in the guest, netback + the real driver in dom0, Xen between them. netback
-  // copies the header into a buffer of its own and grant-maps the payload page; ACKs land in dom0's
-  // own RX buffers and are grant-copied into the guest
+  // grant-maps the request's payload page and hands it to the driver as a fragment; the header goes
+  // into a buffer of dom0's own (a memcpy — the header slot's own grant map is not priced apart);
+  // ACKs land in dom0's own RX buffers and are grant-copied into the guest
   // netfront notifies only when netback may be idle (RING_PUSH_REQUESTS_AND_CHECK_NOTIFY): once per
   // send() while the front end waits on the back end; with a queue at the wire netback stays busy
   // and is woken once per batch, at most as often as the NIC interrupts
