@@ -36,7 +36,7 @@ export { PARTIES, PRIMITIVES, priceGrid, primitiveCounts, type PrimitiveCounts, 
 export { replayThroughSimulation, type SimReplayResult } from "./sim/replay.js";
 export { priceRing, pairCycles, type PairCounts, type RingExposure } from "./workloads/dma-price.js";
 export { netperfPoint, MSS, FRAME_OVERHEAD, PARAM_BOUNDS, type NetperfParams, type NetperfPoint } from "./workloads/netperf.js";
-export { parseMeasured, simulateRow, calibrate, type Calibration, type MeasuredRow, type DmaCounts } from "./workloads/reproduction.js";
+export { parseMeasured, simulateRow, calibrate, dmaCounts, type Calibration, type MeasuredRow, type DmaCounts } from "./workloads/reproduction.js";
 export {
   fidelity, reproduceRows, whatIf, whatIfStrategies, tputDiff, cpuDiff, MEASURED_SETUP, type ReproRow, type WhatIfRow, type Quad,
 } from "./workloads/report.js";

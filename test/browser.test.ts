@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ALLOCATORS, createAllocatorWorkload, createIommu, parseMeasured, priceRing, simulateRow, type Calibration } from "../bindings/node.js";
+import { ALLOCATORS, createAllocatorWorkload, createIommu, dmaCounts, parseMeasured, simulateRow, type Calibration } from "../bindings/node.js";
 import { serve } from "../bindings/io/static-server.js";
 import { launchChromium } from "./helpers/chromium.js";
 import { BinaryTraceWriter } from "../bindings/trace/binary.js";
@@ -20,7 +20,7 @@ parseMeasured(readFileSync(join(root, "data", "seed-netperf.csv"), "utf8"));
 
 /** The page's table, computed in Node the same way. */
 function nodeTable(platform: "calgary-pcix" | "calioc2" | "dart-u3" | "dart-u4", strategy: string, environment: "baremetal" | "xen-dom0" | "xen-domU", sizes: number[]): string[][] {
-  const counts = { off: priceRing("none", environment, "straightforward", createIommu).counts, on: priceRing(platform, environment, strategy, createIommu).counts };
+  const counts = dmaCounts(environment, strategy, createIommu, platform);
   return sizes.map((m) => {
     const s = simulateRow(environment, m, calibration.environments[environment].params, counts, calibration.costProfile);
     return [String(m), s.offMbps.toFixed(1), s.offCpu.toFixed(2), s.onMbps.toFixed(1), s.onCpu.toFixed(2)];

@@ -225,7 +225,7 @@ describe("iommu-sim", () => {
         expect(block.some((l) => /^─+┼/.test(l))).toBe(true); // a rule under the header
       }
     }
-    expect(tables).toBe(1 + 1 + 1 + 4); // reproduce: three environments and the what-if table
+    expect(tables).toBe(1 + 1 + 1 + 6); // reproduce: three environments, two validation tables (extrapolation, the IOMMU from shared prices) and the what-if table
     // what-if: every figure in its own column, figures right-aligned under their headers
     const whatIf = tablesOf(outputs[3]).at(-1)!;
     expect(whatIf.find((l) => / preallocated /.test(l))).toMatch(/│ +0\.0 % │ +0\.0 % │ +0 │ +100 % │ 256\.00 MiB$/);

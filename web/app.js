@@ -1,7 +1,7 @@
 // The demo page: everything computed here, from the same library the CLI uses.
 import {
-  ALLOCATORS, ConfigError, createAllocatorWorkloadWith, createIommuWith, loadIommuModule, MEASURED_SETUP, messageSizeSpec, parseMeasured,
-  parseWorkloadSpec, priceRing, resolveRun, simulateRow, traceFrontierConfigurations, traceFrontierPoints, traceFrontierSpec,
+  ALLOCATORS, ConfigError, createAllocatorWorkloadWith, dmaCounts, createIommuWith, loadIommuModule, MEASURED_SETUP, messageSizeSpec, parseMeasured,
+  parseWorkloadSpec, resolveRun, simulateRow, traceFrontierConfigurations, traceFrontierPoints, traceFrontierSpec,
 } from "../lib/index.js";
 import { Bench } from "../vendor/tinybench/index.js";
 
@@ -28,10 +28,7 @@ export function isMeasured({ platform, strategy }) {
 
 /** The rows the page shows: simulated off/on per size, with the measured figures where the study has them. */
 export function compute({ platform, strategy, environment, sizes }) {
-  const counts = {
-    off: priceRing("none", environment, "straightforward", makeIommu).counts,
-    on: priceRing(platform, environment, strategy, makeIommu).counts,
-  };
+  const counts = dmaCounts(environment, strategy, makeIommu, platform);
   const params = calibration.environments[environment].params;
   const studied = isMeasured({ platform, strategy });
   return sizes.map((messageBytes) => {

@@ -12,8 +12,8 @@ export const OUTPUT_SCHEMAS = {
   run: 1,
   sweep: 1,
   allocators: 1,
-  reproduce: 1,
-  calibration: 1,
+  reproduce: 2,
+  calibration: 2,
 } as const;
 
 export type OutputSchema = keyof typeof OUTPUT_SCHEMAS;

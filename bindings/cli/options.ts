@@ -37,6 +37,8 @@ export const PACKAGE_ROOT = new URL("../../", import.meta.url);
 export const DEFAULT_MEASURED = new URL("data/seed-netperf.csv", PACKAGE_ROOT);
 export const DEFAULT_CALIBRATION = new URL("profiles/netperf-calibrated.json", PACKAGE_ROOT);
 export const HOLDOUT_CALIBRATION = new URL("profiles/netperf-holdout.json", PACKAGE_ROOT);
+export const EXTRAPOLATION_CALIBRATION = new URL("profiles/netperf-extrapolation.json", PACKAGE_ROOT);
+export const IOMMU_OFF_CALIBRATION = new URL("profiles/netperf-iommu-off.json", PACKAGE_ROOT);
 
 export function readText(field: string, file: string | URL): string {
   try {

@@ -9,7 +9,7 @@ import { WasmIommu } from "../wasm-iommu.js";
 import { validateProfile } from "../sim/cost-profile.js";
 import { priceRing, type PairCounts, type RingExposure } from "../workloads/dma-price.js";
 import { ffsb } from "../workloads/ffsb.js";
-import { simulateRow, type Calibration } from "../workloads/reproduction.js";
+import { simulateRow, type Calibration, type DmaCounts } from "../workloads/reproduction.js";
 import type { RunConfig } from "./config.js";
 
 let calibration: Calibration | undefined;
@@ -68,7 +68,12 @@ export function evaluate(c: RunConfig): RunResult {
   const exposure = ring(c.platform, c.environment, c.strategy).exposure;
   if (c.workload === "netperf") {
     const cal = shippedCalibration();
-    const counts = { off: ring("none", c.environment, "straightforward").counts, on: ring(c.platform, c.environment, c.strategy).counts };
+    const counts: DmaCounts = { off: ring("none", c.environment, "straightforward").counts, on: ring(c.platform, c.environment, c.strategy).counts };
+    if (c.environment === "xen-domU") {
+      // dom0's own buffers (the header copy, the ACK's RX buffer), as dmaCounts prices them
+      counts.offLocal = ring("none", "xen-dom0", "straightforward").counts;
+      counts.onLocal = ring(c.platform, "xen-dom0", c.strategy === "grant-table" ? "straightforward" : c.strategy).counts;
+    }
     const r = simulateRow(c.environment, c.messageBytes, cal.environments[c.environment].params, counts, cal.costProfile);
     return { offMbps: r.offMbps, offCpu: r.offCpu, onMbps: r.onMbps, onCpu: r.onCpu, bottleneckOn: r.on.bottleneck, releasedButLivePeak: exposure.releasedButLivePeak, lateDmaReachedPct: exposure.lateDmaReachedPct };
   }
