@@ -100,10 +100,12 @@ export class WasmIommu implements Iommu {
 
   readonly batch: BatchArea;
   private readonly core: CoreExports;
-  private readonly scratchBytes: number;
-  private readonly counters: BigUint64Array;
-  private readonly sg: Uint32Array;
-  private readonly sgBase: number;
+  private scratchBytes: number;
+  private counters!: BigUint64Array;
+  private sg!: Uint32Array;
+  private sgBase = 0;
+  private ops!: Uint32Array;
+  private results!: Int32Array;
   private readonly maxPhys: number;
 
   /** `scratchBytes`: room after the core's layout, or a function of the fresh core that says how much. */
@@ -113,15 +115,17 @@ export class WasmIommu implements Iommu {
     this.maxPhys = (config.maxPfn + 1) * IO_PAGE_SIZE - 1;
     this.scratchBytes = scratchBytes;
     this.reset();
-    const buf = this.core.memory.buffer;
-    this.counters = new BigUint64Array(buf, this.core.countersPtr(), COUNTER_NAMES.length);
-    this.sgBase = this.core.sgPtr();
-    this.sg = new Uint32Array(buf, this.sgBase, SG_MAX * 4);
     const core = this.core;
     const capacity = config.batchCapacity;
+    const self = this;
     this.batch = {
-      ops: new Uint32Array(buf, core.opsPtr(), capacity * 4),
-      results: new Int32Array(buf, core.resultsPtr(), capacity),
+      // views of memory that a larger scratch (reset) may have grown: read them after a reset
+      get ops() {
+        return self.ops;
+      },
+      get results() {
+        return self.results;
+      },
       capacity,
       run(count: number): void {
         if (!Number.isInteger(count) || count < 0 || count > capacity) {
@@ -137,7 +141,8 @@ export class WasmIommu implements Iommu {
    * counters), in the same memory: no new instance, no memory to grow. A sweep's workers price
    * thousands of configurations this way; creating an instance each time costs more than the run.
    */
-  reset(): void {
+  reset(scratchBytes?: number): void {
+    if (scratchBytes !== undefined && scratchBytes > this.scratchBytes) this.scratchBytes = scratchBytes;
     const c = this.config;
     const sets = c.cacheEntries === 0 ? 1 : c.cacheEntries / c.cacheWays;
     const rc = this.core.init(
@@ -147,6 +152,17 @@ export class WasmIommu implements Iommu {
     );
     if (rc !== 0) throw new ConfigError("tableSize", c.tableBytes, "a configuration whose memory the WebAssembly engine can grow to");
     for (const r of c.reserved) this.core.reserve(r.first, r.pages);
+    if (this.counters?.buffer !== this.core.memory.buffer) this.views();
+  }
+
+  /** Typed-array views of the core's memory (again after the memory grew). */
+  private views(): void {
+    const buf = this.core.memory.buffer;
+    this.counters = new BigUint64Array(buf, this.core.countersPtr(), COUNTER_NAMES.length);
+    this.sgBase = this.core.sgPtr();
+    this.sg = new Uint32Array(buf, this.sgBase, SG_MAX * 4);
+    this.ops = new Uint32Array(buf, this.core.opsPtr(), this.config.batchCapacity * 4);
+    this.results = new Int32Array(buf, this.core.resultsPtr(), this.config.batchCapacity);
   }
 
   // map_single / unmap_single are the per-call hot path: one combined range test, and the

@@ -44,3 +44,19 @@ describe("reset", () => {
     for (let e = 0; e < 4096; e++) expect(used.entryRaw(e)).toBe(fresh.entryRaw(e));
   });
 });
+
+describe("a priced model on a reused core", () => {
+  it("prices as on a new one, strategy after strategy on the same instance (the sweep's pool)", async () => {
+    const { PricedSimulation } = await import("../lib/sim/priced.js");
+    const { createPricedSimulation, parseTrace, replayThroughSimulation } = await import("../lib/node.js");
+    const { randomTrace } = await import("./helpers/random-trace.js");
+    const trace = parseTrace(randomTrace(1500, 41));
+    const shared = createIommu({ platform: "calgary-pcix", tableSize: "64K" }) as WasmIommu;
+    for (const strategy of ["cached", "straightforward", "persistent", "batched", "never-free"]) {
+      const opts = { platform: "calgary-pcix" as const, strategy, environment: "xen-dom0" as const, iommu: { tableSize: "64K" } };
+      const reused = replayThroughSimulation(trace, new PricedSimulation(opts, shared), true).report;
+      const fresh = replayThroughSimulation(trace, createPricedSimulation(opts), true).report;
+      expect(reused).toStrictEqual(fresh);
+    }
+  });
+});

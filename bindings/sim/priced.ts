@@ -33,6 +33,8 @@ export const PRICED = {
 const ACCESS = ["hit", "miss", "stale", "fault", "unchecked"] as const;
 const FLUSHER = { "calgary-pcix": 0, calioc2: 1, "dart-u3": 2, "dart-u4": 2 } as const;
 const NO_PARTY = 255;
+/** The core a run with no IOMMU keeps for its memory and counters (never called). */
+export const NO_IOMMU_CORE = { platform: "calgary-pcix", tableSize: "64K" } as const;
 /** Buffer flags (assembly/priced/buffers.ts). */
 const LIVE = 2;
 
@@ -61,7 +63,12 @@ export class PricedSimulation implements PricedModel {
   private readonly spare: number[] = [];
   private nextHandle = 0;
 
-  constructor(readonly options: SimulationOptions, module: WebAssembly.Module) {
+  /**
+   * On a new core compiled from `source`, or on an existing core of the configuration these
+   * options resolve to (its memory grown for the priced model, its state reset): a sweep's
+   * workers reuse their cores this way.
+   */
+  constructor(readonly options: SimulationOptions, source: WebAssembly.Module | WasmIommu) {
     const r = (this.resolved = resolveSimulation(options));
     this.strategy = r.strategy;
     this.env = r.env;
@@ -69,12 +76,20 @@ export class PricedSimulation implements PricedModel {
     this.hasIommu = r.core !== null;
     // no IOMMU: the core is there for its memory and counters, never called
     const sizing = { maxHandles: options.iommu?.maxHandles, batchCapacity: options.iommu?.batchCapacity };
-    const config = (this.config = resolveConfig(r.core ?? { platform: "calgary-pcix", tableSize: "64K", ...sizing }));
+    const config = (this.config = source instanceof WasmIommu ? source.config : resolveConfig(r.core ?? { ...NO_IOMMU_CORE, ...sizing }));
     this.guestBytes = resolveGuestBytes(options, r.strategy, r.core ? config.ioSpaceBytes : null);
     const strategy = MAPPING_STRATEGIES.indexOf(r.strategy.mapping);
     this.handles = config.maxHandles;
-    this.io = new WasmIommu(module, config, (core) =>
-      core.pricedBytes(strategy, config.maxHandles, config.entries, r.cacheSize, r.batchSize));
+    const bytes = (core: CoreExports) => core.pricedBytes(strategy, config.maxHandles, config.entries, r.cacheSize, r.batchSize);
+    if (source instanceof WasmIommu) {
+      const want = resolveConfig(r.core ?? NO_IOMMU_CORE);
+      const same = (["platform", "flushPolicy", "allocator", "entries", "cacheEntries", "cacheWays", "cpus"] as const).every((k) => want[k] === config[k]);
+      if (!same) throw new ConfigError("core", config.platform, "a core of the configuration these options give (platform, table, cache, allocator, flush policy, CPUs)");
+      source.reset(bytes(source.coreExports));
+      this.io = source;
+    } else {
+      this.io = new WasmIommu(source, config, bytes);
+    }
     this.core = this.io.coreExports;
     const env = r.env;
     const rc = this.core.pricedInit(
@@ -86,8 +101,12 @@ export class PricedSimulation implements PricedModel {
     const core = this.core;
     const inner = this.io.batch;
     this.batch = {
-      ops: inner.ops,
-      results: inner.results,
+      get ops() {
+        return inner.ops;
+      },
+      get results() {
+        return inner.results;
+      },
       capacity: inner.capacity,
       run(count: number): void {
         if (!Number.isInteger(count) || count < 0 || count > inner.capacity) {
