@@ -7,11 +7,11 @@
 //     for small drivers and for the differential tests that hold the two models together.
 
 import { SG_MAX, type AccessOutcome, type Direction } from "../abi.js";
-import { isPerCpu, resolveConfig, type ResolvedConfig } from "../config.js";
+import { isPerCpu, resolveConfig, type IommuOptions, type ResolvedConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
 import { checkBuffer, checkBytes, checkDirection, checkPhys } from "../inputs.js";
 import { putAccess, putAlloc, putCpu, putFree, putMap, putMapSg, putUnmap, putUnmapSg } from "../records.js";
-import type { BatchArea } from "../types.js";
+import type { BatchArea, Iommu } from "../types.js";
 import { WasmIommu, type CoreExports } from "../wasm-iommu.js";
 import type { CostProfile } from "./cost-profile.js";
 import type { Environment } from "./environments.js";
@@ -20,6 +20,7 @@ import {
   buildReport, resolveGuestBytes, resolveSimulation, type PricedModel, type ResolvedSimulation, type SimulationOptions,
   type SimulationReport,
 } from "./setup.js";
+import { createSimulation } from "./simulation.js";
 import { MAPPING_STRATEGIES, type StrategyChoice } from "./strategies.js";
 
 /** Results of priced records beyond the core's (assembly/priced/run.ts). */
@@ -305,4 +306,17 @@ export class PricedSimulation implements PricedModel {
 /** A priced simulation on the WASM core, from an already compiled module (browser or Node). */
 export function createPricedSimulationWith(module: WebAssembly.Module, options: SimulationOptions): PricedSimulation {
   return new PricedSimulation(options, module);
+}
+
+/**
+ * The priced model for `options` on the cores `makeIommu` makes: the core's own (PricedSimulation)
+ * when they are WASM cores, else the TypeScript reference over them (the two count alike,
+ * test/priced.test.ts). Lets code that takes a core factory (Node's createIommu, a browser's
+ * createIommuWith, the reference's) price at core speed wherever it can.
+ */
+export function pricedModelOn(options: SimulationOptions, makeIommu: (o: IommuOptions) => Iommu): PricedModel {
+  const core = resolveSimulation(options).core;
+  const io = makeIommu(core ?? NO_IOMMU_CORE);
+  if (io instanceof WasmIommu) return new PricedSimulation(options, io);
+  return createSimulation(options, () => io);
 }

@@ -9,10 +9,9 @@ import type { Iommu } from "../types.js";
 import type { CostProfile } from "../sim/cost-profile.js";
 import type { EnvironmentName, Party } from "../sim/environments.js";
 import { PRIMITIVES, type Primitive, type PrimitiveCounts } from "../sim/primitives.js";
-import { createSimulation, type SimPlatform } from "../sim/simulation.js";
-import { NO_IOMMU_CORE, PricedSimulation } from "../sim/priced.js";
-import { resolveSimulation, type PricedModel, type SimulationOptions } from "../sim/setup.js";
-import { WasmIommu } from "../wasm-iommu.js";
+import type { SimPlatform } from "../sim/simulation.js";
+import { pricedModelOn } from "../sim/priced.js";
+import type { PricedModel, SimulationOptions } from "../sim/setup.js";
 
 export { PRIMITIVES, type Primitive };
 
@@ -52,7 +51,7 @@ function countPrimitives(
   // (DART's 2M): never wrapped by these short runs, and cheap to create
   const iommu = platform === "none" ? undefined : { tableSize: PLATFORM_PRESETS[platform].tableSizes.includes(1 << 20) ? 1 << 20 : PLATFORM_PRESETS[platform].tableSizes[0] };
   const options: SimulationOptions = { platform, environment, strategy, guestBytes: 1 << 28, iommu };
-  const sim = pricedModel(options, makeIommu);
+  const sim = pricedModelOn(options, makeIommu);
   const { before, units } = drive(sim);
   const after = sim.report().primitives;
   const out: PairCounts = {};
@@ -63,17 +62,6 @@ function countPrimitives(
     }
   }
   return out;
-}
-
-/**
- * The priced model for `options`: the core's (PricedSimulation) when `makeIommu` makes WASM cores,
- * else the TypeScript reference over whatever core it makes (both count alike: test/priced.test.ts).
- */
-function pricedModel(options: SimulationOptions, makeIommu: (o: IommuOptions) => Iommu): PricedModel {
-  const core = resolveSimulation(options).core;
-  const io = makeIommu(core ?? NO_IOMMU_CORE);
-  if (io instanceof WasmIommu) return new PricedSimulation(options, io);
-  return createSimulation(options, () => io);
 }
 
 /** Counts per pair, and what the ring leaves exposed, for one platform × environment × strategy. */

@@ -8,7 +8,8 @@ import type { Iommu } from "../types.js";
 import type { PlatformName } from "../platforms.js";
 import { ENVIRONMENTS, type EnvironmentName } from "../sim/environments.js";
 import { replayThroughSimulation } from "../sim/replay.js";
-import { createSimulation, type SimPlatform, type SimulationReport } from "../sim/simulation.js";
+import type { SimPlatform, SimulationReport } from "../sim/simulation.js";
+import { pricedModelOn } from "../sim/priced.js";
 import { ConfigError } from "../errors.js";
 import { TraceError, type ParsedTrace } from "../trace/parse.js";
 import { traceCpus } from "../trace/replay.js";
@@ -44,7 +45,7 @@ export function replayPriced(
   trace: ParsedTrace, platform: SimPlatform, strategy: string, environment: EnvironmentName,
   makeIommu: (o: IommuOptions) => Iommu,
 ): { report: SimulationReport; operations: number } {
-  const sim = createSimulation({ platform, strategy, environment, iommu: { cpus: traceCpus(trace) } }, makeIommu);
+  const sim = pricedModelOn({ platform, strategy, environment, iommu: { cpus: traceCpus(trace) } }, makeIommu);
   const r = replayThroughSimulation(trace, sim);
   return { report: r.report, operations: r.operations };
 }
