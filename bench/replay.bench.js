@@ -10,7 +10,7 @@
 // Both sides of every ratio: same records, same chunk (4096 records per JS → WASM call), same
 // warm-up, interleaved rounds; the figure is the median of per-round ratios with their range.
 // Usage: node bench/replay.bench.js [--rounds n] [--time ms] [--only priced|ring|trace|rss] [--ops n]
-//   trace: end-to-end `iommu-sim replay` processes on generated traces (--ops, default 5e6);
+//   trace: end-to-end `iommu-sim replay` processes on generated traces (--ops, default 1e7);
 //   rss: peak RSS of a replay streamed through stdin from `trace generate` at 10^7 and 10^8
 //   operations (minutes; not in the default run: `npm run bench` passes --only for it separately).
 
@@ -139,7 +139,7 @@ function tracepointRing(ops) {
 }
 
 if (!ONLY || ONLY === "trace") {
-  const OPS = Number(opt("--ops", "5000000"));
+  const OPS = Number(opt("--ops", "10000000"));
   const dir = mkdtempSync(join(os.tmpdir(), "iommu-sim-bench-"));
   try {
     const text = join(dir, "ring.trace");
