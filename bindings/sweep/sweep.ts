@@ -2,6 +2,7 @@
 // chunks, results returned in grid order either way.
 
 import { availableParallelism } from "node:os";
+import { fileURLToPath } from "node:url";
 import { ConfigError } from "../errors.js";
 import type { RunConfig } from "./config.js";
 import { evaluate, type RunResult } from "./run.js";
@@ -34,7 +35,7 @@ export async function sweep(configs: RunConfig[], options: SweepOptions = {}): P
     return out;
   }
   const { Piscina } = await import("piscina"); // only parallel sweeps pay for loading it
-  const pool = new Piscina({ filename: new URL("./worker.js", import.meta.url).href, minThreads: threads, maxThreads: threads });
+  const pool = new Piscina({ filename: fileURLToPath(new URL("./worker-entry.cjs", import.meta.url)), minThreads: threads, maxThreads: threads });
   try {
     // coarse chunks (four a worker): each worker keeps its WASM instance and priced rings across a
     // chunk, and a message round trip per configuration would cost more than small ones take
