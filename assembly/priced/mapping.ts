@@ -3,7 +3,7 @@
 // entries written) and charges them: the driver's entry and scan, the table writes and their
 // crossings, the platform's flush sequence.
 
-import { stats } from "../counters";
+import { stats, tceWrites } from "../counters";
 import { IO_PAGE_SHIFT } from "../constants";
 import { allocCoherent, freeCoherent, mapSg, mapSingle, SG_ELEM_SIZE, unmapKeep, unmapSg, unmapSingle } from "../dma";
 import { CROSS_MULTICALL_ENTRY, CROSS_ONE, CROSS_PER_ENTRY, driverWork, flushWork, integrated, tableWork } from "./environment";
@@ -17,7 +17,6 @@ export let live: f64 = 0;
 let keepOnUnmap: bool = false;
 let sgScratch: usize = 0;
 
-
 export function mappingInit(sg: usize, neverFree: bool): void {
   sgScratch = sg;
   keepOnUnmap = neverFree;
@@ -27,11 +26,6 @@ export function mappingInit(sg: usize, neverFree: bool): void {
 // @ts-ignore: decorator
 @inline export function liveChange(n: f64): void {
   live += n;
-}
-
-// @ts-ignore: decorator
-@inline function written(): u64 {
-  return stats.pagesMapped + stats.pagesUnmapped - stats.pagesKept + 2 * stats.pagesUnwound;
 }
 
 // Each call snapshots the counters it prices in locals (w0 words scanned, f0 flushes, v0
@@ -90,11 +84,11 @@ export function coreMapSg(h: u32, n: u32, dir: u32, batchedEntry: bool): bool {
   let w0 = stats.wordsScanned;
   let f0 = stats.flushes;
   let v0 = stats.entryInvalidations;
-  let written0 = written();
+  let written0 = tceWrites();
   let ok = mapSg(sgScratch, n, dir) != 0;
   driverWork(KIND_MAP_SG, batchedEntry ? 0 : 1, <f64>(stats.wordsScanned - w0));
   // Unwound elements of a failed list were written twice: those writes are the core's count.
-  tableWork(KIND_MAP_SG, ok ? pages : <f64>(written() - written0), crossing(batchedEntry));
+  tableWork(KIND_MAP_SG, ok ? pages : <f64>(tceWrites() - written0), crossing(batchedEntry));
   flushWork(<f64>(stats.flushes - f0), <f64>(stats.entryInvalidations - v0), live);
   if (!ok) return false;
   for (let k: u32 = 0; k < n; k++) {
