@@ -167,40 +167,32 @@ export class TraceRunner implements TraceConsumer {
   }
 
   unmap(id: TraceId, line: number): void {
-    this.room(1);
-    let h: number;
-    try {
-      h = this.table.release(this.lookup(id), KIND_SINGLE, "unmap", id);
-    } catch (e) {
-      return this.refuse(e, line, "unmap", id);
-    }
-    this.note(id, line);
-    this.n = putUnmap(this.ops, this.n, h);
+    const h = this.released(id, line, KIND_SINGLE, "unmap");
+    if (h >= 0) this.n = putUnmap(this.ops, this.n, h);
   }
 
   free(id: TraceId, line: number): void {
-    this.room(1);
-    let h: number;
-    try {
-      h = this.table.release(this.lookup(id), KIND_COHERENT, "free", id);
-    } catch (e) {
-      return this.refuse(e, line, "free", id);
-    }
-    this.note(id, line);
-    this.n = putFree(this.ops, this.n, h);
+    const h = this.released(id, line, KIND_COHERENT, "free");
+    if (h >= 0) this.n = putFree(this.ops, this.n, h);
   }
 
   unmapSg(id: TraceId, line: number): void {
+    const h = this.released(id, line, KIND_SG, "unmap_sg");
+    if (h >= 0) this.n = putUnmapSg(this.ops, this.n, h, this.table.elements(this.lookup(id)!));
+  }
+
+  /** The first handle of the live mapping `id` releases (`verb` of `kind`), or -1 after refusing the line. */
+  private released(id: TraceId, line: number, kind: number, verb: string): number {
     this.room(1);
-    const slot = this.lookup(id);
     let h: number;
     try {
-      h = this.table.release(slot, KIND_SG, "unmap_sg", id);
+      h = this.table.release(this.lookup(id), kind, verb, id);
     } catch (e) {
-      return this.refuse(e, line, "unmap_sg", id);
+      this.refuse(e, line, verb, id);
+      return -1;
     }
     this.note(id, line);
-    this.n = putUnmapSg(this.ops, this.n, h, this.table.elements(slot!));
+    return h;
   }
 
   access(id: TraceId, offset: number, bytes: number, write: boolean, line: number): void {
