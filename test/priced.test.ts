@@ -232,3 +232,18 @@ describe("core-priced ≡ reference with the IOVA allocator on several CPUs", ()
     expect(r!.core.report.counters.rcacheHits).toBeGreaterThan(0);
   });
 });
+
+describe("the id-level API's handles", () => {
+  it("reuses an id's handles when it is mapped again, lists included; new ids beyond maxHandles are refused clearly", () => {
+    const sim = createPricedSimulation({ platform: "calgary-pcix", strategy: "straightforward", iommu: { tableSize: "64K", maxHandles: 64 } });
+    for (let i = 0; i < 5000; i++) {
+      const id = `q${i % 8}`;
+      if (i >= 8) sim.unmapSg(id);
+      sim.mapSg(id, [{ phys: 0x1000_0000 + (i % 100) * 8192, bytes: 4096 }, { phys: 0x2000_0000, bytes: 100 }, { phys: 0x3000_0000, bytes: 9000 }], "to-device");
+    }
+    expect(sim.report().counters.mapSgs).toBe(5000);
+    expect(() => {
+      for (let i = 0; i < 100; i++) sim.map(`fresh${i}`, 0x4000_0000, 64, "from-device");
+    }).toThrow(/iommu.maxHandles: 64 is not allowed; expected more handles: 65 buffers/);
+  });
+});

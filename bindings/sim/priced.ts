@@ -61,7 +61,8 @@ export class PricedSimulation implements PricedModel {
   private readonly config: ResolvedConfig;
   // the id-level API
   private readonly ids = new Map<string, Held>();
-  private readonly spare: number[] = [];
+  /** First handles of released runs, by run length (an id mapped again frees its old run). */
+  private readonly spare = new Map<number, number[]>();
   private nextHandle = 0;
 
   /**
@@ -170,11 +171,13 @@ export class PricedSimulation implements PricedModel {
     return w[1] * 2 ** 32 + w[0];
   }
 
-  /** `n` handles for a new mapping: a freed one for one, fresh ones for a list. */
+  /** `n` handles for a new mapping: those of an id mapped again, else fresh ones. */
   private take(n: number): number {
-    if (n === 1 && this.spare.length > 0) return this.spare.pop()!;
+    const run = this.spare.get(n);
+    if (run !== undefined && run.length > 0) return run.pop()!;
     if (this.nextHandle + n > this.handles) {
-      throw new ConfigError("iommu.maxHandles", this.handles, `more handles: ${this.nextHandle + n} buffers are or were mapped`);
+      // every id stays reachable (an access after its unmap still aims at it), as in the reference
+      throw new ConfigError("iommu.maxHandles", this.handles, `more handles: ${this.nextHandle + n} buffers are or were mapped under ids still known (the id-level API keeps every id for later accesses; for long runs write records to sim.batch and reuse handles, as replay does)`);
     }
     this.nextHandle += n;
     return this.nextHandle - n;
@@ -184,7 +187,9 @@ export class PricedSimulation implements PricedModel {
     const held = this.ids.get(id);
     if (!held) return;
     if (this.flags(held.handle) & LIVE) throw new ConfigError("id", id, "an id that is not mapped now");
-    for (let k = 0; k < held.elements; k++) this.spare.push(held.handle + k);
+    const run = this.spare.get(held.elements) ?? [];
+    run.push(held.handle);
+    this.spare.set(held.elements, run);
     this.ids.delete(id);
   }
 
