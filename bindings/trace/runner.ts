@@ -92,34 +92,18 @@ export class TraceRunner implements TraceConsumer {
   }
 
   map(id: TraceId, phys: number, bytes: number, dir: number, line: number): void {
-    this.room(1);
-    const slot = this.slotOf(id);
-    let h: number;
-    try {
-      h = this.table.bind(slot, KIND_SINGLE, 1, id);
-    } catch (e) {
-      return this.refuse(e, line, "map", id);
-    }
-    this.table.lengths[h] = bytes;
+    const h = this.bound(id, line, KIND_SINGLE, 1, "map", bytes);
+    if (h < 0) return;
     this.recPhys[this.n] = phys;
     this.recBytes[this.n] = bytes;
-    this.note(id, line);
     this.n = putMap(this.ops, this.n, h, phys, bytes, dir);
   }
 
   mapPacked(id: TraceId, w0: number, w2: number, bytes: number, phys: number, line: number): void {
-    this.room(1);
-    const slot = this.slotOf(id);
-    let h: number;
-    try {
-      h = this.table.bind(slot, KIND_SINGLE, 1, id);
-    } catch (e) {
-      return this.refuse(e, line, "map", id);
-    }
-    this.table.lengths[h] = bytes;
+    const h = this.bound(id, line, KIND_SINGLE, 1, "map", bytes);
+    if (h < 0) return;
     this.recPhys[this.n] = phys;
     this.recBytes[this.n] = bytes;
-    this.note(id, line);
     // the binary format's map record is putMap's record with the id for the handle (tested)
     const o = this.n++ << 2;
     this.ops[o] = w0;
@@ -129,17 +113,26 @@ export class TraceRunner implements TraceConsumer {
   }
 
   alloc(id: TraceId, bytes: number, line: number): void {
-    this.room(1);
-    const slot = this.slotOf(id);
+    const h = this.bound(id, line, KIND_COHERENT, 1, "alloc", bytes);
+    if (h >= 0) this.n = putAlloc(this.ops, this.n, h, bytes);
+  }
+
+  /**
+   * Binds `id` to handles for a new mapping of `kind` (`n` of them; a single one holds `bytes`) and
+   * notes the record about to be written; -1 after refusing the line.
+   */
+  private bound(id: TraceId, line: number, kind: number, n: number, verb: string, bytes: number): number {
+    this.room(n === 1 ? 1 : 1 + n);
     let h: number;
     try {
-      h = this.table.bind(slot, KIND_COHERENT, 1, id);
+      h = this.table.bind(this.slotOf(id), kind, n, id);
     } catch (e) {
-      return this.refuse(e, line, "alloc", id);
+      this.refuse(e, line, verb, id);
+      return -1;
     }
-    this.table.lengths[h] = bytes;
+    if (n === 1) this.table.lengths[h] = bytes;
     this.note(id, line);
-    this.n = putAlloc(this.ops, this.n, h, bytes);
+    return h;
   }
 
   mapSg(id: TraceId, dir: number, phys: Float64Array, bytes: Float64Array, count: number, line: number): void {
