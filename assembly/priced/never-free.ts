@@ -28,37 +28,27 @@ export function neverFreeInit(at: usize, entries: u32): void {
 
 /** Pages [first, first + n) were unmapped with their entries left valid. */
 export function keep(first: u32, n: u32): void {
-  for (let i: u32 = 0; i < n; i++) {
-    let p = first + i;
-    if (p >= pages) continue;
-    let w = word(p);
-    let bit = <u64>1 << (p & 63);
-    let v = load<u64>(w);
-    if ((v & bit) == 0) {
-      store<u64>(w, v | bit);
-      keptChange(1);
-      any += 1;
-    }
-  }
+  mark(first, n, true);
 }
 
 /** Pages [first, first + n) were mapped again: their entries are current, not kept. */
 // @ts-ignore: decorator
 @inline export function forget(first: u32, n: u32): void {
-  if (any != 0) forgetKept(first, n);
+  if (any != 0) mark(first, n, false);
 }
 
-function forgetKept(first: u32, n: u32): void {
+/** Sets (`on`) or clears the kept bit of pages [first, first + n), counting the pages that change. */
+function mark(first: u32, n: u32, on: bool): void {
   for (let i: u32 = 0; i < n; i++) {
     let p = first + i;
     if (p >= pages) continue;
     let w = word(p);
     let bit = <u64>1 << (p & 63);
     let v = load<u64>(w);
-    if ((v & bit) != 0) {
-      store<u64>(w, v & ~bit);
-      keptChange(-1);
-      any -= 1;
-    }
+    if (((v & bit) != 0) == on) continue;
+    store<u64>(w, on ? v | bit : v & ~bit);
+    let d: f64 = on ? 1 : -1;
+    keptChange(d);
+    any += d;
   }
 }
