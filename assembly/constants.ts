@@ -22,6 +22,12 @@
 @inline export const FORMAT_CALGARY: u32 = 0;
 // @ts-ignore: decorator
 @inline export const FORMAT_DART: u32 = 1;
+// @ts-ignore: decorator
+@inline export const FORMAT_VTD: u32 = 2;       // Intel VT-d second-level page table
+// @ts-ignore: decorator
+@inline export const FORMAT_AMD_V1: u32 = 3;    // AMD-Vi v1 host I/O page table
+// @ts-ignore: decorator
+@inline export const FORMAT_ARM_LPAE: u32 = 4;  // Arm SMMUv3 stage 1, VMSAv8-64 4 KiB granule
 
 /** IO-space allocators. */
 // @ts-ignore: decorator

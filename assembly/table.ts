@@ -2,7 +2,7 @@
 // Policy code (allocator, DMA API, cache) sees entries as host-order u64 words and never the
 // hardware layout; `format` picks Calgary TCEs or DART entries, as io-pgtable's ops pick a format.
 
-import { FORMAT_CALGARY } from "./constants";
+import { FORMAT_CALGARY, FORMAT_DART } from "./constants";
 import { tceEncode, tceLoad, tcePermits, tceStore, TCE_EMPTY, TCE_ENTRY_SHIFT } from "./tce";
 import { dartEncode, dartLoad, dartPermits, dartStore, DART_ENTRY_SHIFT } from "./dart";
 import { cacheNoteWrite } from "./cache";
@@ -26,7 +26,7 @@ export function tableEmptyWord(): u64 {
 
 /** Bytes of one entry for a format. */
 export function entryBytes(fmt: u32): u32 {
-  return fmt == FORMAT_CALGARY ? 1 << TCE_ENTRY_SHIFT : 1 << DART_ENTRY_SHIFT;
+  return fmt == FORMAT_DART ? 1 << DART_ENTRY_SHIFT : 1 << TCE_ENTRY_SHIFT;
 }
 
 export function tableInit(base: usize, fmt: u32, entries: u32, empty: u64): void {
@@ -39,24 +39,24 @@ export function tableInit(base: usize, fmt: u32, entries: u32, empty: u64): void
 
 // @ts-ignore: decorator
 @inline export function readEntry(e: u32): u64 {
-  return format == FORMAT_CALGARY ? tceLoad(tableBase, e) : <u64>dartLoad(tableBase, e);
+  return format == FORMAT_DART ? <u64>dartLoad(tableBase, e) : tceLoad(tableBase, e);
 }
 
 // @ts-ignore: decorator
 @inline function writeEntry(e: u32, v: u64): void {
-  if (format == FORMAT_CALGARY) tceStore(tableBase, e, v);
-  else dartStore(tableBase, e, <u32>v);
+  if (format == FORMAT_DART) dartStore(tableBase, e, <u32>v);
+  else tceStore(tableBase, e, v);
   cacheNoteWrite(e, readEntry(e));
 }
 
 // @ts-ignore: decorator
 @inline export function encodeEntry(pfn: u64, dir: u32): u64 {
-  return format == FORMAT_CALGARY ? tceEncode(pfn, dir) : <u64>dartEncode(pfn);
+  return format == FORMAT_DART ? <u64>dartEncode(pfn) : tceEncode(pfn, dir);
 }
 
 // @ts-ignore: decorator
 @inline export function permits(word: u64, write: bool): bool {
-  return format == FORMAT_CALGARY ? tcePermits(word, write) : dartPermits(<u32>word, <u32>emptyWord);
+  return format == FORMAT_DART ? dartPermits(<u32>word, <u32>emptyWord) : tcePermits(word, write);
 }
 
 /** tce_build / dart_build: consecutive physical pages into consecutive entries. */
@@ -75,7 +75,7 @@ export function tableInit(base: usize, fmt: u32, entries: u32, empty: u64): void
 
 /** Raw stored bytes of an entry as the hardware reads them (big-endian), for inspection. */
 export function rawEntry(e: u32): u64 {
-  return format == FORMAT_CALGARY
-    ? load<u64>(tableBase + (<usize>e << TCE_ENTRY_SHIFT))
-    : <u64>load<u32>(tableBase + (<usize>e << DART_ENTRY_SHIFT));
+  return format == FORMAT_DART
+    ? <u64>load<u32>(tableBase + (<usize>e << DART_ENTRY_SHIFT))
+    : load<u64>(tableBase + (<usize>e << TCE_ENTRY_SHIFT));
 }

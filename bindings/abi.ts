@@ -19,6 +19,12 @@ export const SG_MAX = 4096;
 
 export const FORMAT_CALGARY = 0;
 export const FORMAT_DART = 1;
+/** Intel VT-d second-level (legacy-mode) I/O page table, 4 KiB pages. */
+export const FORMAT_VTD = 2;
+/** AMD-Vi (AMD IOMMU) v1 host I/O page table. */
+export const FORMAT_AMD_V1 = 3;
+/** Arm SMMUv3 stage 1: the VMSAv8-64 (LPAE) long-descriptor table, 4 KiB granule. */
+export const FORMAT_ARM_LPAE = 4;
 export const ALLOC_CALGARY = 0;
 export const ALLOC_PPC2007 = 1;
 export const ALLOC_FIRST_FIT = 2;

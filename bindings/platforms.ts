@@ -1,10 +1,18 @@
 // Platform presets: the hardware and the driver era each named IOMMU comes with.
-// Values are from the Linux sources of the study's era (2.6.23 Calgary, 2.6.18 PowerPC/DART);
-// see ../shared/reference/linux-semantics.md §1, §3, §4.2.
+// Values are from the Linux sources of the study's era (2.6.23 Calgary, 2.6.18 PowerPC/DART;
+// see ../shared/reference/linux-semantics.md §1, §3, §4.2) and, for today's IOMMUs (VT-d, AMD-Vi,
+// SMMUv3), from Linux v6.x dma-iommu (§6) with the drivers' page-table formats.
 
-import { ALLOC_CALGARY, ALLOC_PPC2007, FORMAT_CALGARY, FORMAT_DART, type FlushPolicyName } from "./abi.js";
+import {
+  ALLOC_CALGARY, ALLOC_IOVA, ALLOC_PPC2007, FORMAT_AMD_V1, FORMAT_ARM_LPAE, FORMAT_CALGARY, FORMAT_DART, FORMAT_VTD,
+  type FlushPolicyName,
+} from "./abi.js";
 
-export const PLATFORMS = ["calgary-pcix", "calioc2", "dart-u3", "dart-u4"] as const;
+export const PLATFORMS = ["calgary-pcix", "calioc2", "dart-u3", "dart-u4", "vtd", "amd-vi", "smmuv3"] as const;
+/** The 2007 study's platforms (flat tables). */
+export const PLATFORMS_2007 = ["calgary-pcix", "calioc2", "dart-u3", "dart-u4"] as const;
+/** Today's IOMMUs under dma-iommu (multi-level page tables). */
+export const PLATFORMS_MODERN = ["vtd", "amd-vi", "smmuv3"] as const;
 export type PlatformName = (typeof PLATFORMS)[number];
 
 /** Reserved range in IO pages, [first, first + pages). */
@@ -17,10 +25,14 @@ export interface ReservedRange {
 export interface Platform {
   name: PlatformName;
   description: string;
-  format: typeof FORMAT_CALGARY | typeof FORMAT_DART;
-  allocator: typeof ALLOC_CALGARY | typeof ALLOC_PPC2007;
+  format: typeof FORMAT_CALGARY | typeof FORMAT_DART | typeof FORMAT_VTD | typeof FORMAT_AMD_V1 | typeof FORMAT_ARM_LPAE;
+  allocator: typeof ALLOC_CALGARY | typeof ALLOC_PPC2007 | typeof ALLOC_IOVA;
   flushPolicy: FlushPolicyName;
-  /** Table sizes the hardware supports, in bytes of table; the first is the default. */
+  /**
+   * Table sizes the hardware supports, in bytes of table; the first is the default. For the
+   * page-table formats: 8 bytes of leaf entry per IO page of the IO space dma-iommu hands out
+   * (8M = 2^20 pages, the 32-bit space it tries first for a PCI device; smaller = a narrower DMA mask).
+   */
   tableSizes: readonly number[];
   reserved: (entries: number) => ReservedRange[];
   /** Frees below this DMA address are ignored (Calgary's emergency pages). */
@@ -75,6 +87,28 @@ const DART = {
   cache: { entries: 64, ways: 4 },
 } as const;
 
+/**
+ * What VT-d, AMD-Vi and SMMUv3 share under Linux v6.x: dma-iommu over the IOVA allocator with
+ * per-CPU magazines. dma-iommu first allocates below 4 GiB for a PCI device (iommu_dma_alloc_iova:
+ * the 32-bit try unless iommu.forcedac), so the IO space modelled is those 2^20 pages; pfn 0 is never
+ * handed out (iovad start_pfn 1, iova.ts). No frees are ignored as bad (iommu_dma_unmap looks the
+ * IOVA up). alloc_coherent: the buddy allocator's largest block, MAX_PAGE_ORDER 10 on x86-64 and on
+ * arm64 with 4 KiB pages (ARCH_FORCE_MAX_ORDER 10).
+ * The IOTLB geometry is not architectural and not published for any of the three: 64 entries,
+ * 4 ways is an assumption (Neugebauer et al., SIGCOMM 2018, estimate ~64 IOTLB entries on Xeon
+ * E5), exposed as the `cache` option.
+ */
+const DMA_IOMMU = {
+  allocator: ALLOC_IOVA,
+  tableSizes: CALGARY_TABLE_SIZES,
+  badFreeBelow: 0,
+  maxCoherentOrder: 10,
+  cache: { entries: 64, ways: 4 },
+} as const;
+
+/** x86 interrupt range 0xfee00000–0xfeefffff, a reserved region dma-iommu keeps out of the IOVA space. */
+const x86Msi = { first: 0xfee00, pages: 0x100, why: "MSI/interrupt window 0xfee00000–0xfeefffff (IOMMU_RESV_MSI)" };
+
 const emergency = { first: 0, pages: EMERGENCY_PAGES, why: "emergency pages at the error address 0" };
 
 export const PLATFORM_PRESETS: Record<PlatformName, Platform> = {
@@ -102,8 +136,38 @@ export const PLATFORM_PRESETS: Record<PlatformName, Platform> = {
     description: "IBM DART on U4/CPC945 (PowerPC), Linux 2.6.18 iommu.c + dart_iommu.c",
     flushPolicy: "one-per-page",
   },
+  vtd: {
+    ...DMA_IOMMU,
+    name: "vtd",
+    description: "Intel VT-d second-level translation, Linux v6.x intel-iommu + dma-iommu (lazy: x86 default)",
+    format: FORMAT_VTD,
+    // CONFIG_IOMMU_DEFAULT_DMA_LAZY is x86's default: unmaps go through the flush queue
+    flushPolicy: "flush-queue",
+    reserved: () => [x86Msi],
+    maxPfn: 2 ** 40 - 1, // second-level PTE address bits 12..51 (HAW ≤ 52)
+  },
+  "amd-vi": {
+    ...DMA_IOMMU,
+    name: "amd-vi",
+    description: "AMD-Vi (AMD IOMMU) v1 I/O page tables, Linux v6.x amd-iommu + dma-iommu (lazy: x86 default)",
+    format: FORMAT_AMD_V1,
+    flushPolicy: "flush-queue",
+    reserved: () => [x86Msi],
+    maxPfn: 2 ** 40 - 1, // PTE address bits 12..51
+  },
+  smmuv3: {
+    ...DMA_IOMMU,
+    name: "smmuv3",
+    description: "Arm SMMUv3 stage-1 translation (LPAE, 4 KiB granule), Linux v6.x arm-smmu-v3 + dma-iommu (strict: arm64 default)",
+    format: FORMAT_ARM_LPAE,
+    // arm64 defconfig keeps CONFIG_IOMMU_DEFAULT_DMA_STRICT: invalidate before the IOVA is freed
+    flushPolicy: "strict",
+    // the SMMU's MSI window is IOMMU_RESV_SW_MSI, which dma-iommu skips: nothing reserved
+    reserved: () => [],
+    maxPfn: 2 ** 36 - 1, // 48-bit output addresses (io-pgtable-arm, 4 KiB granule without LPA2)
+  },
 };
 
 export function entryBytesOf(format: number): number {
-  return format === FORMAT_CALGARY ? 8 : 4;
+  return format === FORMAT_DART ? 4 : 8;
 }

@@ -5,7 +5,7 @@ import { putMap } from "../bindings/records.js";
 
 describe("options", () => {
   it.each([
-    [{ platform: "vtd" }, /platform: "vtd" is not allowed; expected one of calgary-pcix, calioc2, dart-u3, dart-u4/],
+    [{ platform: "vt-d" }, /platform: "vt-d" is not allowed; expected one of calgary-pcix, calioc2, dart-u3, dart-u4, vtd, amd-vi, smmuv3/],
     [{ platform: "calgary-pcix", tableSize: "16M" }, /tableSize: "16M" .* one of 8M, 4M, 2M, 1M, 512K, 256K, 128K, 64K/],
     [{ platform: "calgary-pcix", tableSize: "big" }, /tableSize: "big" .* a byte count or a size/],
     [{ platform: "calgary-pcix", cache: { entries: 48, ways: 4 } }, /cache.entries: 48 .* 0 or a power of two/],

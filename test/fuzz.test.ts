@@ -7,6 +7,7 @@ import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError, createIommu, createPricedSimulation, createReferenceIommu, resolveConfig, type Iommu, type IommuOptions } from "../bindings/node.js";
 import { BAD_RECORD, DIRECTIONS } from "../bindings/abi.js";
+import { withoutNodes } from "./helpers/differential.js";
 import { PLATFORMS, PLATFORM_PRESETS, type PlatformName } from "../bindings/platforms.js";
 import { putAccess, putAlloc, putCpu, putFree, putMap, putMapSg, putUnmap, putUnmapSg } from "../bindings/records.js";
 import { DEFAULT_PROFILE, validateProfile } from "../bindings/sim/cost-profile.js";
@@ -122,7 +123,8 @@ describe("fuzz: the trace parser", () => {
       const options: IommuOptions = { platform, tableSize: platform.startsWith("dart") ? "2M" : "64K" };
       const [a, b] = [createIommu, createReferenceIommu].map((make) => outcome(() => {
         const r = replayTrace(parsed.ok, (s) => make({ ...options, ...s }), { lenient });
-        return { addresses: r.addresses, stats: r.stats, skipped: r.skipped };
+        // the reference does not count the IOVA tree's nodes visited (today's platforms use it)
+        return { addresses: r.addresses, stats: r.stats && withoutNodes(r.stats), skipped: r.skipped };
       }));
       expect(a).toEqual(b);
     })), { numRuns: runs(100, 10_000), seed: 12003 });

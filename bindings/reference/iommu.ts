@@ -3,7 +3,7 @@
 // to it event for event by the differential tests.
 
 import {
-  ACCESS_OUTCOMES, ALLOC_BEST_FIT, ALLOC_CALGARY, ALLOC_FIRST_FIT, ALLOC_FREE_LIST, ALLOC_IOVA, ALLOC_IOVA_TREE, ALLOC_PPC2007, isIova, BAD_RECORD, FREE_LIST_CLASSES, FREE_LIST_DEPTH, COUNTER_NAMES, FORMAT_CALGARY, FREE_RESULTS,
+  ACCESS_OUTCOMES, ALLOC_BEST_FIT, ALLOC_CALGARY, ALLOC_FIRST_FIT, ALLOC_FREE_LIST, ALLOC_IOVA, ALLOC_IOVA_TREE, ALLOC_PPC2007, isIova, BAD_RECORD, FREE_LIST_CLASSES, FREE_LIST_DEPTH, COUNTER_NAMES, FORMAT_DART, FREE_RESULTS,
   IO_PAGE_SIZE, NO_ENTRY, OP, SG_MAX, type AccessOutcome, type CounterName,
   type Direction, type FreeResult, type Stats,
 } from "../abi.js";
@@ -88,7 +88,7 @@ export class ReferenceIommu implements Iommu {
   // ── hardware formats ────────────────────────────────────────────────────────────────────
 
   private encode(pfn: number, dir: number): bigint {
-    if (this.config.format === FORMAT_CALGARY) {
+    if (this.config.format !== FORMAT_DART) {
       // value = page-aligned physical address | W (unless to-device) | R
       return (BigInt(pfn) << 12n) | (dir === TO_DEVICE ? 0n : 2n) | 1n;
     }
@@ -96,7 +96,7 @@ export class ReferenceIommu implements Iommu {
   }
 
   private permits(word: bigint, write: boolean): boolean {
-    if (this.config.format === FORMAT_CALGARY) return (word & (write ? 2n : 1n)) !== 0n;
+    if (this.config.format !== FORMAT_DART) return (word & (write ? 2n : 1n)) !== 0n;
     return (word & 0x80000000n) !== 0n && word !== this.config.emptyWord;
   }
 
@@ -674,7 +674,7 @@ export class ReferenceIommu implements Iommu {
 
   entryRaw(index: number): bigint {
     // The hardware reads big-endian: byte 0 in memory is the most significant byte.
-    const bytes = this.config.format === FORMAT_CALGARY ? 8 : 4;
+    const bytes = this.config.format === FORMAT_DART ? 4 : 8;
     const word = this.table[this.checkIndex(index)];
     let raw = 0n;
     for (let b = 0; b < bytes; b++) raw |= ((word >> BigInt(8 * (bytes - 1 - b))) & 0xffn) << BigInt(8 * b);

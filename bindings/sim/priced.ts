@@ -32,7 +32,12 @@ export const PRICED = {
 } as const;
 
 const ACCESS = ["hit", "miss", "stale", "fault", "unchecked"] as const;
-const FLUSHER = { "calgary-pcix": 0, calioc2: 1, "dart-u3": 2, "dart-u4": 2 } as const;
+/**
+ * Which flush price the core applies (assembly/priced/environment.ts FLUSHER_*). VT-d, AMD-Vi and
+ * SMMUv3 are priced as DART's invalidate-all (one register write, two reads) until their
+ * invalidation queues are modelled; simulation.ts prices them the same way.
+ */
+const FLUSHER = { "calgary-pcix": 0, calioc2: 1, "dart-u3": 2, "dart-u4": 2, vtd: 2, "amd-vi": 2, smmuv3: 2 } as const;
 const NO_PARTY = 255;
 /** The core a run with no IOMMU keeps for its memory and counters (never called). */
 export const NO_IOMMU_CORE = { platform: "calgary-pcix", tableSize: "64K" } as const;

@@ -7,7 +7,7 @@
 // written for clarity, by id, with plain maps and sets, and held to the core count for count.
 
 import type { AccessOutcome, Direction, Stats } from "../abi.js";
-import { IO_PAGE_SIZE } from "../abi.js";
+import { FORMAT_CALGARY, FORMAT_DART, IO_PAGE_SIZE } from "../abi.js";
 import { isPerCpu, type IommuOptions } from "../config.js";
 import { ConfigError } from "../errors.js";
 import type { Iommu } from "../types.js";
@@ -114,10 +114,14 @@ export class Simulation implements PricedModel {
     if (d) this.count(this.env.driver, kind, "bitmapWordScan", d.wordsScanned);
   }
 
-  /** Table cache lines the CPU flushes after writing `pages` entries (Calgary: one per TCE; DART: 128-byte lines, one extra entry). */
+  /**
+   * Table cache lines the CPU flushes after writing `pages` entries (Calgary: one per TCE; DART:
+   * 128-byte lines, one extra entry; VT-d, AMD-Vi, SMMUv3: none, their walks are cache-coherent).
+   */
   private tableLines(pages: number): number {
     if (pages === 0) return 0;
-    return this.iommu!.config.format === 0 ? pages : Math.ceil(((pages + 1) * 4) / 128);
+    const format = this.iommu!.config.format;
+    return format === FORMAT_CALGARY ? pages : format === FORMAT_DART ? Math.ceil(((pages + 1) * 4) / 128) : 0;
   }
 
   /**

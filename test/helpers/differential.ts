@@ -3,7 +3,8 @@
 // one step applied to the WASM core and the reference model with both answers returned.
 import fc from "fast-check";
 import { ConfigError, type Direction, type Iommu } from "../../bindings/node.js";
-import type { PlatformName } from "../../bindings/platforms.js";
+import { PLATFORM_PRESETS, type PlatformName } from "../../bindings/platforms.js";
+import type { Stats } from "../../bindings/abi.js";
 
 export type Op =
   | { t: "map"; pfn: number; off: number; bytes: number; dir: Direction }
@@ -47,7 +48,9 @@ export const pfnArbUpTo = (maxPfn: number): fc.Arbitrary<number> => fc.oneof(
 );
 export const CALGARY_MAX_PFN = 2 ** 36 - 1;
 export const DART_MAX_PFN = 0xffffff;
-export const maxPfnOf = (platform: PlatformName) => (platform.startsWith("dart") ? DART_MAX_PFN : CALGARY_MAX_PFN);
+export const maxPfnOf = (platform: PlatformName) => PLATFORM_PRESETS[platform].maxPfn;
+/** Counters without the IOVA tree's nodes visited, which the reference does not count (and nothing prices). */
+export const withoutNodes = ({ nodesVisited: _, ...rest }: Stats): Omit<Stats, "nodesVisited"> => rest;
 const pick = fc.nat();
 
 export const opArbWith = (bytesArb: fc.Arbitrary<number>, pfnArb = pfnArbUpTo(CALGARY_MAX_PFN)): fc.Arbitrary<Op> => fc.oneof(
