@@ -31,6 +31,8 @@ function outputs(): Array<[string, unknown]> {
   const read = (f: string) => JSON.parse(readFileSync(join(dir, f), "utf8"));
   cli("reproduce", "--quiet", "--json", "repro.json");
   cli("calibrate", "--quiet", "--holdout", "--data", join(root, "data", "seed-netperf.csv"), "--out", "cal.json");
+  cli("sweep", "--grid", "strategy=batched,preallocated", "--serial", "--shard", "1/2", "--out", "sweep.part.json");
+  cli("allocators", "--workload", "ring:8", "--steps", "50", "--trace", trace, "--shard", "0/3", "--out", "allocators.part.json");
   return [
     ["replay", JSON.parse(cli("replay", trace, "--platform", "dart-u4", "--json", "--emit", "addresses"))],
     ["replay-priced", JSON.parse(cli("replay", trace, "--platform", "calgary-pcix", "--strategy", "cached+deferred-flush", "--environment", "xen-dom0", "--json"))],
@@ -41,6 +43,8 @@ function outputs(): Array<[string, unknown]> {
     ["allocators", JSON.parse(cli("allocators", "--workload", "ring:8", "--steps", "50", "--trace", trace, "--json"))],
     ["reproduce", read("repro.json")],
     ["calibration", read("cal.json")],
+    ["part", read("sweep.part.json")],
+    ["part", read("allocators.part.json")],
     ["calibration", JSON.parse(readFileSync(join(root, "profiles", "netperf-calibrated.json"), "utf8"))],
   ];
 }

@@ -62,21 +62,39 @@ export interface CompareOptions {
   seed: number;
 }
 
+/** One allocator on one workload: a cell of the comparison. */
+export interface CompareCell {
+  workload: WorkloadSpec;
+  allocator: AllocatorName;
+}
+
+/** The comparison's cells in its row order (workload by workload, every allocator on each), its options checked. */
+export function compareCells(o: CompareOptions): CompareCell[] {
+  if (!Number.isInteger(o.steps) || o.steps < 1 || o.steps > 2 ** 31) throw new ConfigError("steps", o.steps, "an integer from 1 to 2^31");
+  return o.workloads.flatMap((workload) => o.allocators.map((allocator) => ({ workload, allocator })));
+}
+
+/** One cell on a fresh IOMMU: the same figures whichever cells ran before it, or none. */
+export function compareCell(
+  make: (options: IommuOptions, workload: AllocatorWorkloadOptions) => AllocatorWorkload,
+  o: CompareOptions,
+  { workload: w, allocator }: CompareCell,
+): AllocatorFigures {
+  const run = make({ ...o.base, allocator }, { workload: w.workload, param: w.param, seed: o.seed, mode: o.mode });
+  run.run(o.steps);
+  return run.figures();
+}
+
 export function compareAllocators(
   make: (options: IommuOptions, workload: AllocatorWorkloadOptions) => AllocatorWorkload,
   o: CompareOptions,
   onProgress?: (done: number, total: number) => void,
 ): AllocatorFigures[] {
-  if (!Number.isInteger(o.steps) || o.steps < 1 || o.steps > 2 ** 31) throw new ConfigError("steps", o.steps, "an integer from 1 to 2^31");
+  const cells = compareCells(o);
   const rows: AllocatorFigures[] = [];
-  const total = o.workloads.length * o.allocators.length;
-  for (const w of o.workloads) {
-    for (const allocator of o.allocators) {
-      const run = make({ ...o.base, allocator }, { workload: w.workload, param: w.param, seed: o.seed, mode: o.mode });
-      run.run(o.steps);
-      rows.push(run.figures());
-      onProgress?.(rows.length, total);
-    }
+  for (const cell of cells) {
+    rows.push(compareCell(make, o, cell));
+    onProgress?.(rows.length, cells.length);
   }
   return rows;
 }

@@ -1,24 +1,29 @@
-// `iommu-sim allocators`: IO-space allocators compared on DMA-shaped workloads and traces.
+// `iommu-sim allocators`: IO-space allocators compared on DMA-shaped workloads and traces; with
+// --shard, one slice of the allocator × workload grid for a cluster (`merge` joins the parts).
 
 import { type Command, Option } from "commander";
 import { ALLOCATORS, FLUSH_POLICIES, type FlushPolicyName } from "../abi.js";
 import {
-  compareAllocators, compareOnTrace, csvOfFigures, DEFAULT_WORKLOADS, figureCells, parseAllocatorList, parseWorkloadSpec,
-  type WorkloadSpec,
+  compareCell, compareCells, compareOnTrace, csvOfFigures, DEFAULT_WORKLOADS, figureCells, parseAllocatorList, parseWorkloadSpec,
+  type CompareOptions, type WorkloadSpec,
 } from "../allocators/compare.js";
-import { WORKLOAD_MODES, WORKLOAD_PARAM, WORKLOADS, type WorkloadMode } from "../allocators/workload.js";
+import { WORKLOAD_MODES, WORKLOAD_PARAM, WORKLOADS, type AllocatorFigures, type WorkloadMode } from "../allocators/workload.js";
 import type { IommuOptions } from "../config.js";
+import { ConfigError } from "../errors.js";
 import { writeAtomicallySync } from "../io/atomic.js";
 import { progress } from "../io/progress.js";
 import { createAllocatorWorkload, createIommu } from "../node.js";
 import { PLATFORM_PRESETS, PLATFORMS, type PlatformName } from "../platforms.js";
 import { traceChunks } from "../io/trace-source.js";
 import { collectTrace } from "../trace/stream.js";
+import { fileDigest, type Study } from "../shard/part.js";
+import { shardIndices } from "../shard/shard.js";
 import { jsonOutput } from "./json.js";
 import { checkOutputs, wholeNumber } from "./options.js";
+import { addShardOptions, runShard, shardOf, type GridOutputs, type ShardFlags } from "./shard.js";
 import { textTable } from "./table.js";
 
-interface AllocatorsFlags {
+interface AllocatorsFlags extends ShardFlags {
   platform: PlatformName;
   tableSize?: string;
   flushPolicy?: FlushPolicyName;
@@ -34,8 +39,23 @@ interface AllocatorsFlags {
   quiet?: boolean;
 }
 
+/** The comparison the flags describe: the workloads' cells, then the trace's (one per allocator). */
+export interface AllocatorsSpec extends CompareOptions {
+  trace: string | null;
+}
+
+/** What `allocators` prints (the table, or JSON with --json) and its --csv file: for the whole grid or merged parts alike. */
+export function allocatorsOutputs(rows: AllocatorFigures[], out: GridOutputs, print: (text: string) => void): void {
+  if (out.json) print(jsonOutput("allocators", { rows }));
+  else {
+    const cells = figureCells(rows);
+    print(textTable(cells.head, cells.rows) + "\n");
+  }
+  if (out.csv) writeAtomicallySync(out.csv, csvOfFigures(rows));
+}
+
 export function registerAllocators(program: Command): void {
-  program
+  const cmd = program
     .command("allocators")
     .description("Compare IO-space allocators on DMA-shaped workloads: failures, search work, wraps and flushes, fragmentation, footprint")
     .addOption(new Option("--platform <name>", "IOMMU whose table the allocators manage").choices(PLATFORMS).default("calgary-pcix"))
@@ -51,7 +71,8 @@ export function registerAllocators(program: Command): void {
     .option("--seed <n>", "seed of the workloads' random streams", wholeNumber, 1)
     .option("--json", "print the rows as JSON")
     .option("--csv <file>", "also write the rows as CSV")
-    .option("--quiet", "no progress bar")
+    .option("--quiet", "no progress bar");
+  addShardOptions(cmd)
     .action(async (flags: AllocatorsFlags) => {
       const base: IommuOptions = { platform: flags.platform };
       base.tableSize = flags.tableSize ?? (PLATFORM_PRESETS[flags.platform].tableSizes.includes(1 << 20) ? "1M" : undefined);
@@ -60,20 +81,33 @@ export function registerAllocators(program: Command): void {
       if (flags.cpus !== undefined) base.cpus = flags.cpus;
       const allocators = flags.allocators === undefined ? ALLOCATORS : parseAllocatorList(flags.allocators);
       const workloads: WorkloadSpec[] = flags.workload === undefined ? DEFAULT_WORKLOADS : flags.workload.map(parseWorkloadSpec);
+      const spec: AllocatorsSpec = { base, allocators, workloads, steps: flags.steps, mode: flags.mode, seed: flags.seed, trace: flags.trace ?? null };
+      const cells = compareCells(spec);
+      const traceRows = flags.trace === undefined ? [] : allocators;
+      // the trace is another grid when its bytes differ, whatever its path
+      const inputs: Record<string, string> = flags.trace === undefined || flags.trace === "-" ? {} : { trace: fileDigest("--trace", flags.trace, "trace file") };
+      if (flags.trace === "-" && flags.shard !== undefined) throw new ConfigError("--trace", "-", "a file with --shard (every shard reads it)");
+      const study: Study = { command: "allocators", spec, inputs, configurations: cells.length + traceRows.length };
+      const target = shardOf("allocators", flags, { json: flags.json, csv: flags.csv });
       // every input is checked before the workloads run: a bad trace or output path must not wait for them
       checkOutputs(["--csv", flags.csv]);
-      const trace = flags.trace === undefined ? undefined : await collectTrace(traceChunks(flags.trace, "--trace"));
-      const bar = progress("allocators", flags.quiet ?? false);
-      const rows = compareAllocators(createAllocatorWorkload, {
-        base, allocators, workloads, steps: flags.steps, mode: flags.mode, seed: flags.seed,
-      }, (d, t) => bar.update(d, t));
-      bar.stop();
-      if (trace) rows.push(...compareOnTrace(createIommu, trace, base, allocators));
-      if (flags.json) process.stdout.write(jsonOutput("allocators", { rows }));
-      else {
-        const cells = figureCells(rows);
-        process.stdout.write(textTable(cells.head, cells.rows) + "\n");
+      const needsTrace = target === undefined ? traceRows.length > 0 : shardIndices(target.shard, study.configurations).some((i) => i >= cells.length);
+      const trace = needsTrace ? await collectTrace(traceChunks(flags.trace!, "--trace")) : undefined;
+      const evaluate = (indices: number[]): AllocatorFigures[] => {
+        const bar = progress("allocators", flags.quiet ?? false);
+        const rows = indices.map((i, k) => {
+          const row = i < cells.length ? compareCell(createAllocatorWorkload, spec, cells[i]) : compareOnTrace(createIommu, trace!, base, [traceRows[i - cells.length]])[0];
+          bar.update(k + 1, indices.length);
+          return row;
+        });
+        bar.stop();
+        return rows;
+      };
+      if (target) {
+        await runShard(study, target, evaluate);
+        return;
       }
-      if (flags.csv) writeAtomicallySync(flags.csv, csvOfFigures(rows));
+      allocatorsOutputs(evaluate(Array.from({ length: study.configurations }, (_, i) => i)), flags, (text) => process.stdout.write(text));
     });
 }
+

@@ -14,6 +14,7 @@ export const OUTPUT_SCHEMAS = {
   allocators: 1,
   reproduce: 2,
   calibration: 2,
+  part: 1,
 } as const;
 
 export type OutputSchema = keyof typeof OUTPUT_SCHEMAS;
