@@ -13,6 +13,7 @@ import { registerReplay } from "./cli/replay.js";
 import { registerReproduce } from "./cli/reproduce.js";
 import { registerRun } from "./cli/run.js";
 import { registerServe } from "./cli/serve.js";
+import { registerSlurm } from "./cli/slurm.js";
 import { registerSweep } from "./cli/sweep.js";
 import { registerTrace } from "./cli/trace.js";
 
@@ -32,6 +33,7 @@ registerRun(program);
 registerSweep(program);
 registerAllocators(program);
 registerMerge(program);
+registerSlurm(program);
 registerServe(program);
 registerCalibrate(program);
 registerTrace(program);

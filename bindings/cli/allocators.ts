@@ -2,10 +2,10 @@
 // --shard, one slice of the allocator × workload grid for a cluster (`merge` joins the parts).
 
 import { type Command, Option } from "commander";
-import { ALLOCATORS, FLUSH_POLICIES, type FlushPolicyName } from "../abi.js";
+import { ALLOCATORS, FLUSH_POLICIES, type AllocatorName, type FlushPolicyName } from "../abi.js";
 import {
   compareCell, compareCells, compareOnTrace, csvOfFigures, DEFAULT_WORKLOADS, figureCells, parseAllocatorList, parseWorkloadSpec,
-  type CompareOptions, type WorkloadSpec,
+  type CompareCell, type CompareOptions, type WorkloadSpec,
 } from "../allocators/compare.js";
 import { WORKLOAD_MODES, WORKLOAD_PARAM, WORKLOADS, type AllocatorFigures, type WorkloadMode } from "../allocators/workload.js";
 import type { IommuOptions } from "../config.js";
@@ -23,7 +23,7 @@ import { checkOutputs, wholeNumber } from "./options.js";
 import { addShardOptions, runShard, shardOf, type GridOutputs, type ShardFlags } from "./shard.js";
 import { textTable } from "./table.js";
 
-interface AllocatorsFlags extends ShardFlags {
+export interface AllocatorsFlags extends ShardFlags {
   platform: PlatformName;
   tableSize?: string;
   flushPolicy?: FlushPolicyName;
@@ -54,10 +54,9 @@ export function allocatorsOutputs(rows: AllocatorFigures[], out: GridOutputs, pr
   if (out.csv) writeAtomicallySync(out.csv, csvOfFigures(rows));
 }
 
-export function registerAllocators(program: Command): void {
-  const cmd = program
-    .command("allocators")
-    .description("Compare IO-space allocators on DMA-shaped workloads: failures, search work, wraps and flushes, fragmentation, footprint")
+/** The comparison's options, shared with `slurm allocators`, which passes them on to each shard. */
+export function addAllocatorsOptions(cmd: Command): Command {
+  return cmd
     .addOption(new Option("--platform <name>", "IOMMU whose table the allocators manage").choices(PLATFORMS).default("calgary-pcix"))
     .option("--table-size <bytes>", "translation table size (default: 1M on Calgary, 128 Ki entries, so the occupancy runs take seconds; DART 2M)")
     .option("--cpus <n>", "CPUs modelled; maps and unmaps land on random CPUs when > 1", wholeNumber)
@@ -72,22 +71,35 @@ export function registerAllocators(program: Command): void {
     .option("--json", "print the rows as JSON")
     .option("--csv <file>", "also write the rows as CSV")
     .option("--quiet", "no progress bar");
-  addShardOptions(cmd)
+}
+
+/** The grid the flags describe: the workloads' cells, then the trace's, one per allocator. */
+export function allocatorsStudy(flags: AllocatorsFlags): { study: Study; spec: AllocatorsSpec; cells: CompareCell[]; traceRows: readonly AllocatorName[] } {
+  const base: IommuOptions = { platform: flags.platform };
+  base.tableSize = flags.tableSize ?? (PLATFORM_PRESETS[flags.platform].tableSizes.includes(1 << 20) ? "1M" : undefined);
+  if (base.tableSize === undefined) delete base.tableSize;
+  if (flags.flushPolicy !== undefined) base.flushPolicy = flags.flushPolicy;
+  if (flags.cpus !== undefined) base.cpus = flags.cpus;
+  const allocators = flags.allocators === undefined ? ALLOCATORS : parseAllocatorList(flags.allocators);
+  const workloads: WorkloadSpec[] = flags.workload === undefined ? DEFAULT_WORKLOADS : flags.workload.map(parseWorkloadSpec);
+  const spec: AllocatorsSpec = { base, allocators, workloads, steps: flags.steps, mode: flags.mode, seed: flags.seed, trace: flags.trace ?? null };
+  const cells = compareCells(spec);
+  const traceRows = flags.trace === undefined ? [] : allocators;
+  // the trace is another grid when its bytes differ, whatever its path
+  const inputs: Record<string, string> = flags.trace === undefined || flags.trace === "-" ? {} : { trace: fileDigest("--trace", flags.trace, "trace file") };
+  const study: Study = { command: "allocators", spec, inputs, configurations: cells.length + traceRows.length };
+  return { study, spec, cells, traceRows };
+}
+
+export function registerAllocators(program: Command): void {
+  addShardOptions(addAllocatorsOptions(
+    program
+      .command("allocators")
+      .description("Compare IO-space allocators on DMA-shaped workloads: failures, search work, wraps and flushes, fragmentation, footprint; --shard: one slice of them, for `merge`"),
+  ))
     .action(async (flags: AllocatorsFlags) => {
-      const base: IommuOptions = { platform: flags.platform };
-      base.tableSize = flags.tableSize ?? (PLATFORM_PRESETS[flags.platform].tableSizes.includes(1 << 20) ? "1M" : undefined);
-      if (base.tableSize === undefined) delete base.tableSize;
-      if (flags.flushPolicy !== undefined) base.flushPolicy = flags.flushPolicy;
-      if (flags.cpus !== undefined) base.cpus = flags.cpus;
-      const allocators = flags.allocators === undefined ? ALLOCATORS : parseAllocatorList(flags.allocators);
-      const workloads: WorkloadSpec[] = flags.workload === undefined ? DEFAULT_WORKLOADS : flags.workload.map(parseWorkloadSpec);
-      const spec: AllocatorsSpec = { base, allocators, workloads, steps: flags.steps, mode: flags.mode, seed: flags.seed, trace: flags.trace ?? null };
-      const cells = compareCells(spec);
-      const traceRows = flags.trace === undefined ? [] : allocators;
-      // the trace is another grid when its bytes differ, whatever its path
-      const inputs: Record<string, string> = flags.trace === undefined || flags.trace === "-" ? {} : { trace: fileDigest("--trace", flags.trace, "trace file") };
+      const { study, spec, cells, traceRows } = allocatorsStudy(flags);
       if (flags.trace === "-" && flags.shard !== undefined) throw new ConfigError("--trace", "-", "a file with --shard (every shard reads it)");
-      const study: Study = { command: "allocators", spec, inputs, configurations: cells.length + traceRows.length };
       const target = shardOf("allocators", flags, { json: flags.json, csv: flags.csv });
       // every input is checked before the workloads run: a bad trace or output path must not wait for them
       checkOutputs(["--csv", flags.csv]);
@@ -96,7 +108,7 @@ export function registerAllocators(program: Command): void {
       const evaluate = (indices: number[]): AllocatorFigures[] => {
         const bar = progress("allocators", flags.quiet ?? false);
         const rows = indices.map((i, k) => {
-          const row = i < cells.length ? compareCell(createAllocatorWorkload, spec, cells[i]) : compareOnTrace(createIommu, trace!, base, [traceRows[i - cells.length]])[0];
+          const row = i < cells.length ? compareCell(createAllocatorWorkload, spec, cells[i]) : compareOnTrace(createIommu, trace!, spec.base, [traceRows[i - cells.length]])[0];
           bar.update(k + 1, indices.length);
           return row;
         });
