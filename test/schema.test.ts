@@ -33,6 +33,7 @@ function outputs(): Array<[string, unknown]> {
   cli("calibrate", "--quiet", "--holdout", "--data", join(root, "data", "seed-netperf.csv"), "--out", "cal.json");
   cli("sweep", "--grid", "strategy=batched,preallocated", "--serial", "--shard", "1/2", "--out", "sweep.part.json");
   cli("allocators", "--workload", "ring:8", "--steps", "50", "--trace", trace, "--shard", "0/3", "--out", "allocators.part.json");
+  cli("replay", trace, "--grid", "strategy=batched,cached", "--environment", "xen-dom0", "--platform", "calgary-pcix", "--shard", "1/2", "--out", "replay.part.json");
   return [
     ["replay", JSON.parse(cli("replay", trace, "--platform", "dart-u4", "--json", "--emit", "addresses"))],
     ["replay-priced", JSON.parse(cli("replay", trace, "--platform", "calgary-pcix", "--strategy", "cached+deferred-flush", "--environment", "xen-dom0", "--json"))],
@@ -44,6 +45,8 @@ function outputs(): Array<[string, unknown]> {
     ["reproduce", read("repro.json")],
     ["calibration", read("cal.json")],
     ["part", read("sweep.part.json")],
+    ["part", read("replay.part.json")],
+    ["replay-grid", JSON.parse(cli("replay", trace, trace, "--grid", "platform=dart-u4,none", "--grid", "cache=0,64x4", "--quiet", "--json"))],
     ["part", read("allocators.part.json")],
     ["calibration", JSON.parse(readFileSync(join(root, "profiles", "netperf-calibrated.json"), "utf8"))],
   ];

@@ -129,6 +129,54 @@ describe("shards of the allocator comparison, merged, are the unsharded comparis
   });
 });
 
+describe("shards of a replay grid (traces × configurations), merged, are the unsharded grid byte for byte", () => {
+  it("two traces (text and binary) × platforms × allocators, unpriced (N = 1, 3, 9 > 8 runs) and priced (N = 2)", () => {
+    const d = subdir();
+    ok(["trace", "generate", "--workload", "storage-sg:8", "--ops", "1500", "-o", "sg.trace"], {}, d);
+    ok(["trace", "generate", "--workload", "ring:32", "--ops", "2000", "--format", "binary", "-o", "ring.bin"], {}, d);
+    for (const [grid, splits] of [
+      [["--grid", "platform=calgary-pcix,dart-u3", "--grid", "allocator=iova,first-fit", "--cache", "16x4"], [1, 3, 9]],
+      [["--platform", "calgary-pcix", "--grid", "strategy=straightforward,cached+deferred-flush", "--grid", "environment=baremetal,xen-domU"], [2]],
+    ] as Array<[string[], number[]]>) {
+      const words = ["replay", "sg.trace", "ring.bin", ...grid, "--quiet"];
+      const table = ok([...words, "--csv", "serial.csv"], {}, d);
+      const json = ok([...words, "--json"], {}, d);
+      expect(JSON.parse(json).runs).toHaveLength(8);
+      for (const n of splits) {
+        const parts = Array.from({ length: n }, (_, k) => `r${k}of${n}.json`);
+        parts.forEach((p, k) => ok([...words, "--shard", `${k}/${n}`, "--out", p], {}, d));
+        const shuffled = [...parts.slice(1), parts[0]];
+        expect(ok(["merge", ...shuffled, "--csv", "merged.csv"], {}, d)).toBe(table);
+        expect(readFileSync(join(d, "merged.csv"), "utf8")).toBe(readFileSync(join(d, "serial.csv"), "utf8"));
+        expect(ok(["merge", ...shuffled, "--json"], {}, d)).toBe(json);
+      }
+    }
+    // a run of the grid is the single replay of that trace and configuration
+    const single = JSON.parse(ok(["replay", "ring.bin", "--platform", "dart-u3", "--allocator", "first-fit", "--cache", "16x4", "--json"], {}, d));
+    const run = JSON.parse(ok(["replay", "sg.trace", "ring.bin", "--grid", "platform=calgary-pcix,dart-u3", "--grid", "allocator=iova,first-fit", "--cache", "16x4", "--json", "--quiet"], {}, d)).runs[7];
+    expect(run).toMatchObject({ trace: "ring.bin", config: { platform: "dart-u3", allocator: "first-fit" }, schema: "replay" });
+    const { tool: _t, schema: _s, ...body } = single;
+    expect(run.result).toEqual(body);
+  }, 120_000);
+
+  it("refuses what a grid of runs cannot take, and a changed trace between shards", () => {
+    const d = subdir();
+    const trace = join(root, "examples", "nic-ring.trace");
+    refused(["replay", trace, trace, "--platform", "dart-u4", "--emit", "addresses"], /--emit: "addresses" is not allowed; expected to be left out with several traces or --grid/);
+    refused(["replay", "-", "--grid", "platform=dart-u4"], /TRACE: "-" is not allowed; expected files with several traces or --grid/);
+    refused(["replay", trace, "--grid", "platform=dart-u9"], /--grid platform: "dart-u9" is not allowed; expected one of calgary-pcix/);
+    refused(["replay", trace, "--grid", "colour=red"], /--grid: "colour=red" is not allowed; expected KEY=V1,V2,… with KEY one of platform, strategy/);
+    refused(["replay", trace, "--grid", "allocator=iova"], /--platform: undefined is not allowed; expected one of .*, or --grid platform=…/);
+    refused(["replay", trace, "--platform", "dart-u4", "--csv", join(d, "x.csv")], /--csv: .* expected to be given with several traces or --grid/);
+    // the same name, other bytes: another grid
+    writeFileSync(join(d, "t.trace"), readFileSync(trace));
+    ok(["replay", "t.trace", "--grid", "platform=dart-u4,calgary-pcix", "--shard", "0/2", "--out", "p0.json"], {}, d);
+    writeFileSync(join(d, "t.trace"), readFileSync(trace, "utf8").replace(/\n[^\n]*\n?$/, "\n"));
+    ok(["replay", "t.trace", "--grid", "platform=dart-u4,calgary-pcix", "--shard", "1/2", "--out", "p1.json"], {}, d);
+    refused(["merge", join(d, "p0.json"), join(d, "p1.json")], /p1\.json" is not allowed; expected a part of the same grid as .*p0\.json; its inputs differ \(trace t\.trace\)/);
+  });
+});
+
 describe("part files", () => {
   const study: Study = { command: "sweep", spec: { base: {}, grid: [] }, inputs: {}, configurations: 5 };
 
@@ -279,12 +327,12 @@ describe("slurm sweep|allocators", () => {
     const jobDir = join(d, "slurm-sweep");
     const tool = `exec ${process.execPath} ${CLI} `;
     expect(out).toContain(`# ${jobDir}/shards.sh\n#!/bin/sh\n`);
-    for (const line of ["#SBATCH --array=0-3", `#SBATCH --output=${jobDir}/logs/shard-%a.out`, `#SBATCH --chdir=${jobDir}`, "#SBATCH --partition=debug", "#SBATCH --time=0:30:00", "#SBATCH --cpus-per-task=2", "#SBATCH --account=lab"]) {
+    for (const line of ["#SBATCH --array=0-3", `#SBATCH --output=${jobDir}/logs/shard-%a.out`, `#SBATCH --chdir=${d}`, "#SBATCH --partition=debug", "#SBATCH --time=0:30:00", "#SBATCH --cpus-per-task=2", "#SBATCH --account=lab"]) {
       expect(out).toContain(`\n${line}\n`);
     }
-    // every shard: the settings (the config file by its absolute path), the CPUs it is given, its slice and part file
-    expect(out).toContain(`${tool}sweep --config ${join(d, "base.json")} --environment xen-dom0 --grid strategy=straightforward,batched --grid messageBytes=64,1k,64K --threads 2 --shard "$SLURM_ARRAY_TASK_ID/4" --out ${jobDir}/parts/part-"$SLURM_ARRAY_TASK_ID".json\n`);
-    expect(out).toContain(`${tool}merge ${[0, 1, 2, 3].map((k) => `${jobDir}/parts/part-${k}.json`).join(" ")} --csv ${join(d, "out.csv")} --out ${jobDir}/result.txt\n`);
+    // every shard, in this directory: the settings as given, the CPUs it is given, its slice and part file
+    expect(out).toContain(`${tool}sweep --config base.json --environment xen-dom0 --grid strategy=straightforward,batched --grid messageBytes=64,1k,64K --threads 2 --shard "$SLURM_ARRAY_TASK_ID/4" --out ${jobDir}/parts/part-"$SLURM_ARRAY_TASK_ID".json\n`);
+    expect(out).toContain(`${tool}merge ${[0, 1, 2, 3].map((k) => `${jobDir}/parts/part-${k}.json`).join(" ")} --csv out.csv --out ${jobDir}/result.txt\n`);
     expect(out).toContain(`array=$(sbatch --parsable ${jobDir}/shards.sh)\nsbatch --parsable --dependency=afterok:\${array%%;*} ${jobDir}/merge.sh\n`);
     expect(out).toContain(`A failed shard K alone: sbatch --array=K ${jobDir}/shards.sh`);
     expect(spawnSync("ls", [jobDir]).status).not.toBe(0);
@@ -295,9 +343,9 @@ describe("slurm sweep|allocators", () => {
     ok(["slurm", "sweep", ...words, "--json", "--shards", "3", "--dir", "job"], {}, d);
     const job = join(d, "job");
     // Slurm runs the array's tasks with SLURM_ARRAY_TASK_ID set; a resubmitted one (--array=2) sees a one-task array
-    for (const k of [0, 1]) expect(spawnSync("sh", [join(job, "shards.sh")], { cwd: job, env: { ...cleanEnv, SLURM_ARRAY_TASK_ID: String(k), SLURM_ARRAY_TASK_COUNT: "3", SLURM_ARRAY_TASK_MIN: "0" } }).status).toBe(0);
-    expect(spawnSync("sh", [join(job, "shards.sh")], { cwd: job, env: { ...cleanEnv, SLURM_ARRAY_TASK_ID: "2", SLURM_ARRAY_TASK_COUNT: "1", SLURM_ARRAY_TASK_MIN: "2" } }).status).toBe(0);
-    const merged = spawnSync("sh", [join(job, "merge.sh")], { cwd: job, env: cleanEnv, encoding: "utf8" });
+    for (const k of [0, 1]) expect(spawnSync("sh", [join(job, "shards.sh")], { cwd: d, env: { ...cleanEnv, SLURM_ARRAY_TASK_ID: String(k), SLURM_ARRAY_TASK_COUNT: "3", SLURM_ARRAY_TASK_MIN: "0" } }).status).toBe(0);
+    expect(spawnSync("sh", [join(job, "shards.sh")], { cwd: d, env: { ...cleanEnv, SLURM_ARRAY_TASK_ID: "2", SLURM_ARRAY_TASK_COUNT: "1", SLURM_ARRAY_TASK_MIN: "2" } }).status).toBe(0);
+    const merged = spawnSync("sh", [join(job, "merge.sh")], { cwd: d, env: cleanEnv, encoding: "utf8" });
     expect(merged.status, merged.stderr).toBe(0);
     expect(readFileSync(join(job, "result.json"), "utf8")).toBe(ok(["sweep", ...words, "--serial", "--json"]));
   });

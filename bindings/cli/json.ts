@@ -15,6 +15,7 @@ export const OUTPUT_SCHEMAS = {
   reproduce: 2,
   calibration: 2,
   part: 1,
+  "replay-grid": 1,
 } as const;
 
 export type OutputSchema = keyof typeof OUTPUT_SCHEMAS;

@@ -11,6 +11,7 @@ import { readPart } from "../shard/part.js";
 import type { RunResult } from "../sweep/run.js";
 import { allocatorsOutputs } from "./allocators.js";
 import { PACKAGE } from "./json.js";
+import { checkReplayGridOutputs, replayGridOutputs, type ReplayGridRow, type ReplayGridSpec } from "./replay-grid.js";
 import { checkOutputs } from "./options.js";
 import type { GridOutputs } from "./shard.js";
 import { checkSweepOutputs, sweepOutputs, type SweepSpec } from "./sweep.js";
@@ -26,6 +27,11 @@ const OUTPUTS: Record<string, { files: Array<keyof GridOutputs>; check(out: Grid
     check: checkSweepOutputs,
     write: (spec, rows, out, print) => sweepOutputs(spec as SweepSpec, rows as RunResult[], out, print),
   },
+  replay: {
+    files: ["csv"],
+    check: async (out) => checkReplayGridOutputs(out),
+    write: async (spec, rows, out, print) => replayGridOutputs(spec as ReplayGridSpec, rows as ReplayGridRow[], out, print),
+  },
   allocators: {
     files: ["csv"],
     check: async (out) => checkOutputs(["--csv", out.csv]),
@@ -36,7 +42,7 @@ const OUTPUTS: Record<string, { files: Array<keyof GridOutputs>; check(out: Grid
 export function registerMerge(program: Command): void {
   program
     .command("merge")
-    .description("Join the part files of a sharded `sweep` or `allocators` (--shard I/N) into exactly the output the unsharded command gives")
+    .description("Join the part files of a sharded `sweep`, `allocators` or `replay` (--shard I/N) into exactly the output the unsharded command gives")
     .argument("<PARTS...>", "every shard's part file, in any order")
     .option("--json", "print the results as JSON (as the command's --json)")
     .option("--csv <file>", "write the results as CSV (as the command's --csv)")

@@ -17,8 +17,10 @@ import { traceChunks } from "../io/trace-source.js";
 import { replayStreamOnto, replayTraceStream, STREAM_SIZING } from "../trace/stream.js";
 import { jsonOutput } from "./json.js";
 import { cacheGeometry, wholeNumber } from "./options.js";
+import { checkReplayGridOutputs, replayGridOutputs, replayGridRows, replayGridStudy } from "./replay-grid.js";
+import { addShardOptions, runShard, shardOf, type GridOutputs, type ShardFlags } from "./shard.js";
 
-interface ReplayFlags {
+export interface ReplayFlags {
   platform: PlatformName | "none";
   strategy?: string;
   environment?: EnvironmentName;
@@ -69,16 +71,48 @@ async function* paced(chunks: AsyncIterable<Uint8Array>, out: StreamedOutput): A
   }
 }
 
-async function replay(file: string, flags: ReplayFlags): Promise<void> {
-  if (flags.strategy !== undefined || flags.environment !== undefined || flags.profile !== undefined || flags.platform === "none") {
-    await simulate(file, flags);
-    return;
-  }
-  const options: IommuOptions = { platform: flags.platform };
+/** Whether the flags ask for the priced run (a strategy, an environment, a profile, or no IOMMU). */
+export const isPriced = (flags: ReplayFlags): boolean =>
+  flags.strategy !== undefined || flags.environment !== undefined || flags.profile !== undefined || flags.platform === "none";
+
+function iommuOptions(flags: ReplayFlags): IommuOptions {
+  const options: IommuOptions = { platform: flags.platform as PlatformName };
   if (flags.tableSize !== undefined) options.tableSize = flags.tableSize;
   if (flags.cache !== undefined) options.cache = flags.cache;
   if (flags.flushPolicy !== undefined) options.flushPolicy = flags.flushPolicy;
   if (flags.allocator !== undefined) options.allocator = flags.allocator;
+  return options;
+}
+
+/** The unpriced replay's --json body (without the stamp). */
+function unpricedBody(flags: ReplayFlags, result: Awaited<ReturnType<typeof replayTraceStream>>, emit: boolean): object {
+  return {
+    platform: flags.platform,
+    operations: result.operations,
+    skipped: result.skipped,
+    ignoredEvents: result.ignored,
+    stats: result.stats,
+    ...(emit ? { addresses: result.addresses } : {}),
+  };
+}
+
+/** One replay as `replay --json` gives it: its schema's name and body. */
+export async function replayJson(file: string, flags: ReplayFlags): Promise<{ schema: "replay" | "replay-priced"; body: object }> {
+  if (isPriced(flags)) {
+    const r = await pricedRun(file, flags);
+    return { schema: "replay-priced", body: { ...r.report, operations: r.operations, skipped: r.skipped } };
+  }
+  const options = iommuOptions(flags);
+  const result = await replayTraceStream(traceChunks(file), (sizing) => createIommu({ ...options, ...sizing, cpus: flags.cpus ?? sizing.cpus }), { lenient: flags.lenient });
+  return { schema: "replay", body: unpricedBody(flags, result, false) };
+}
+
+async function replay(file: string, flags: ReplayFlags): Promise<void> {
+  if (isPriced(flags)) {
+    await simulate(file, flags);
+    return;
+  }
+  const options = iommuOptions(flags);
   const out = new StreamedOutput();
   const emit = flags.emit === "addresses";
   const result = await replayTraceStream(
@@ -92,14 +126,7 @@ async function replay(file: string, flags: ReplayFlags): Promise<void> {
   );
 
   if (flags.json) {
-    process.stdout.write(jsonOutput("replay", {
-      platform: flags.platform,
-      operations: result.operations,
-      skipped: result.skipped,
-      ignoredEvents: result.ignored,
-      stats: result.stats,
-      ...(emit ? { addresses: result.addresses } : {}),
-    }));
+    process.stdout.write(jsonOutput("replay", unpricedBody(flags, result, emit)));
     return;
   }
   for (const name of COUNTER_NAMES) out.line(`${name} ${result.stats[name]}`);
@@ -111,7 +138,7 @@ async function replay(file: string, flags: ReplayFlags): Promise<void> {
   for (const s of result.skipped) process.stderr.write(`skipped ${unit} ${s.line}: ${s.reason}: ${s.text.trim()}\n`);
 }
 
-function loadProfile(file: string | undefined): CostProfile {
+export function loadProfile(file: string | undefined): CostProfile {
   if (file === undefined) return DEFAULT_PROFILE;
   let json: unknown;
   try {
@@ -122,8 +149,8 @@ function loadProfile(file: string | undefined): CostProfile {
   return validateProfile(json, `profile ${file}`);
 }
 
-/** replay with --strategy / --environment / --profile (or --platform none): the priced run. */
-async function simulate(file: string, flags: ReplayFlags): Promise<void> {
+/** The priced run: the simulation's report, the operations replayed and the lines skipped. */
+async function pricedRun(file: string, flags: ReplayFlags) {
   // 2^18 live buffers (a priced buffer keeps 32 bytes, cached and persistent slots more): room for
   // any NIC's rings or disk queue, and the whole run within 200 MB
   const iommu: Omit<IommuOptions, "platform" | "flushPolicy"> = { ...STREAM_SIZING, maxHandles: 1 << 18 };
@@ -145,7 +172,12 @@ async function simulate(file: string, flags: ReplayFlags): Promise<void> {
     handles: sim.handles, cpus, perCpu, lenient: flags.lenient, refusal: (_op, result) => sim.refusal(result),
   });
   sim.finish();
-  const r = { report: sim.report(), operations: streamed.operations, skipped: streamed.skipped };
+  return { report: sim.report(), operations: streamed.operations, skipped: streamed.skipped };
+}
+
+/** replay with --strategy / --environment / --profile (or --platform none): the priced run. */
+async function simulate(file: string, flags: ReplayFlags): Promise<void> {
+  const r = await pricedRun(file, flags);
   if (flags.json) {
     process.stdout.write(jsonOutput("replay-priced", { ...r.report, operations: r.operations, skipped: r.skipped }));
     return;
@@ -173,12 +205,11 @@ async function simulate(file: string, flags: ReplayFlags): Promise<void> {
   process.stdout.write(out.join("\n") + "\n");
 }
 
-export function registerReplay(program: Command): void {
-  program
-    .command("replay")
-    .description("Replay a DMA trace (native format or the kernel's dma: tracepoint text) through a simulated IOMMU")
-    .argument("<TRACE>", 'trace file: native text, kernel dma: tracepoint text or binary, optionally gzipped; "-" reads stdin')
-    .addOption(new Option("--platform <name>", 'IOMMU and driver era ("none": no IOMMU, DMA address = physical)').choices([...PLATFORMS, "none"]).makeOptionMandatory())
+/** The replay's argument and options, shared with `slurm replay`, which passes them on to each shard. */
+export function addReplayOptions(cmd: Command): Command {
+  return cmd
+    .argument("<TRACE...>", 'trace file: native text, kernel dma: tracepoint text or binary, optionally gzipped; "-" reads stdin. Several: each is replayed under every configuration of the grid')
+    .addOption(new Option("--platform <name>", 'IOMMU and driver era ("none": no IOMMU, DMA address = physical); required unless --grid platform=…').choices([...PLATFORMS, "none"]))
     .option("--strategy <s>", `mapping strategy, optionally +deferred-flush|+strict-flush: ${STRATEGIES.join(", ")} (prices the run)`)
     .addOption(new Option("--environment <e>", "who runs the driver and programs the IOMMU (prices the run)").choices(ENVIRONMENTS))
     .option("--profile <file>", "CostProfile JSON (default: the built-in assumed profile)")
@@ -190,6 +221,33 @@ export function registerReplay(program: Command): void {
     .option("--cpus <n>", "CPUs modelled (per-CPU IOVA magazines and flush queues; default: the 64 a trace can name with `cpu N` lines or the [NNN] column of tracepoint lines, CPUs it never switches to changing nothing); a per-CPU allocator refuses a CPU beyond them", wholeNumber)
     .addOption(new Option("--emit <what>", "print the DMA address handed out for every map/alloc before the counters").choices(["addresses"]))
     .option("--lenient", "skip malformed or out-of-sequence lines and count them, instead of stopping")
-    .option("--json", "print one JSON object")
-    .action((file: string, flags: ReplayFlags) => replay(file, flags));
+    .option("--grid <key=v1,v2,...>", "replay every trace under every configuration of a grid, one row a run; repeat for more axes; keys: platform, strategy, environment, allocator, flushPolicy, tableSize, cache, cpus, batchSize", (v: string, prev: string[] = []) => [...prev, v])
+    .option("--csv <file>", "several traces or --grid: write the runs as CSV")
+    .option("--quiet", "no progress bar")
+    .option("--json", "print one JSON object");
+}
+
+export function registerReplay(program: Command): void {
+  addShardOptions(addReplayOptions(
+    program
+      .command("replay")
+      .description("Replay a DMA trace (native format or the kernel's dma: tracepoint text) through a simulated IOMMU; several traces or --grid: every trace under every configuration, --shard: one slice of them, for `merge`"),
+  ))
+    .action(async (traces: string[], flags: ReplayFlags & GridOutputs & ShardFlags & { grid?: string[]; quiet?: boolean }) => {
+      if (traces.length === 1 && flags.grid === undefined && flags.shard === undefined) {
+        if (flags.csv !== undefined) throw new ConfigError("--csv", flags.csv, "to be given with several traces or --grid (a table of runs)");
+        if (flags.platform === undefined) throw new ConfigError("--platform", undefined, `one of ${[...PLATFORMS, "none"].join(", ")}`);
+        await replay(traces[0], flags);
+        return;
+      }
+      const { study, spec } = replayGridStudy(traces, flags);
+      const target = shardOf("replay", flags, flags);
+      if (!target) checkReplayGridOutputs(flags);
+      if (target) {
+        await runShard(study, target, (indices) => replayGridRows(spec, indices, flags.quiet ?? false));
+        return;
+      }
+      const rows = await replayGridRows(spec, Array.from({ length: study.configurations }, (_, i) => i), flags.quiet ?? false);
+      replayGridOutputs(spec, rows, flags, (text) => process.stdout.write(text));
+    });
 }

@@ -1,4 +1,4 @@
-// `iommu-sim slurm sweep|allocators … --shards N`: the grid as a Slurm job array (one task per
+// `iommu-sim slurm sweep|allocators|replay … --shards N`: the grid as a Slurm job array (one task per
 // shard, `--shard K/N`) and a merge job that runs once every task succeeded; written, printed
 // (--dry-run) or submitted with sbatch (--submit). Slurm does the scheduling: no queue of ours.
 
@@ -11,6 +11,8 @@ import { ConfigError } from "../errors.js";
 import { checkSbatchValue, scriptFiles, slurmScripts, type SlurmJob } from "../shard/slurm.js";
 import { addAllocatorsOptions, allocatorsStudy, type AllocatorsFlags } from "./allocators.js";
 import { checkOutputs, wholeNumber } from "./options.js";
+import { addReplayOptions, type ReplayFlags } from "./replay.js";
+import { replayGridStudy } from "./replay-grid.js";
 import { addSweepOptions, sweepStudy, type SweepFlags } from "./sweep.js";
 
 interface SlurmFlags {
@@ -24,20 +26,18 @@ interface SlurmFlags {
   dryRun?: boolean;
 }
 
-/** A command whose grid can be sharded: its options, its grid's size, which options name input files and which are outputs. */
+/** A command whose grid can be sharded: its options (and arguments), its grid's size, which options are the merge's. */
 interface GridCommand {
-  name: "sweep" | "allocators";
+  name: "sweep" | "allocators" | "replay";
   addOptions(cmd: Command): Command;
-  configurations(flags: Record<string, unknown>): number;
-  /** Read by every shard: passed as absolute paths (a task's working directory is the job's). */
-  inputs: string[];
-  /** The merge's (a file one as an absolute path). */
+  configurations(flags: Record<string, unknown>, args: string[]): number;
   outputs: Array<"json" | "csv" | "plot">;
 }
 
 const GRID_COMMANDS: GridCommand[] = [
-  { name: "sweep", addOptions: addSweepOptions, configurations: (f) => sweepStudy(f as SweepFlags).study.configurations, inputs: ["config"], outputs: ["json", "csv", "plot"] },
-  { name: "allocators", addOptions: addAllocatorsOptions, configurations: (f) => allocatorsStudy(f as unknown as AllocatorsFlags).study.configurations, inputs: ["trace"], outputs: ["json", "csv"] },
+  { name: "sweep", addOptions: addSweepOptions, configurations: (f) => sweepStudy(f as SweepFlags).study.configurations, outputs: ["json", "csv", "plot"] },
+  { name: "allocators", addOptions: addAllocatorsOptions, configurations: (f) => allocatorsStudy(f as unknown as AllocatorsFlags).study.configurations, outputs: ["json", "csv"] },
+  { name: "replay", addOptions: addReplayOptions, configurations: (f, traces) => replayGridStudy(traces, f as unknown as ReplayFlags).study.configurations, outputs: ["json", "csv"] },
 ];
 
 const SLURM_OPTIONS = new Set(["shards", "partition", "time", "cpusPerTask", "account", "dir", "submit", "dryRun"]);
@@ -48,7 +48,11 @@ const atLeastOne = (v: string): number => {
   return n;
 };
 
-/** The options given on the command line (not defaults), as words for each shard and for the merge. */
+/**
+ * The options given on the command line (not defaults), as words for each shard and for the merge.
+ * Paths stay as given: the jobs run in this directory (--chdir), so every shard reads the same
+ * files and the merged output names them as the unsharded command would.
+ */
 function forwarded(cmd: Command, grid: GridCommand, flags: Record<string, unknown>): { args: string[]; mergeArgs: string[] } {
   const args: string[] = [];
   const mergeArgs: string[] = [];
@@ -56,13 +60,21 @@ function forwarded(cmd: Command, grid: GridCommand, flags: Record<string, unknow
     const key = o.attributeName();
     if (SLURM_OPTIONS.has(key) || cmd.getOptionValueSource(key) !== "cli" || !o.long) continue;
     const value = flags[key];
-    const path = (v: unknown) => resolve(String(v));
-    const words = (v: unknown): string[] => (o.isBoolean() ? (v ? [o.long!] : []) : [o.long!, String(v)]);
-    const isOutput = (grid.outputs as string[]).includes(key);
-    const list = Array.isArray(value) ? value : [value];
-    for (const v of list) (isOutput ? mergeArgs : args).push(...words(isOutput || grid.inputs.includes(key) ? (o.isBoolean() ? v : path(v)) : v));
+    const into = (grid.outputs as string[]).includes(key) ? mergeArgs : args;
+    for (const v of Array.isArray(value) ? value : [value]) {
+      if (o.isBoolean()) {
+        if (v) into.push(o.long);
+      } else into.push(o.long, typeof v === "object" ? raw(key, v) : String(v));
+    }
   }
   return { args, mergeArgs };
+}
+
+/** An option value a parser turned into an object, back in its command-line form (--cache 64x4). */
+function raw(key: string, v: unknown): string {
+  const c = v as { entries?: number; ways?: number };
+  if (key === "cache" && c.entries !== undefined) return c.entries === 0 ? "0" : `${c.entries}x${c.ways}`;
+  throw new Error(`option ${key}: no command-line form for ${JSON.stringify(v)}`);
 }
 
 function sbatch(args: string[]): string {
@@ -90,19 +102,25 @@ export function registerSlurm(program: Command): void {
       .option("--dir <dir>", `the scripts, parts/, logs/ and the merged output (default: ./slurm-${grid.name})`)
       .option("--submit", "submit with sbatch and print the job ids")
       .option("--dry-run", "print the scripts and the sbatch commands; write and submit nothing");
-    cmd.action((flags: SlurmFlags & Record<string, unknown>) => {
+    cmd.action((...given: unknown[]) => {
+      const flags = cmd.opts() as SlurmFlags & Record<string, unknown>;
+      const positional = (given.length > 2 ? given[0] : []) as string[];
       if (flags.submit && flags.dryRun) throw new ConfigError("--dry-run", true, "to be left out with --submit (one or the other)");
       for (const [field, v] of [["--partition", flags.partition], ["--time", flags.time], ["--account", flags.account]] as const) if (v !== undefined) checkSbatchValue(field, v);
       const dir = resolve(flags.dir ?? `slurm-${grid.name}`);
       checkSbatchValue("--dir", dir, true);
       // the grid is checked here, not on the compute nodes: a bad value costs no queueing
-      const configurations = grid.configurations(flags);
+      const configurations = grid.configurations(flags, positional);
+      const workdir = process.cwd();
+      checkSbatchValue("the working directory", workdir, true);
       if (!flags.dryRun) checkOutputs(["--csv", flags.csv as string | undefined], ["--plot", flags.plot as string | undefined]);
-      const { args, mergeArgs } = forwarded(cmd, grid, flags);
+      const forward = forwarded(cmd, grid, flags);
+      const { mergeArgs } = forward;
+      const args = [...positional, ...forward.args];
       // a sweep shard uses the CPUs Slurm gives it, unless told otherwise
       if (grid.name === "sweep" && flags.threads === undefined && !flags.serial) args.push(...((flags.cpusPerTask ?? 1) > 1 ? ["--threads", String(flags.cpusPerTask)] : ["--serial"]));
       const job: SlurmJob = {
-        command: grid.name, configurations, shards: flags.shards, dir,
+        command: grid.name, configurations, shards: flags.shards, dir, workdir,
         node: process.execPath, cli: fileURLToPath(new URL("../cli.js", import.meta.url)),
         args, mergeArgs, result: resolve(dir, flags.json ? "result.json" : "result.txt"),
         sbatch: { partition: flags.partition, time: flags.time, cpusPerTask: flags.cpusPerTask, account: flags.account },

@@ -80,7 +80,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
 /** Reads and checks a part file: complete, untouched, and its rows exactly its shard's slice. */
 export function readPart(file: string): Part {
   const bad = (why: string): never => {
-    throw new ConfigError("part file", file, `a complete part file written by \`sweep|allocators --shard\`; ${why}`);
+    throw new ConfigError("part file", file, `a complete part file written by \`sweep|allocators|replay --shard\`; ${why}`);
   };
   let text: string;
   try {

@@ -19,6 +19,8 @@ export interface SlurmJob {
   shards: number;
   /** Absolute: the scripts, parts/, logs/ and the merged output. */
   dir: string;
+  /** Absolute: where the jobs run (the command's paths are relative to it, as given). */
+  workdir: string;
   /** Absolute paths: compute nodes run the tool from where this one found it. */
   node: string;
   cli: string;
@@ -66,7 +68,7 @@ export function slurmScripts(job: SlurmJob): { shards: string; merge: string } {
     `#SBATCH --job-name=iommu-sim-${job.command}`,
     `#SBATCH --array=0-${n - 1}`,
     `#SBATCH --output=${join(job.dir, "logs", "shard-%a.out")}`,
-    `#SBATCH --chdir=${job.dir}`,
+    `#SBATCH --chdir=${job.workdir}`,
     ...sbatchLines(job.sbatch),
     `# iommu-sim ${job.command}: ${job.configurations} configurations in ${n} shards; task K evaluates`,
     `# configurations K, K+${n}, K+${2 * n}, … and writes ${partOf(job.dir, "K")}.`,
@@ -81,7 +83,7 @@ export function slurmScripts(job: SlurmJob): { shards: string; merge: string } {
     "#!/bin/sh",
     `#SBATCH --job-name=iommu-sim-${job.command}-merge`,
     `#SBATCH --output=${join(job.dir, "logs", "merge.out")}`,
-    `#SBATCH --chdir=${job.dir}`,
+    `#SBATCH --chdir=${job.workdir}`,
     ...sbatchLines({ ...job.sbatch, cpusPerTask: undefined }),
     `# Joins the ${n} parts into ${job.result}: what \`iommu-sim ${job.command}\` prints unsharded.`,
     `# Submitted with --dependency=afterok:<the array's job id>; on its own once every part is there.`,
