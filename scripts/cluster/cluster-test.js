@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run test:cluster`: a real single-node Slurm cluster on this machine (Debian's slurm-wlm and
 // munge; munged, slurmctld and slurmd started directly as root, no systemd, every file under a
-// temporary directory), a sharded sweep and a sharded allocator comparison submitted through
+// temporary directory), a sharded sweep, allocator comparison and replay grid submitted through
 // `iommu-sim slurm … --submit`, and their merged outputs held byte for byte to the serial runs.
 // One shard is then deleted, resubmitted alone (`sbatch --array=K`) and merged again. The daemons
 // are stopped at the end, on failure and on Ctrl-C. Needs root and: apt-get install -y slurm-wlm munge
@@ -143,7 +143,8 @@ async function until(what, check, timeout = TIMEOUT_MS) {
   }
 }
 const tail = (f) => (existsSync(join(dir, f)) ? `--- ${f}\n${readFileSync(join(dir, f), "utf8").split("\n").slice(-25).join("\n")}` : `(no ${f})`);
-const run = (cmd, args) => execFileSync(cmd, args, { env, encoding: "utf8", maxBuffer: 64 << 20 });
+// every command runs in the cluster's directory: the jobs run where they were submitted from
+const run = (cmd, args) => execFileSync(cmd, args, { env, cwd: dir, encoding: "utf8", maxBuffer: 64 << 20 });
 const cli = (...args) => run(process.execPath, [CLI, ...args]);
 
 function jobState(id) {
@@ -200,6 +201,15 @@ try {
   const serialAlloc = cli("allocators", ...alloc, "--quiet");
   const allocDir = await submitted("allocators", alloc, 5);
   sameBytes("allocators --json", readFileSync(join(allocDir, "result.json")), serialAlloc);
+
+  // two traces (text, binary) × platforms × allocators, named relative to the submit directory, in 4 shards, as JSON and CSV
+  cli("trace", "generate", "--workload", "storage-sg:16", "--ops", "20000", "-o", "sg.trace");
+  cli("trace", "generate", "--workload", "ring:256", "--ops", "50000", "--format", "binary", "-o", "ring.bin");
+  const replay = ["sg.trace", "ring.bin", "--grid", "platform=calgary-pcix,dart-u3", "--grid", "allocator=iova,first-fit", "--json"];
+  const serialReplay = cli("replay", ...replay, "--quiet", "--csv", "serial-replay.csv");
+  const replayDir = await submitted("replay", [...replay, "--csv", "merged-replay.csv"], 4);
+  sameBytes("replay grid --json", readFileSync(join(replayDir, "result.json")), serialReplay);
+  sameBytes("replay grid --csv", readFileSync(join(dir, "merged-replay.csv")), readFileSync(join(dir, "serial-replay.csv")));
 
   // a lost shard, resubmitted alone as the scripts say, and merged again
   rmSync(join(sweepDir, "parts", "part-2.json"));
