@@ -93,7 +93,7 @@ describe("shards of a sweep, merged, are the unsharded sweep byte for byte", () 
     }
   }, 60_000);
 
-  it("through the CLI: sweep --shard K/3 three times, merge in a shuffled order, --json, --csv and the table", () => {
+  it("through the CLI: sweep --shard K/3 three times, merge in a shuffled order, --json, --csv, --plot and the table", () => {
     const d = subdir();
     const words = GRIDS["netperf strategies × sizes"];
     for (const k of [0, 1, 2]) ok(["sweep", ...words, "--quiet", "--threads", "2", "--shard", `${k}/3`, "--out", `part${k}.json`], {}, d);
@@ -104,6 +104,9 @@ describe("shards of a sweep, merged, are the unsharded sweep byte for byte", () 
     expect(ok(["merge", ...parts, "--json"], {}, d)).toBe(json);
     ok(["merge", ...parts, "--json", "--out", "merged.json"], {}, d);
     expect(readFileSync(join(d, "merged.json"), "utf8")).toBe(json);
+    ok(["merge", ...parts, "--plot", "merged.svg"], {}, d);
+    ok(["sweep", ...words, "--serial", "--quiet", "--plot", "serial.svg"], {}, d);
+    expect(readFileSync(join(d, "merged.svg"), "utf8")).toBe(readFileSync(join(d, "serial.svg"), "utf8"));
   });
 
   it("a shard's default part file is COMMAND.part-I-of-N.json; --shard auto takes I and N from the array task", () => {
