@@ -3,7 +3,7 @@
 // (--dry-run) or submitted with sbatch (--submit). Slurm does the scheduling: no queue of ours.
 
 import { spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Command, InvalidArgumentError } from "commander";
@@ -136,6 +136,8 @@ export function registerSlurm(program: Command): void {
       mkdirSync(resolve(dir, "logs"), { recursive: true });
       writeFileSync(files.shards, scripts.shards, { mode: 0o755 });
       writeFileSync(files.merge, scripts.merge, { mode: 0o755 });
+      // a result left by an earlier submission must not pass for this one's
+      rmSync(job.result, { force: true });
       if (!flags.submit) {
         process.stdout.write(`wrote ${files.shards} (${flags.shards} shards of ${configurations} configurations) and ${files.merge}; submit with:\n${submitLines.join("\n")}\n`);
         return;
