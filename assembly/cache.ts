@@ -11,7 +11,18 @@
 //   stale: the copy differs from the table (kept only while tracking, for the priced model's
 //   exposure: counting stale lines by a scan per operation would cost more than the operation).
 
+//
+// Page-table formats (pgtable/): a 2 MiB leaf fills one line tagged LARGE_TAG | (page >> 9), which
+// translates all 512 pages of its region (set = region & (sets − 1)); a page's lookup tries its
+// 4 KiB tag first, then its region's 2 MiB tag. Invalidating a page drops both, and the walk
+// cache's line for its region (walkcache.ts); invalidating all drops the walk cache too.
+
 import { stats } from "./counters";
+import { walkCacheInvalidateAll, walkCacheInvalidateRegion } from "./pgtable/walkcache";
+
+/** Tag bit of a 2 MiB line (IO pages stay below 2^20, so no page tag has it). */
+// @ts-ignore: decorator
+@inline export const LARGE_TAG: u32 = 0x80000000;
 
 // @ts-ignore: decorator
 @inline export const SLOT_SIZE: u32 = 24;
@@ -33,8 +44,11 @@ let stamp: u64 = 0;
 /** Keep `staleCount` as the table changes (off unless the priced model asks). */
 let tracking: bool = false;
 let staleCount: u32 = 0;
+/** Page-table formats: lines may be 2 MiB (see the header). */
+let largeLines: bool = false;
 
-export function cacheInit(base: usize, nsets: u32, nways: u32): void {
+export function cacheInit(base: usize, nsets: u32, nways: u32, large: bool = false): void {
+  largeLines = large;
   cacheBase = base;
   setMask = nsets - 1;
   ways = nways;
@@ -137,6 +151,14 @@ export function cacheInsert(page: u32, word: u64): void {
 }
 
 export function cacheInvalidateOne(page: u32): void {
+  if (largeLines) {
+    invalidateTag(LARGE_TAG | (page >> 9));
+    walkCacheInvalidateRegion(page >> 9);
+  }
+  invalidateTag(page);
+}
+
+function invalidateTag(page: u32): void {
   let s = setBase(page);
   for (let i: u32 = 0; i < ways; i++) {
     let slot = s + <usize>(i * SLOT_SIZE);
@@ -151,6 +173,7 @@ export function cacheInvalidateAll(): void {
   let n = (setMask + 1) * ways;
   for (let i: u32 = 0; i < n; i++) store<u32>(cacheBase + <usize>(i * SLOT_SIZE), EMPTY_TAG, TAG);
   staleCount = 0;
+  walkCacheInvalidateAll();
 }
 
 /** Lines whose copy differs from the table now (stale: usable by the device, unknown to the driver). */

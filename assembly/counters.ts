@@ -62,10 +62,22 @@ export namespace stats {
   export let pagesQueued: u64 = 0;
   /** ranges the allocator handed out (one per map_single, per sg element, per coherent buffer) */
   export let rangesAllocated: u64 = 0;
+  /** page-table entries written (leaves set or cleared, table entries set or cleared; page tables only) */
+  export let ptWrites: u64 = 0;
+  /** page-table pages allocated and zeroed (the root at setup included) */
+  export let ptTablesAllocated: u64 = 0;
+  /** page-table pages freed (VT-d and Arm on unmaps of a whole table's span; any format under a large leaf) */
+  export let ptTablesFreed: u64 = 0;
+  /** page-table entries the IOMMU read walking after IOTLB misses */
+  export let walkReads: u64 = 0;
+  /** walks the paging-structure (walk) cache shortened to one read */
+  export let walkCacheHits: u64 = 0;
+  /** 2 MiB leaves written */
+  export let largePages: u64 = 0;
 }
 
 // @ts-ignore: decorator
-@inline export const N_COUNTERS: u32 = 28;
+@inline export const N_COUNTERS: u32 = 34;
 
 /** Pages-in-use gauge with its peak. */
 // @ts-ignore: decorator
@@ -116,6 +128,12 @@ export function writeCounters(base: usize): void {
   store<u64>(base, stats.rcacheHits, 200);
   store<u64>(base, stats.pagesQueued, 208);
   store<u64>(base, stats.rangesAllocated, 216);
+  store<u64>(base, stats.ptWrites, 224);
+  store<u64>(base, stats.ptTablesAllocated, 232);
+  store<u64>(base, stats.ptTablesFreed, 240);
+  store<u64>(base, stats.walkReads, 248);
+  store<u64>(base, stats.walkCacheHits, 256);
+  store<u64>(base, stats.largePages, 264);
 }
 
 export function resetCounters(): void {
@@ -148,4 +166,10 @@ export function resetCounters(): void {
   stats.rcacheHits = 0;
   stats.pagesQueued = 0;
   stats.rangesAllocated = 0;
+  stats.ptWrites = 0;
+  stats.ptTablesAllocated = 0;
+  stats.ptTablesFreed = 0;
+  stats.walkReads = 0;
+  stats.walkCacheHits = 0;
+  stats.largePages = 0;
 }

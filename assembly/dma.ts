@@ -9,7 +9,8 @@ import {
 } from "./constants";
 import { stats } from "./counters";
 import { allocatorBoundary, allocPages, freePages } from "./allocator";
-import { buildEntries, clearEntries, permits, readEntry } from "./table";
+import { buildEntries, clearEntries, isPageTable, permits, readEntry, tableFormat } from "./table";
+import { translatePaged } from "./pgtable/iotlb";
 import { cacheEnabled, cacheInsert, cacheLookup, slotWord } from "./cache";
 import { onBuild, onCallEnd } from "./flush";
 import { flushQueueAdd } from "./flushqueue";
@@ -381,6 +382,7 @@ function translate(page: u32, write: bool): i32 {
     stats.faults++;
     return ACCESS_FAULT;
   }
+  if (isPageTable(tableFormat())) return translatePaged(page, write);
   let now = readEntry(page);
   if (cacheEnabled()) {
     let slot = cacheLookup(page);

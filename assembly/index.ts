@@ -11,6 +11,7 @@
 //                  ├─── handles     maxHandles × 16 B ──────────────────────┤
 //                  ├─── bitmap      entries / 8 B ──────────────────────────┤
 //                  ├─── table       entries × 8 B (Calgary) | × 4 B (DART) ──┤
+//                  │                | page-table pool (pgtable/radix.ts)     │
 //                  ├─── cache       sets × ways × 24 B ─────────────────────┤
 //                  ├─── free lists  (64 + 64 × 1024) × u32 (allocator.ts) ───┤
 //                  ├─── IOVA tree + magazines (iova.ts; IOVA allocators only) ┤
@@ -23,7 +24,9 @@ import { cpuInit, switchCpu } from "./cpu";
 import { flushQueueBytes, flushQueueInit, flushQueueTimer } from "./flushqueue";
 import { N_COUNTERS, resetCounters, writeCounters } from "./counters";
 import { bitmapInit, largestZeroRun, testBit } from "./bitmap";
-import { entryBytes, rawEntry, readEntry, tableInit } from "./table";
+import { entryBytes, isPageTable, lineWord, rawEntry, readEntry, tableInit } from "./table";
+import { ptBytes, ptEntryAt, ptLevels } from "./pgtable/radix";
+import { walkCacheOff } from "./pgtable/walkcache";
 import { cacheInit, cacheOccupancy, cacheStaleLines, SLOT_SIZE } from "./cache";
 import { flushInit } from "./flush";
 import { allocatorHint, allocatorInit, allocatorLargeHint, FREE_LIST_BYTES, reserveRange } from "./allocator";
@@ -67,7 +70,7 @@ export function init(
   format: u32, allocator: u32, flushPolicy: u32, entries: u32,
   cacheSets: u32, cacheWays: u32, maxHandles: u32, batchCapacity: u32,
   emptyWord: u64, badFreeBelow: u32, coherentBasePfn: u64, boundaryPages: u32, cpus: u32, scratchBytes: u32,
-  maxPfn: u64, maxCoherentOrder: u32, vmerge: bool,
+  maxPfn: u64, maxCoherentOrder: u32, vmerge: bool, levels: u32,
 ): i32 {
   allocKind = allocator;
   flushQueueOn = flushPolicy == FLUSH_QUEUE;
@@ -88,7 +91,7 @@ export function init(
   let mapAt = p;
   p = align64(p + <usize>(entries >> 3));
   let tableAt = p;
-  p = align64(p + <usize>entries * entryBytes(format));
+  p = align64(p + (isPageTable(format) ? ptBytes(levels, entries) : <usize>entries * entryBytes(format)));
   let cacheAt = p;
   p = align64(p + <usize>cacheSets * cacheWays * SLOT_SIZE);
   let freeListAt = p;
@@ -108,8 +111,9 @@ export function init(
 
   resetCounters();
   bitmapInit(mapAt, entries);
-  cacheInit(cacheAt, cacheSets, cacheWays); // first: table writes tell the cache (cacheNoteWrite)
-  tableInit(tableAt, format, entries, emptyWord);
+  walkCacheOff(); // until a page table lays its walk cache out
+  cacheInit(cacheAt, cacheSets, cacheWays, isPageTable(format)); // first: table writes tell the cache (cacheNoteWrite)
+  tableInit(tableAt, format, entries, emptyWord, levels);
   flushInit(flushPolicy);
   allocatorInit(allocator, entries, boundaryPages, freeListAt, cpus, iovaAt);
   dmaInit(entries, allocator, badFreeBelow, coherentBasePfn, flushPolicy == FLUSH_QUEUE, maxPfn, maxCoherentOrder, vmerge);
@@ -186,7 +190,12 @@ export function cacheLines(): u32 {
 
 /** Cache lines holding a translation the table no longer has. */
 export function staleLines(): u32 {
-  return cacheStaleLines((page: u32): u64 => readEntry(page));
+  return cacheStaleLines((tag: u32): u64 => lineWord(tag));
+}
+
+/** Page tables: the raw entry at `level` (1 = leaf) on the walk of IO page `page`, 0 where the walk ends above. */
+export function pageTableEntry(page: u32, level: u32): u64 {
+  return isPageTable(tableFormatOf) && level >= 1 && level <= ptLevels() ? ptEntryAt(page, level) : 0;
 }
 
 /** Starts allocator workload `kind` (workloads.ts) in the scratch area init() reserved. */

@@ -1,8 +1,12 @@
 // === The translation table behind a small ops table ===
 // Policy code (allocator, DMA API, cache) sees entries as host-order u64 words and never the
-// hardware layout; `format` picks Calgary TCEs or DART entries, as io-pgtable's ops pick a format.
+// hardware layout; `format` picks Calgary TCEs or DART entries (one flat table), or a multi-level
+// page table (VT-d, AMD-Vi, Arm LPAE: pgtable/radix.ts), as io-pgtable's ops pick a format.
+// For a page table, an entry index is an IO page and its word is the leaf translating it.
 
-import { FORMAT_CALGARY, FORMAT_DART } from "./constants";
+import { FORMAT_CALGARY, FORMAT_DART, FORMAT_VTD } from "./constants";
+import { ptInit, ptLeafWord, ptLineWord, ptMap, ptPermits, ptUnmap } from "./pgtable/radix";
+import { walkCacheOff } from "./pgtable/walkcache";
 import { tceEncode, tceLoad, tcePermits, tceStore, TCE_EMPTY, TCE_ENTRY_SHIFT } from "./tce";
 import { dartEncode, dartLoad, dartPermits, dartStore, DART_ENTRY_SHIFT } from "./dart";
 import { cacheNoteWrite } from "./cache";
@@ -29,17 +33,34 @@ export function entryBytes(fmt: u32): u32 {
   return fmt == FORMAT_DART ? 1 << DART_ENTRY_SHIFT : 1 << TCE_ENTRY_SHIFT;
 }
 
-export function tableInit(base: usize, fmt: u32, entries: u32, empty: u64): void {
+/** A multi-level page-table format (VT-d, AMD-Vi, Arm LPAE). */
+// @ts-ignore: decorator
+@inline export function isPageTable(fmt: u32): bool {
+  return fmt >= FORMAT_VTD;
+}
+
+export function tableInit(base: usize, fmt: u32, entries: u32, empty: u64, levels: u32): void {
   tableBase = base;
   format = fmt;
   emptyWord = empty;
+  if (isPageTable(fmt)) {
+    ptInit(base, fmt, levels, entries);
+    return;
+  }
+  walkCacheOff();
   // Linux clears every entry at setup (tce_free over the table; DART: all → dart_emptyval).
   for (let e: u32 = 0; e < entries; e++) writeEntry(e, empty);
 }
 
 // @ts-ignore: decorator
 @inline export function readEntry(e: u32): u64 {
+  if (isPageTable(format)) return ptLeafWord(e);
   return format == FORMAT_DART ? <u64>dartLoad(tableBase, e) : tceLoad(tableBase, e);
+}
+
+/** What a device-cache line tagged `tag` should hold now (a page's entry; page tables: cache.ts tags). */
+export function lineWord(tag: u32): u64 {
+  return isPageTable(format) ? ptLineWord(tag) : readEntry(tag);
 }
 
 // @ts-ignore: decorator
@@ -56,13 +77,18 @@ export function tableInit(base: usize, fmt: u32, entries: u32, empty: u64): void
 
 // @ts-ignore: decorator
 @inline export function permits(word: u64, write: bool): bool {
+  if (isPageTable(format)) return ptPermits(word, write);
   return format == FORMAT_DART ? dartPermits(<u32>word, <u32>emptyWord) : tcePermits(word, write);
 }
 
 /** tce_build / dart_build: consecutive physical pages into consecutive entries. */
 // @ts-ignore: decorator
 @inline export function buildEntries(first: u32, npages: u32, pfn: u64, dir: u32): void {
-  // Counted as tceWrites through pagesMapped (counters.ts derives it).
+  // Counted as tceWrites through pagesMapped (counters.ts derives it); page tables count ptWrites.
+  if (isPageTable(format)) {
+    ptMap(first, npages, pfn, dir);
+    return;
+  }
   for (let i: u32 = 0; i < npages; i++) writeEntry(first + i, encodeEntry(pfn + <u64>i, dir));
 }
 
@@ -70,11 +96,16 @@ export function tableInit(base: usize, fmt: u32, entries: u32, empty: u64): void
 // @ts-ignore: decorator
 @inline export function clearEntries(first: u32, npages: u32): void {
   // Counted as tceWrites through pagesUnmapped and pagesUnwound (counters.ts derives it).
+  if (isPageTable(format)) {
+    ptUnmap(first, npages);
+    return;
+  }
   for (let i: u32 = 0; i < npages; i++) writeEntry(first + i, emptyWord);
 }
 
 /** Raw stored bytes of an entry as the hardware reads them (big-endian), for inspection. */
 export function rawEntry(e: u32): u64 {
+  if (isPageTable(format)) return ptLeafWord(e); // little-endian in memory: stored = read
   return format == FORMAT_DART
     ? <u64>load<u32>(tableBase + (<usize>e << DART_ENTRY_SHIFT))
     : load<u64>(tableBase + (<usize>e << TCE_ENTRY_SHIFT));

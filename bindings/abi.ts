@@ -7,7 +7,7 @@ export const COUNTER_NAMES = [
   "tceWrites", "wordsScanned", "wraps", "flushes", "entryInvalidations", "accesses", "hits",
   "misses", "staleHits", "faults", "mapFailures", "badFrees", "doubleFrees", "cacheEvictions",
   "pagesInUse", "peakPagesInUse", "nodesVisited", "rcacheHits", "pagesQueued",
-  "rangesAllocated",
+  "rangesAllocated", "ptWrites", "ptTablesAllocated", "ptTablesFreed", "walkReads", "walkCacheHits", "largePages",
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];

@@ -42,6 +42,18 @@ export interface IommuOptions {
    * @default false
    */
   vmerge?: boolean;
+  /**
+   * Page-table platforms: levels of the I/O page table. vtd: 4 (48-bit) or 5 (57-bit, on
+   * hardware with 5-level support); amd-vi: 3 (Linux v1 starts at PAGE_MODE_3_LEVEL, enough for
+   * the 4 GiB IO space); smmuv3: 4 (48-bit input addresses, 4 KiB granule). @default the first
+   */
+  pageTableLevels?: number;
+}
+
+/** The levels option against the platform; 0 for the flat tables. */
+export function checkPageTableLevel(c: ResolvedConfig, level: number): void {
+  if (c.levels === 0) throw new ConfigError("platform", c.platform, "a page-table platform (vtd, amd-vi, smmuv3) for pageTableEntry");
+  if (!Number.isInteger(level) || level < 1 || level > c.levels) throw new ConfigError("level", level, `an integer from 1 (leaf) to ${c.levels} (root)`);
 }
 
 export interface ResolvedConfig {
@@ -62,6 +74,8 @@ export interface ResolvedConfig {
   /** Largest page order alloc_coherent gets (Calgary 10, DART 12). */
   maxCoherentOrder: number;
   vmerge: boolean;
+  /** Page-table levels (0: a flat table). */
+  levels: number;
   coherentBasePfn: number;
   boundaryPages: number;
   maxHandles: number;
@@ -107,7 +121,7 @@ export function resolveConfig(options: IommuOptions): ResolvedConfig {
   }
   const known = new Set([
     "platform", "tableSize", "ramBytes", "cache", "allocator", "flushPolicy", "pciWindows", "segmentBoundary",
-    "dartDummyPfn", "coherentBasePfn", "maxHandles", "batchCapacity", "cpus", "vmerge",
+    "dartDummyPfn", "coherentBasePfn", "maxHandles", "batchCapacity", "cpus", "vmerge", "pageTableLevels",
   ]);
   for (const k of Object.keys(options)) {
     if (!known.has(k)) throw new ConfigError(k, (options as unknown as Record<string, unknown>)[k], `no such option; known: ${[...known].join(", ")}`);
@@ -172,6 +186,14 @@ export function resolveConfig(options: IommuOptions): ResolvedConfig {
   if (typeof vmerge !== "boolean") throw new ConfigError("vmerge", vmerge, "true or false");
   if (vmerge && p.format !== FORMAT_DART) throw new ConfigError("vmerge", vmerge, `false on ${p.name}: only PowerPC's map_sg (dart-u3, dart-u4) merges`);
   if (vmerge && isIova(allocator)) throw new ConfigError("vmerge", vmerge, "false with the iova allocators: they map a list as dma-iommu does, one range for it all");
+  const allowedLevels = p.levels ?? [];
+  let levels = allowedLevels[0] ?? 0;
+  if (options.pageTableLevels !== undefined) {
+    levels = options.pageTableLevels;
+    if (!allowedLevels.includes(levels)) {
+      throw new ConfigError("pageTableLevels", levels, allowedLevels.length ? `for ${p.name} one of ${allowedLevels.join(", ")}` : `left out on ${p.name}: its table is flat`);
+    }
+  }
   const emptyWord = p.format === FORMAT_DART ? BigInt((0x80000000 | dummyPfn) >>> 0) : 0n;
 
   return {
@@ -190,6 +212,7 @@ export function resolveConfig(options: IommuOptions): ResolvedConfig {
     maxPfn: p.maxPfn,
     maxCoherentOrder: p.maxCoherentOrder,
     vmerge,
+    levels,
     coherentBasePfn,
     boundaryPages,
     maxHandles: checkInt("maxHandles", given(options.maxHandles, 65536), 1, 1 << 24),

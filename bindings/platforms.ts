@@ -49,6 +49,8 @@ export interface Platform {
    * any source we could read: these are assumptions, exposed as options.
    */
   cache: { entries: number; ways: number };
+  /** Page-table formats: the levels the table may have, the first the default (absent: a flat table). */
+  levels?: readonly number[];
 }
 
 const KiB = 1024;
@@ -145,6 +147,7 @@ export const PLATFORM_PRESETS: Record<PlatformName, Platform> = {
     flushPolicy: "flush-queue",
     reserved: () => [x86Msi],
     maxPfn: 2 ** 40 - 1, // second-level PTE address bits 12..51 (HAW ≤ 52)
+    levels: [4, 5], // 4-level (48-bit); 5-level where the hardware has it
   },
   "amd-vi": {
     ...DMA_IOMMU,
@@ -154,6 +157,7 @@ export const PLATFORM_PRESETS: Record<PlatformName, Platform> = {
     flushPolicy: "flush-queue",
     reserved: () => [x86Msi],
     maxPfn: 2 ** 40 - 1, // PTE address bits 12..51
+    levels: [3], // v1_alloc_pgtable: PAGE_MODE_3_LEVEL (39 bits), grown only for IO addresses above
   },
   smmuv3: {
     ...DMA_IOMMU,
@@ -165,6 +169,7 @@ export const PLATFORM_PRESETS: Record<PlatformName, Platform> = {
     // the SMMU's MSI window is IOMMU_RESV_SW_MSI, which dma-iommu skips: nothing reserved
     reserved: () => [],
     maxPfn: 2 ** 36 - 1, // 48-bit output addresses (io-pgtable-arm, 4 KiB granule without LPA2)
+    levels: [4], // 48-bit stage-1 input: ceil((48 − 12) / 9) levels, starting at level 0
   },
 };
 

@@ -68,6 +68,11 @@ export interface Iommu {
   /** Table entry `index` as its bytes sit in memory, big-endian, read back as a little-endian word. */
   entryRaw(index: number): bigint;
   entryInUse(index: number): boolean;
+  /**
+   * Page-table platforms (vtd, amd-vi, smmuv3): the raw 64-bit entry at `level` (1 = leaf table,
+   * up to the root's level) on the walk of IO page `index`; 0n where the walk ends above that level.
+   */
+  pageTableEntry(index: number, level: number): bigint;
   /** The allocator's next-fit hint (small allocations on PowerPC). */
   hint(): number;
   /** Lines of the device-side cache holding a translation. */

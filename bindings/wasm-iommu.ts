@@ -10,7 +10,7 @@ import {
   ACCESS_OUTCOMES, BAD_RECORD, COUNTER_NAMES, FREE_RESULTS, IO_PAGE_SIZE, SG_MAX, type AccessOutcome,
   type Direction, type FreeResult, type Stats, FLUSH_POLICIES,
 } from "./abi.js";
-import { resolveConfig, type IommuOptions, type ResolvedConfig } from "./config.js";
+import { checkPageTableLevel, resolveConfig, type IommuOptions, type ResolvedConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
 import {
   allocatorStateOf, checkAccessKind, checkBuffer, checkBytes, checkCpu, checkDirection, checkDma, checkSgList, DIRECTION_CODE,
@@ -34,8 +34,9 @@ export interface CoreExports {
     format: number, allocator: number, flushPolicy: number, entries: number, cacheSets: number,
     cacheWays: number, maxHandles: number, batchCapacity: number, emptyWord: bigint,
     badFreeBelow: number, coherentBasePfn: bigint, boundaryPages: number, cpus: number, scratchBytes: number,
-    maxPfn: bigint, maxCoherentOrder: number, vmerge: number,
+    maxPfn: bigint, maxCoherentOrder: number, vmerge: number, levels: number,
   ): number;
+  pageTableEntry(page: number, level: number): bigint;
   reserve(first: number, npages: number): void;
   countersPtr(): number;
   sgPtr(): number;
@@ -148,7 +149,7 @@ export class WasmIommu implements Iommu {
     const rc = this.core.init(
       c.format, c.allocator, FLUSH_POLICIES.indexOf(c.flushPolicy), c.entries, sets, c.cacheWays,
       c.maxHandles, c.batchCapacity, c.emptyWord, c.badFreeBelow, BigInt(c.coherentBasePfn), c.boundaryPages, c.cpus, this.scratchBytes,
-      BigInt(c.maxPfn), c.maxCoherentOrder, c.vmerge ? 1 : 0,
+      BigInt(c.maxPfn), c.maxCoherentOrder, c.vmerge ? 1 : 0, c.levels,
     );
     if (rc !== 0) throw new ConfigError("tableSize", c.tableBytes, "a configuration whose memory the WebAssembly engine can grow to");
     for (const r of c.reserved) this.core.reserve(r.first, r.pages);
@@ -259,6 +260,11 @@ export class WasmIommu implements Iommu {
 
   entryInUse(index: number): boolean {
     return this.core.entryInUse(this.checkIndex(index)) !== 0;
+  }
+
+  pageTableEntry(index: number, level: number): bigint {
+    checkPageTableLevel(this.config, level);
+    return BigInt.asUintN(64, this.core.pageTableEntry(this.checkIndex(index), level));
   }
 
   hint(): number {

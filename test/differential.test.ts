@@ -8,7 +8,7 @@ import { PLATFORM_PRESETS, PLATFORMS, type PlatformName } from "../bindings/plat
 import { isIova } from "../bindings/abi.js";
 import { DIR, putAccess, putAlloc, putFree, putMap, putMapSg, putUnmap, putUnmapSg } from "../bindings/records.js";
 import {
-  bytesArb, dartBytesArb, iovaOpArb, maxPfnOf, withoutNodes, opArbWith, pfnArbUpTo, refusals, ringOpArb, runBoth, type Op,
+  bytesArb, dartBytesArb, iovaOpArb, maxPfnOf, pfnArbPaged, withoutNodes, opArbWith, pfnArbUpTo, refusals, ringOpArb, runBoth, type Op,
 } from "./helpers/differential.js";
 
 const configArb = (platform: PlatformName): fc.Arbitrary<IommuOptions> =>
@@ -26,6 +26,8 @@ function clean(o: IommuOptions): IommuOptions {
 
 /** Today's platforms default to the IOVA allocator. */
 const iovaDefault = (p: PlatformName) => isIova(PLATFORM_PRESETS[p].allocator);
+/** …and have multi-level page tables. */
+const pageTable = (p: PlatformName) => PLATFORM_PRESETS[p].levels !== undefined;
 
 const opsRun: Record<string, number> = {};
 /** Counters summed over all runs per platform: the suite must reach the interesting corners. */
@@ -34,7 +36,7 @@ const reached: Record<string, Record<string, number>> = {};
 describe.each(PLATFORMS)("WASM core ≡ reference model on %s", (platform) => {
   it("agrees on every result, counter and hint over random operation sequences", () => {
     fc.assert(
-      fc.property(configArb(platform), fc.array(opArbWith(platform.startsWith("dart") ? dartBytesArb : bytesArb, pfnArbUpTo(maxPfnOf(platform))), { minLength: 1000, maxLength: 1300 }), (options, ops) => {
+      fc.property(configArb(platform), fc.array(opArbWith(platform.startsWith("dart") ? dartBytesArb : bytesArb, (pageTable(platform) ? pfnArbPaged : pfnArbUpTo)(maxPfnOf(platform))), { minLength: 1000, maxLength: 1300 }), (options, ops) => {
         const o = clean(options);
         const a = createIommu(o);
         const b = createReferenceIommu(o);
@@ -123,6 +125,8 @@ afterAll(() => {
     // the IOVA allocator of today's platforms never wraps, and no frees are bad below the table's end
     const corners = iovaDefault(p) ? ["staleHits", "faults", "hits", "doubleFrees", "mapSgs", "allocs", "mapFailures"] : ["wraps", "staleHits", "faults", "hits", "doubleFrees", "badFrees", "mapSgs", "allocs"];
     if (p.startsWith("calgary") || p === "calioc2") corners.push("mapFailures", "flushes");
+    // page tables: large leaves, walks the walk cache shortened, tables freed (VT-d and Arm only)
+    if (pageTable(p)) corners.push("largePages", "walkCacheHits", "walkReads", ...(p === "amd-vi" ? [] : ["ptTablesFreed"]));
     for (const c of corners) expect(reached[p]?.[c] ?? 0, `${p} never reached ${c}`).toBeGreaterThan(0);
   }
   // The IOVA runs must reach the magazines, the depot, failures (the rcache flush) and the tree.

@@ -1,5 +1,9 @@
 // Reference device-side translation cache: sets of ways, least recently used evicted,
-// an empty way taken first (lowest index).
+// an empty way taken first (lowest index). With a page table (`pageTable`), 2 MiB lines are
+// tagged LARGE_TAG + region, a page's invalidation drops its region's 2 MiB line too, and every
+// invalidation reaches the walk cache (assembly/cache.ts).
+
+import { LARGE_TAG, type ReferencePageTable } from "./pgtable.js";
 
 interface Line {
   page: number;
@@ -12,7 +16,7 @@ export class ReferenceCache {
   private clock = 0;
   evictions = 0;
 
-  constructor(entries: number, readonly ways: number) {
+  constructor(entries: number, readonly ways: number, private readonly pageTable: ReferencePageTable | null = null) {
     const nsets = entries === 0 ? 0 : entries / ways;
     this.sets = Array.from({ length: nsets }, () => new Array<Line | null>(ways).fill(null));
   }
@@ -45,6 +49,14 @@ export class ReferenceCache {
   }
 
   invalidate(page: number): void {
+    if (this.pageTable) {
+      this.pageTable.walkCacheInvalidate(page);
+      this.drop(LARGE_TAG + Math.floor(page / 512));
+    }
+    this.drop(page);
+  }
+
+  private drop(page: number): void {
     if (!this.enabled) return;
     const set = this.setOf(page);
     set.forEach((l, i) => {
@@ -53,6 +65,7 @@ export class ReferenceCache {
   }
 
   invalidateAll(): void {
+    this.pageTable?.walkCacheInvalidate(null);
     for (const set of this.sets) set.fill(null);
   }
 

@@ -7,7 +7,7 @@ import {
   IO_PAGE_SIZE, NO_ENTRY, OP, SG_MAX, type AccessOutcome, type CounterName,
   type Direction, type FreeResult, type Stats,
 } from "../abi.js";
-import { resolveConfig, type IommuOptions, type ResolvedConfig } from "../config.js";
+import { checkPageTableLevel, resolveConfig, type IommuOptions, type ResolvedConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
 import {
   allocatorStateOf, checkAccessKind, checkBuffer, checkBytes, checkCpu, checkDirection, checkDma, checkSgList, splitPhys,
@@ -16,6 +16,7 @@ import type { AllocatorState, BatchArea, CoherentBuffer, DmaSegment, Iommu, SgSe
 import { ReferenceBitmap } from "./bitmap.js";
 import { ReferenceCache } from "./cache.js";
 import { ReferenceIova } from "./iova.js";
+import { LARGE_TAG, ReferencePageTable } from "./pgtable.js";
 
 const PAGE = IO_PAGE_SIZE;
 const TO_DEVICE = 1;
@@ -45,6 +46,8 @@ export class ReferenceIommu implements Iommu {
   readonly batch: BatchArea;
   private readonly map: ReferenceBitmap;
   private readonly table: bigint[];
+  /** The multi-level page table of vtd, amd-vi, smmuv3 (null: the flat table above). */
+  private readonly pt: ReferencePageTable | null;
   private readonly cache: ReferenceCache;
   private readonly n: Record<CounterName, number>;
   private hintSmall = 0;
@@ -57,8 +60,9 @@ export class ReferenceIommu implements Iommu {
 
   constructor(readonly config: ResolvedConfig) {
     this.map = new ReferenceBitmap(config.entries);
-    this.table = new Array<bigint>(config.entries).fill(config.emptyWord);
-    this.cache = new ReferenceCache(config.cacheEntries, config.cacheWays);
+    this.pt = config.levels ? new ReferencePageTable(config.format, config.levels) : null;
+    this.table = this.pt ? [] : new Array<bigint>(config.entries).fill(config.emptyWord);
+    this.cache = new ReferenceCache(config.cacheEntries, config.cacheWays, this.pt);
     this.n = Object.fromEntries(COUNTER_NAMES.map((k) => [k, 0])) as Record<CounterName, number>;
     this.halfpoint = Math.floor(config.entries / 4) * 3;
     this.hintLarge = this.halfpoint;
@@ -95,7 +99,25 @@ export class ReferenceIommu implements Iommu {
     return BigInt((0x80000000 | (pfn & 0xffffff)) >>> 0);
   }
 
+  /** tce_build / dart_build, or iommu_map on a page table. */
+  private build(first: number, npages: number, pfn: number, dir: number): void {
+    if (this.pt) this.pt.map(first, npages, pfn, dir);
+    else for (let i = 0; i < npages; i++) this.table[first + i] = this.encode(pfn + i, dir);
+  }
+
+  /** tce_free / dart_free, or iommu_unmap on a page table. */
+  private clearEntries(first: number, npages: number): void {
+    if (this.pt) this.pt.unmap(first, npages);
+    else for (let i = 0; i < npages; i++) this.table[first + i] = this.config.emptyWord;
+  }
+
+  /** The word translating `page` now (a page table's leaf covering it). */
+  private wordOf(page: number): bigint {
+    return this.pt ? this.pt.leafWord(page) : this.table[page];
+  }
+
   private permits(word: bigint, write: boolean): boolean {
+    if (this.pt) return this.pt.permits(word, write);
     if (this.config.format !== FORMAT_DART) return (word & (write ? 2n : 1n)) !== 0n;
     return (word & 0x80000000n) !== 0n && word !== this.config.emptyWord;
   }
@@ -264,7 +286,7 @@ export class ReferenceIommu implements Iommu {
     this.n.pagesInUse += npages;
     this.n.rangesAllocated++;
     this.n.peakPagesInUse = Math.max(this.n.peakPagesInUse, this.n.pagesInUse);
-    for (let i = 0; i < npages; i++) this.table[e + i] = this.encode(pfn + i, dir);
+    this.build(e, npages, pfn, dir);
     this.n.tceWrites += npages;
     this.afterBuild(e, npages);
     this.n.pagesMapped += npages;
@@ -272,7 +294,7 @@ export class ReferenceIommu implements Iommu {
   }
 
   private releasePages(first: number, npages: number): number {
-    for (let i = 0; i < npages; i++) this.table[first + i] = this.config.emptyWord;
+    this.clearEntries(first, npages);
     this.n.tceWrites += npages;
     const was = this.map.clear(first, npages);
     this.n.pagesInUse -= was;
@@ -347,7 +369,7 @@ export class ReferenceIommu implements Iommu {
       return 1;
     }
     if (this.config.flushPolicy === "flush-queue" && !keep) {
-      for (let i = 0; i < npages; i++) this.table[first + i] = this.config.emptyWord;
+      this.clearEntries(first, npages);
       this.n.tceWrites += npages;
       this.fqAdd(first, npages);
       this.n.pagesUnmapped += npages;
@@ -424,7 +446,7 @@ export class ReferenceIommu implements Iommu {
     list.forEach((el, i) => {
       const first = e + at[i];
       const npages = pagesSpanned(el.offset, el.bytes);
-      for (let k = 0; k < npages; k++) this.table[first + k] = this.encode(el.pfn + k, dir);
+      this.build(first, npages, el.pfn, dir);
       this.n.tceWrites += npages;
       this.afterBuild(first, npages);
       this.n.pagesMapped += npages;
@@ -537,6 +559,7 @@ export class ReferenceIommu implements Iommu {
       this.n.faults++;
       return 3;
     }
+    if (this.pt) return this.translatePaged(page, write, this.pt);
     const now = this.table[page];
     const line = this.cache.enabled ? this.cache.lookup(page) : undefined;
     if (line) {
@@ -556,6 +579,38 @@ export class ReferenceIommu implements Iommu {
       return 3;
     }
     if (this.cache.enabled) this.cache.insert(page, now);
+    this.n.misses++;
+    return 1;
+  }
+
+  /** assembly/pgtable/iotlb.ts: the page's line, then its region's 2 MiB line; a miss walks. */
+  private translatePaged(page: number, write: boolean, pt: ReferencePageTable): number {
+    if (this.cache.enabled) {
+      let tag = page;
+      let line = this.cache.lookup(tag);
+      if (!line && pt.largeEver) {
+        tag = LARGE_TAG + Math.floor(page / 512);
+        line = this.cache.lookup(tag);
+      }
+      if (line) {
+        if (!pt.permits(line.word, write)) {
+          this.n.faults++;
+          return 3;
+        }
+        if (line.word !== pt.lineWord(tag)) {
+          this.n.staleHits++;
+          return 2;
+        }
+        this.n.hits++;
+        return 0;
+      }
+    }
+    const [leaf, large] = pt.walk(page);
+    if (!pt.permits(leaf, write)) {
+      this.n.faults++;
+      return 3;
+    }
+    if (this.cache.enabled) this.cache.insert(large ? LARGE_TAG + Math.floor(page / 512) : page, leaf);
     this.n.misses++;
     return 1;
   }
@@ -630,6 +685,7 @@ export class ReferenceIommu implements Iommu {
     return {
       ...this.n, wordsScanned: this.map.wordsScanned, cacheEvictions: this.cache.evictions,
       rcacheHits: this.iova?.rcacheHits ?? 0,
+      ...(this.pt?.n ?? {}),
     };
   }
 
@@ -669,10 +725,16 @@ export class ReferenceIommu implements Iommu {
   }
 
   entryWord(index: number): bigint {
-    return this.table[this.checkIndex(index)];
+    return this.wordOf(this.checkIndex(index));
+  }
+
+  pageTableEntry(index: number, level: number): bigint {
+    checkPageTableLevel(this.config, level);
+    return this.pt!.entryAt(this.checkIndex(index), level);
   }
 
   entryRaw(index: number): bigint {
+    if (this.pt) return this.pt.leafWord(this.checkIndex(index)); // little-endian: stored = read
     // The hardware reads big-endian: byte 0 in memory is the most significant byte.
     const bytes = this.config.format === FORMAT_DART ? 4 : 8;
     const word = this.table[this.checkIndex(index)];
@@ -694,7 +756,7 @@ export class ReferenceIommu implements Iommu {
   }
 
   staleLines(): number {
-    return this.cache.lines().filter((l) => l.word !== this.table[l.page]).length;
+    return this.cache.lines().filter((l) => l.word !== (this.pt ? this.pt.lineWord(l.page) : this.table[l.page])).length;
   }
 
   // ── batches: the same record format as the core ─────────────────────────────────────────

@@ -46,6 +46,11 @@ export const pfnArbUpTo = (maxPfn: number): fc.Arbitrary<number> => fc.oneof(
   { weight: 1, arbitrary: fc.integer({ min: maxPfn - 2000, max: maxPfn }) },
   { weight: 1, arbitrary: fc.integer({ min: maxPfn + 1, max: maxPfn * 4 + 3 }) },
 );
+/** Page-table platforms: also physical pages on 2 MiB boundaries, where the driver maps large leaves. */
+export const pfnArbPaged = (maxPfn: number): fc.Arbitrary<number> => fc.oneof(
+  { weight: 3, arbitrary: pfnArbUpTo(maxPfn) },
+  { weight: 2, arbitrary: fc.integer({ min: 0, max: 0x3fff }).map((r) => r * 512) },
+);
 export const CALGARY_MAX_PFN = 2 ** 36 - 1;
 export const DART_MAX_PFN = 0xffffff;
 export const maxPfnOf = (platform: PlatformName) => PLATFORM_PRESETS[platform].maxPfn;
