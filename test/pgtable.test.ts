@@ -1,0 +1,153 @@
+// Golden values for the multi-level page tables, derived by hand from the specifications and the
+// Linux drivers (assembly/pgtable/vtd.ts, amd.ts, lpae.ts draw the layouts), checked in the WASM
+// core and the reference model alike. Table i of the pool sits at physical 0x80000000 + i·4 KiB;
+// the root is table 0, so on a fresh table the first walk's tables are 1, 2, 3 … top down.
+//
+// The IO addresses are dma-iommu's: on a 64K table (8192 pages) the IOVA allocator hands out the
+// highest free range below the limit, aligned to its size rounded to a power of two: the first
+// page is 0x1fff (DMA 0x1fff000); a 512-page buffer after it gets [0x1c00, 0x1e00), 2 MiB aligned.
+import { describe, expect, it } from "vitest";
+import { createIommu, createReferenceIommu, type Iommu, type IommuOptions } from "../bindings/node.js";
+
+const PAGE = 0x1fff;
+const BIG = 0x1c00;
+const MODELS = [["WASM", createIommu], ["reference", createReferenceIommu]] as const;
+
+/** The raw entries on the walk of `page`, root first. */
+const walk = (io: Iommu, page: number, levels: number) => Array.from({ length: levels }, (_, i) => io.pageTableEntry(page, levels - i));
+
+describe.each(MODELS)("page-table entries, bit for bit (%s)", (_, make) => {
+  const open = (o: Omit<IommuOptions, "tableSize">) => make({ tableSize: "64K", ...o } as IommuOptions);
+
+  it("VT-d second level, 4 levels: table entries = next table | R | W; a leaf = page | R (to-device) / W (from-device)", () => {
+    const io = open({ platform: "vtd" });
+    expect(io.mapSingle(0x12345000, 4096, "bidirectional")).toBe(PAGE * 4096);
+    // levels 4, 3, 2 point at tables 1, 2, 3: (0x80000 + i) << 12 | R (bit 0) | W (bit 1); the leaf R | W
+    expect(walk(io, PAGE, 4)).toEqual([0x80001003n, 0x80002003n, 0x80003003n, 0x12345003n]);
+    expect(io.entryRaw(PAGE)).toBe(0x12345003n); // little-endian: the stored bytes read back as the word
+    expect(io.mapSingle(0x2000, 100, "to-device")).toBe((PAGE - 1) * 4096);
+    expect(io.pageTableEntry(PAGE - 1, 1)).toBe(0x2001n); // R only
+    expect(io.mapSingle(0x3000, 100, "from-device")).toBe((PAGE - 2) * 4096);
+    expect(io.pageTableEntry(PAGE - 2, 1)).toBe(0x3002n); // W only: dma-iommu maps from-device write-only
+    const s = io.stats();
+    expect([s.ptTablesAllocated, s.ptWrites]).toEqual([4, 6]); // root + 3 tables; 3 table entries + 3 leaves
+  });
+
+  it("VT-d with 5 levels: one more table above, the same leaf", () => {
+    const io = open({ platform: "vtd", pageTableLevels: 5 });
+    io.mapSingle(0x12345000, 4096, "bidirectional");
+    expect(walk(io, PAGE, 5)).toEqual([0x80001003n, 0x80002003n, 0x80003003n, 0x80004003n, 0x12345003n]);
+  });
+
+  it("AMD-Vi v1, 3 levels: PDE = next table | Next Level (the level below) << 9 | PR | IR | IW; leaf = page | PR | FC | IR / IW", () => {
+    const io = open({ platform: "amd-vi" });
+    io.mapSingle(0x12345000, 4096, "bidirectional");
+    // level 3 entry: NL 2 (0x400), level 2 entry: NL 1 (0x200); IR bit 61 | IW bit 62 = 0x6000…; PR bit 0
+    // leaf: NL 0, FC bit 60 | IR | IW = 0x7000…
+    expect(walk(io, PAGE, 3)).toEqual([0x6000000080001401n, 0x6000000080002201n, 0x7000000012345001n]);
+    io.mapSingle(0x2000, 1, "to-device");
+    io.mapSingle(0x3000, 1, "from-device");
+    expect(io.pageTableEntry(PAGE - 1, 1)).toBe(0x3000000000002001n); // FC | IR | PR
+    expect(io.pageTableEntry(PAGE - 2, 1)).toBe(0x5000000000003001n); // FC | IW | PR
+  });
+
+  it("SMMUv3 stage 1 (LPAE, 4 KiB granule, 48-bit input: 4 levels): table = next | 0b11; page = address | nG | AF | SH inner | AP[1] | AttrIndx 1 | 0b11", () => {
+    const io = open({ platform: "smmuv3" });
+    io.mapSingle(0x12345000, 4096, "bidirectional");
+    // nG 0x800 | AF 0x400 | SH 0x300 | AP[1] 0x40 | AttrIndx 1 << 2 = 0x4 | page 0b11 = 0xf47
+    expect(walk(io, PAGE, 4)).toEqual([0x80001003n, 0x80002003n, 0x80003003n, 0x12345f47n]);
+    io.mapSingle(0x2000, 1, "to-device");
+    io.mapSingle(0x3000, 1, "from-device");
+    expect(io.pageTableEntry(PAGE - 1, 1)).toBe(0x2fc7n); // + AP[2] read-only 0x80
+    expect(io.pageTableEntry(PAGE - 2, 1)).toBe(0x3f47n); // stage 1 has no write-only: read-write
+  });
+});
+
+describe.each(MODELS)("large pages: where iommu_map makes them (%s)", (_, make) => {
+  const open = (platform: IommuOptions["platform"]) => make({ platform, tableSize: "64K" });
+
+  it.each([
+    ["vtd", 0x40000083n, 0x40000081n], // page | PS (bit 7) | R | W; to-device: R only
+    ["amd-vi", 0x7000000040000001n, 0x3000000040000001n], // a level-2 leaf has Next Level 0
+    ["smmuv3", 0x40000f45n, 0x40000fc5n], // a level-2 block: bits 1:0 = 0b01
+  ] as const)("%s: a 2 MiB buffer at a 2 MiB-aligned IO and physical address is one level-2 leaf", (platform, bidi, toDevice) => {
+    const io = open(platform);
+    io.mapSingle(0x12345000, 4096, "bidirectional"); // page 0x1fff: the tables down to level 1
+    const before = io.stats();
+    expect(io.mapSingle(0x40000000, 2 << 20, "bidirectional")).toBe(BIG * 4096);
+    expect(io.pageTableEntry(BIG, 2)).toBe(bidi);
+    expect(io.pageTableEntry(BIG + 7, 1)).toBe(0n); // the walk ends at level 2
+    expect(io.entryWord(BIG + 7)).toBe(bidi); // the leaf translating the page
+    const after = io.stats();
+    // the level-2 table exists already (page 0x1fff shares it): one entry written, no table allocated
+    expect([after.ptWrites - before.ptWrites, after.ptTablesAllocated - before.ptTablesAllocated, after.largePages]).toEqual([1, 0, 1]);
+    const io2 = open(platform);
+    io2.mapSingle(0x40000000, 2 << 20, "to-device");
+    expect(io2.pageTableEntry(0x1e00, 2)).toBe(toDevice); // first range on a fresh table: [0x1e00, 0x2000)
+  });
+
+  it.each(["vtd", "amd-vi", "smmuv3"] as const)("%s: physically misaligned by a page, the same buffer takes 512 leaves in a new table", (platform) => {
+    const io = open(platform);
+    expect(io.mapSingle(0x40001000, 2 << 20, "bidirectional")).toBe(0x1e00 * 4096);
+    const s = io.stats();
+    const levels = platform === "amd-vi" ? 3 : 4;
+    // tables below the root: levels − 1; entries: levels − 1 table entries + 512 leaves
+    expect([s.ptTablesAllocated, s.ptWrites, s.largePages]).toEqual([levels, levels - 1 + 512, 0]);
+  });
+
+  it.each([
+    ["vtd", 1, 1], // dma_pte_clear_level: the range covers the leaf table's span: free it, clear its entry
+    ["smmuv3", 1, 1], // __arm_lpae_unmap at the 2 MiB block size finds a table: free it, clear its entry
+    ["amd-vi", 0, 512], // iommu_v1_unmap_pages clears the 512 leaves and keeps the table
+  ] as const)("%s: unmapping those 512 pages frees %i table(s) and writes %i entries", (platform, freed, writes) => {
+    const io = open(platform);
+    const dma = io.mapSingle(0x40001000, 2 << 20, "bidirectional")!;
+    const before = io.stats();
+    io.unmapSingle(dma, 2 << 20);
+    const after = io.stats();
+    expect([after.ptTablesFreed - before.ptTablesFreed, after.ptWrites - before.ptWrites]).toEqual([freed, writes]);
+    expect(io.entryWord(0x1e00 + 3)).toBe(0n);
+  });
+});
+
+describe.each(MODELS)("the device side: IOTLB, walks, the walk cache (%s)", (_, make) => {
+  it("a 2 MiB leaf fills one IOTLB line that serves all 512 pages; the walk stops at level 2", () => {
+    const io = make({ platform: "vtd", tableSize: "64K" });
+    const dma = io.mapSingle(0x40000000, 2 << 20, "from-device")!;
+    expect(io.deviceAccess(dma, 4096, "write")).toBe("miss");
+    expect(io.stats().walkReads).toBe(3); // levels 4, 3, 2
+    expect(io.deviceAccess(dma + 4096, (2 << 20) - 4096, "write")).toBe("hit");
+    expect(io.cacheLines()).toBe(1);
+    expect(io.deviceAccess(dma, 64, "read")).toBe("fault"); // from-device: W only
+  });
+
+  it("4 KiB leaves: a full walk (4 reads), then walks in the same 2 MiB region read only the leaf", () => {
+    const io = make({ platform: "vtd", tableSize: "64K" });
+    const dma = io.mapSingle(0x40001000, 8 * 4096, "bidirectional")!;
+    expect(io.deviceAccess(dma, 4096, "read")).toBe("miss");
+    expect(io.deviceAccess(dma + 4096, 4096, "read")).toBe("miss");
+    const s = io.stats();
+    expect([s.walkReads, s.walkCacheHits]).toEqual([4 + 1, 1]);
+  });
+
+  it("lazy (vtd's default flush queue): after unmap the IOTLB line is stale until the queue flushes; strict (smmuv3's default): blocked at once", () => {
+    const lazy = make({ platform: "vtd", tableSize: "64K" });
+    let dma = lazy.mapSingle(0x40001000, 4096, "bidirectional")!;
+    lazy.deviceAccess(dma, 64, "write");
+    lazy.unmapSingle(dma, 4096);
+    expect(lazy.staleLines()).toBe(1);
+    expect(lazy.deviceAccess(dma, 64, "write")).toBe("stale");
+    const strict = make({ platform: "smmuv3", tableSize: "64K" });
+    dma = strict.mapSingle(0x40001000, 4096, "bidirectional")!;
+    strict.deviceAccess(dma, 64, "write");
+    strict.unmapSingle(dma, 4096);
+    expect(strict.staleLines()).toBe(0);
+    expect(strict.deviceAccess(dma, 64, "write")).toBe("fault");
+  });
+
+  it("refuses pageTableEntry on a flat table and levels outside the table", () => {
+    expect(() => make({ platform: "calgary-pcix", tableSize: "64K" }).pageTableEntry(0, 1)).toThrow(/platform: "calgary-pcix" .* a page-table platform/);
+    expect(() => make({ platform: "amd-vi", tableSize: "64K" }).pageTableEntry(0, 4)).toThrow(/level: 4 .* from 1 \(leaf\) to 3 \(root\)/);
+    expect(() => make({ platform: "smmuv3", tableSize: "64K", pageTableLevels: 5 })).toThrow(/pageTableLevels: 5 .* for smmuv3 one of 4/);
+  });
+});
