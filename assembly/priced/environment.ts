@@ -5,6 +5,7 @@
 // carries the table update, so it costs one crossing, not one per entry.
 
 import { FORMAT_CALGARY, FORMAT_DART } from "../constants";
+import { stats } from "../counters";
 import {
   count, partyAt, KIND_FLUSH, KIND_MAP, KIND_MAP_SG, P_BITMAP_WORD_SCAN, P_DMA_API_ENTRY, P_FLUSH_WAIT_POLL, P_GRANT_ISSUE,
   P_GRANT_OP, P_HYPERCALL_ENTRY, P_HYPERCALL_EXIT, P_HYPERVISOR_VALIDATE, P_MMIO_READ, P_MMIO_WRITE,
@@ -71,6 +72,16 @@ export function environmentInit(drv: u32, own: u32, front: u32, grantIntegrated:
 // @ts-ignore: decorator
 @inline function tableLines(pages: f64): f64 {
   return format == FORMAT_CALGARY ? pages : format == FORMAT_DART ? Math.ceil(((pages + 1) * 4) / 128) : 0;
+}
+
+/**
+ * Entries a core call wrote: `pages` for the flat tables (one entry a page), the core's count of
+ * page-table entries written for VT-d, AMD-Vi and SMMUv3 (a 2 MiB leaf is one entry; a new table
+ * adds its parent's entry) since `pt0`, the ptWrites counter before the call.
+ */
+// @ts-ignore: decorator
+@inline export function entriesWritten(pages: f64, pt0: u64): f64 {
+  return format == FORMAT_CALGARY || format == FORMAT_DART ? pages : <f64>(stats.ptWrites - pt0);
 }
 
 /** `pages` entries written and their lines flushed, reaching Xen as `crossing` says. */

@@ -115,6 +115,14 @@ export class Simulation implements PricedModel {
   }
 
   /**
+   * Entries a core call wrote: `pages` on the flat tables, the page-table entries the core wrote
+   * (its ptWrites delta) on VT-d, AMD-Vi and SMMUv3 (assembly/priced/environment.ts entriesWritten).
+   */
+  private written(d: Stats, pages: number): number {
+    return this.iommu!.config.levels ? d.ptWrites : pages;
+  }
+
+  /**
    * Table cache lines the CPU flushes after writing `pages` entries (Calgary: one per TCE; DART:
    * 128-byte lines, one extra entry; VT-d, AMD-Vi, SMMUv3: none, their walks are cache-coherent).
    */
@@ -233,7 +241,7 @@ export class Simulation implements PricedModel {
     const d = this.delta();
     const pages = dma === null ? 0 : pagesOf(phys, bytes);
     this.driverWork(kind, d, batchedEntry ? 0 : 1);
-    this.tableWork(kind, pages, batchedEntry ? "multicall-entry" : this.integrated ? "one" : "per-entry");
+    this.tableWork(kind, this.written(d, pages), batchedEntry ? "multicall-entry" : this.integrated ? "one" : "per-entry");
     this.flushWork(d, this.liveMappings());
     if (dma !== null) this.forgetKept(dma, pages);
     return dma;
@@ -250,7 +258,7 @@ export class Simulation implements PricedModel {
       for (let p = 0; p < pages; p++) this.keptPages.add(Math.floor(dma / IO_PAGE_SIZE) + p);
       return; // nothing written, nothing crossed: that is the point (and the exposure)
     }
-    this.tableWork(kind, pages, batchedEntry ? "multicall-entry" : this.integrated ? "one" : "per-entry");
+    this.tableWork(kind, this.written(d, pages), batchedEntry ? "multicall-entry" : this.integrated ? "one" : "per-entry");
     this.flushWork(d, this.liveMappings());
   }
 
@@ -348,7 +356,7 @@ export class Simulation implements PricedModel {
         const e = this.iommu.allocCoherent(pages * IO_PAGE_SIZE);
         const d = this.delta();
         this.driverWork(kind, d);
-        this.tableWork(kind, e ? pages : 0, "per-entry");
+        this.tableWork(kind, this.written(d, e ? pages : 0), "per-entry");
         this.flushWork(d, this.liveMappings());
         if (!e) return null;
         buf = { key: "", dmaBase: e.dma, pages, inUse: true };
@@ -448,7 +456,7 @@ export class Simulation implements PricedModel {
     const pages = out === null ? 0 : segments.reduce((n, s) => n + pagesOf(s.phys, s.bytes), 0);
     this.driverWork("map_sg", d, batched ? 0 : 1);
     // Unwound elements of a failed list were written twice: those writes are the core's tceWrites delta.
-    this.tableWork("map_sg", out === null ? d.tceWrites : pages, batched ? "multicall-entry" : this.integrated ? "one" : "per-entry");
+    this.tableWork("map_sg", this.written(d, out === null ? d.tceWrites : pages), batched ? "multicall-entry" : this.integrated ? "one" : "per-entry");
     this.flushWork(d, this.liveMappings());
     if (out) out.forEach((dma, i) => this.forgetKept(dma, pagesOf(segments[i].phys, segments[i].bytes)));
     return out;
@@ -462,7 +470,7 @@ export class Simulation implements PricedModel {
     this.iommu!.unmapSg(b.dma.map((dma, i) => ({ dma, bytes: b.bytes[i] })));
     const d = this.delta();
     this.driverWork("unmap_sg", d, batchedEntry ? 0 : 1);
-    this.tableWork("unmap_sg", d.pagesUnmapped, batchedEntry ? "multicall-entry" : this.integrated ? "one" : "per-entry");
+    this.tableWork("unmap_sg", this.written(d, d.pagesUnmapped), batchedEntry ? "multicall-entry" : this.integrated ? "one" : "per-entry");
     this.flushWork(d, this.liveMappings());
   }
 
@@ -550,7 +558,7 @@ export class Simulation implements PricedModel {
       const pages = r ? Math.ceil(bytes / IO_PAGE_SIZE) : 0;
       // the driver domain's own buffer (a descriptor ring): no grant involved
       this.driverWork("alloc", d);
-      this.tableWork("alloc", pages, "per-entry");
+      this.tableWork("alloc", this.written(d, pages), "per-entry");
       this.flushWork(d, this.liveMappings());
       dma = r ? r.dma : null;
     }
@@ -569,7 +577,7 @@ export class Simulation implements PricedModel {
       this.iommu.freeCoherent(b.dma[0], b.bytes[0]);
       const d = this.delta();
       this.driverWork("free", d);
-      this.tableWork("free", Math.ceil(b.bytes[0] / IO_PAGE_SIZE), "per-entry");
+      this.tableWork("free", this.written(d, Math.ceil(b.bytes[0] / IO_PAGE_SIZE)), "per-entry");
       this.flushWork(d, this.liveMappings());
     }
     this.tick();
