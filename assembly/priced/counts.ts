@@ -70,7 +70,9 @@
 // @ts-ignore: decorator
 @inline export const P_COPY_PER_BYTE: u32 = 14;
 // @ts-ignore: decorator
-@inline export const PRIMS: u32 = 15;
+@inline export const P_PT_PAGE_ALLOC: u32 = 15;
+// @ts-ignore: decorator
+@inline export const PRIMS: u32 = 16;
 
 // @ts-ignore: decorator
 @inline export const GRID_BYTES: u32 = PARTIES * KINDS * PRIMS * 8;

@@ -9,7 +9,7 @@ import { stats } from "../counters";
 import {
   count, partyAt, KIND_FLUSH, KIND_MAP, KIND_MAP_SG, P_BITMAP_WORD_SCAN, P_DMA_API_ENTRY, P_FLUSH_WAIT_POLL, P_GRANT_ISSUE,
   P_GRANT_OP, P_HYPERCALL_ENTRY, P_HYPERCALL_EXIT, P_HYPERVISOR_VALIDATE, P_MMIO_READ, P_MMIO_WRITE,
-  P_MULTICALL_PER_ENTRY, P_TABLE_LINE_FLUSH, P_TCE_WRITE, PARTY_KERNEL, PARTY_NONE, PARTY_XEN, trap,
+  P_MULTICALL_PER_ENTRY, P_PT_PAGE_ALLOC, P_TABLE_LINE_FLUSH, P_TCE_WRITE, PARTY_KERNEL, PARTY_NONE, PARTY_XEN, trap,
 } from "./counts";
 
 /** How a table update reaches Xen. */
@@ -82,6 +82,13 @@ export function environmentInit(drv: u32, own: u32, front: u32, grantIntegrated:
 // @ts-ignore: decorator
 @inline export function entriesWritten(pages: f64, pt0: u64): f64 {
   return format == FORMAT_CALGARY || format == FORMAT_DART ? pages : <f64>(stats.ptWrites - pt0);
+}
+
+/** Page-table pages a core call allocated and zeroed (ptTablesAllocated was `ta0` before it), paid by the table's owner. */
+// @ts-ignore: decorator
+@inline export function pageTableWork(kind: u32, ta0: u64): void {
+  let tables = stats.ptTablesAllocated - ta0;
+  if (tables != 0) count(ownerAt, kind, P_PT_PAGE_ALLOC, <f64>tables);
 }
 
 /** `pages` entries written and their lines flushed, reaching Xen as `crossing` says. */

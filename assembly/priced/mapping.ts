@@ -6,7 +6,7 @@
 import { stats, tceWrites } from "../counters";
 import { IO_PAGE_SHIFT } from "../constants";
 import { allocCoherent, freeCoherent, mapSg, mapSingle, SG_ELEM_SIZE, unmapKeep, unmapSg, unmapSingle } from "../dma";
-import { CROSS_MULTICALL_ENTRY, CROSS_ONE, CROSS_PER_ENTRY, driverWork, entriesWritten, flushWork, integrated, tableWork } from "./environment";
+import { CROSS_MULTICALL_ENTRY, CROSS_ONE, CROSS_PER_ENTRY, driverWork, entriesWritten, flushWork, integrated, pageTableWork, tableWork } from "./environment";
 import { KIND_FREE, KIND_MAP_SG, KIND_UNMAP_SG } from "./counts";
 import { B, BUFFER_SIZE, bytesOf, pagesOf, physOf } from "./buffers";
 import { forget, keep } from "./never-free";
@@ -42,11 +42,13 @@ export function coreMap(kind: u32, phys: u64, bytes: u32, dir: u32, batchedEntry
   let f0 = stats.flushes;
   let v0 = stats.entryInvalidations;
   let pt0 = stats.ptWrites;
+  let ta0 = stats.ptTablesAllocated;
   let off = <u32>(phys & 0xfff);
   let e = mapSingle(phys >> 12, off, bytes, dir);
   let pages = e < 0 ? 0 : pagesOf(phys, bytes);
   driverWork(kind, batchedEntry ? 0 : 1, <f64>(stats.wordsScanned - w0));
   tableWork(kind, entriesWritten(pages, pt0), crossing(batchedEntry));
+  pageTableWork(kind, ta0);
   flushWork(<f64>(stats.flushes - f0), <f64>(stats.entryInvalidations - v0), live);
   if (e < 0) return -1;
   forget(<u32>e, pages);
@@ -58,6 +60,7 @@ export function coreUnmap(kind: u32, dma: u64, bytes: u32, batchedEntry: bool): 
   let f0 = stats.flushes;
   let v0 = stats.entryInvalidations;
   let pt0 = stats.ptWrites;
+  let ta0 = stats.ptTablesAllocated;
   if (keepOnUnmap) unmapKeep(<u32>dma, bytes);
   else unmapSingle(<u32>dma, bytes);
   let pages = pagesOf(dma, bytes);
@@ -67,6 +70,7 @@ export function coreUnmap(kind: u32, dma: u64, bytes: u32, batchedEntry: bool): 
     return; // nothing written, nothing crossed: that is the point (and the exposure)
   }
   tableWork(kind, entriesWritten(pages, pt0), crossing(batchedEntry));
+  pageTableWork(kind, ta0);
   flushWork(<f64>(stats.flushes - f0), <f64>(stats.entryInvalidations - v0), live);
 }
 
@@ -87,11 +91,13 @@ export function coreMapSg(h: u32, n: u32, dir: u32, batchedEntry: bool): bool {
   let f0 = stats.flushes;
   let v0 = stats.entryInvalidations;
   let pt0 = stats.ptWrites;
+  let ta0 = stats.ptTablesAllocated;
   let written0 = tceWrites();
   let ok = mapSg(sgScratch, n, dir) != 0;
   driverWork(KIND_MAP_SG, batchedEntry ? 0 : 1, <f64>(stats.wordsScanned - w0));
   // Unwound elements of a failed list were written twice: those writes are the core's count.
   tableWork(KIND_MAP_SG, entriesWritten(ok ? pages : <f64>(tceWrites() - written0), pt0), crossing(batchedEntry));
+  pageTableWork(KIND_MAP_SG, ta0);
   flushWork(<f64>(stats.flushes - f0), <f64>(stats.entryInvalidations - v0), live);
   if (!ok) return false;
   for (let k: u32 = 0; k < n; k++) {
@@ -134,10 +140,12 @@ export function coreUnmapSgOf(els: usize, stride: u32, n: u32, batchedEntry: boo
   let f0 = stats.flushes;
   let v0 = stats.entryInvalidations;
   let pt0 = stats.ptWrites;
+  let ta0 = stats.ptTablesAllocated;
   let u0 = stats.pagesUnmapped;
   unmapSg(sgScratch, n);
   driverWork(KIND_UNMAP_SG, batchedEntry ? 0 : 1, <f64>(stats.wordsScanned - w0));
   tableWork(KIND_UNMAP_SG, entriesWritten(<f64>(stats.pagesUnmapped - u0), pt0), crossing(batchedEntry));
+  pageTableWork(KIND_UNMAP_SG, ta0);
   flushWork(<f64>(stats.flushes - f0), <f64>(stats.entryInvalidations - v0), live);
 }
 
@@ -153,9 +161,11 @@ export function coreAlloc(kind: u32, bytes: u32): i64 {
   let f0 = stats.flushes;
   let v0 = stats.entryInvalidations;
   let pt0 = stats.ptWrites;
+  let ta0 = stats.ptTablesAllocated;
   let e = allocCoherent(bytes);
   driverWork(kind, 1, <f64>(stats.wordsScanned - w0));
   tableWork(kind, entriesWritten(e < 0 ? 0 : Math.ceil(<f64>bytes / 4096), pt0), CROSS_PER_ENTRY);
+  pageTableWork(kind, ta0);
   flushWork(<f64>(stats.flushes - f0), <f64>(stats.entryInvalidations - v0), live);
   return e < 0 ? -1 : <i64>e << IO_PAGE_SHIFT;
 }
@@ -165,9 +175,11 @@ export function coreFree(dma: u64, bytes: u32): void {
   let f0 = stats.flushes;
   let v0 = stats.entryInvalidations;
   let pt0 = stats.ptWrites;
+  let ta0 = stats.ptTablesAllocated;
   freeCoherent(<u32>dma, bytes);
   driverWork(KIND_FREE, 1, <f64>(stats.wordsScanned - w0));
   tableWork(KIND_FREE, entriesWritten(Math.ceil(<f64>bytes / 4096), pt0), CROSS_PER_ENTRY);
+  pageTableWork(KIND_FREE, ta0);
   flushWork(<f64>(stats.flushes - f0), <f64>(stats.entryInvalidations - v0), live);
 }
 

@@ -40,6 +40,8 @@ export interface CostProfile {
     mappingCacheLookup: number;
     /** Copying one byte into a persistent DMA buffer (persistent strategy). */
     copyPerByte: number;
+    /** One page-table page allocated and zeroed (VT-d, AMD-Vi, SMMUv3: a missing table on a map). */
+    ptPageAlloc: number;
   };
 }
 
@@ -78,6 +80,7 @@ export const DEFAULT_PROFILE: CostProfile = {
     grantIssue: 150,
     mappingCacheLookup: 60,
     copyPerByte: 0.5,
+    ptPageAlloc: 1000,
   },
 };
 
@@ -98,6 +101,7 @@ export const PRICE_NOTES: Record<keyof CostProfile["cycles"], PriceNote> = {
   grantIssue: { unit: "cycles/grant", range: [50, 500], basis: "netfront writes one grant entry" },
   mappingCacheLookup: { unit: "cycles/lookup", range: [20, 200], basis: "a hash lookup in the DMA mapping cache" },
   copyPerByte: { unit: "cycles/byte", range: [0.2, 2], basis: "memcpy of cached data" },
+  ptPageAlloc: { unit: "cycles/page", range: [300, 3000], basis: "iommu_alloc_pages: an order-0 buddy allocation (~300 cycles) and clearing the 4 KiB page (64 lines, clear_page); an assumption, to be replaced by a measured price" },
 };
 
 // the profile carries its notes, so a calibration file says what each price is and rests on

@@ -242,6 +242,7 @@ export class Simulation implements PricedModel {
     const pages = dma === null ? 0 : pagesOf(phys, bytes);
     this.driverWork(kind, d, batchedEntry ? 0 : 1);
     this.tableWork(kind, this.written(d, pages), batchedEntry ? "multicall-entry" : this.integrated ? "one" : "per-entry");
+    this.count(this.env.iommuOwner, kind, "ptPageAlloc", d.ptTablesAllocated);
     this.flushWork(d, this.liveMappings());
     if (dma !== null) this.forgetKept(dma, pages);
     return dma;
@@ -259,6 +260,7 @@ export class Simulation implements PricedModel {
       return; // nothing written, nothing crossed: that is the point (and the exposure)
     }
     this.tableWork(kind, this.written(d, pages), batchedEntry ? "multicall-entry" : this.integrated ? "one" : "per-entry");
+    this.count(this.env.iommuOwner, kind, "ptPageAlloc", d.ptTablesAllocated);
     this.flushWork(d, this.liveMappings());
   }
 
@@ -357,6 +359,7 @@ export class Simulation implements PricedModel {
         const d = this.delta();
         this.driverWork(kind, d);
         this.tableWork(kind, this.written(d, e ? pages : 0), "per-entry");
+        this.count(this.env.iommuOwner, kind, "ptPageAlloc", d.ptTablesAllocated);
         this.flushWork(d, this.liveMappings());
         if (!e) return null;
         buf = { key: "", dmaBase: e.dma, pages, inUse: true };
@@ -457,6 +460,7 @@ export class Simulation implements PricedModel {
     this.driverWork("map_sg", d, batched ? 0 : 1);
     // Unwound elements of a failed list were written twice: those writes are the core's tceWrites delta.
     this.tableWork("map_sg", this.written(d, out === null ? d.tceWrites : pages), batched ? "multicall-entry" : this.integrated ? "one" : "per-entry");
+    this.count(this.env.iommuOwner, "map_sg", "ptPageAlloc", d.ptTablesAllocated);
     this.flushWork(d, this.liveMappings());
     if (out) out.forEach((dma, i) => this.forgetKept(dma, pagesOf(segments[i].phys, segments[i].bytes)));
     return out;
@@ -471,6 +475,7 @@ export class Simulation implements PricedModel {
     const d = this.delta();
     this.driverWork("unmap_sg", d, batchedEntry ? 0 : 1);
     this.tableWork("unmap_sg", this.written(d, d.pagesUnmapped), batchedEntry ? "multicall-entry" : this.integrated ? "one" : "per-entry");
+    this.count(this.env.iommuOwner, "unmap_sg", "ptPageAlloc", d.ptTablesAllocated);
     this.flushWork(d, this.liveMappings());
   }
 
@@ -559,6 +564,7 @@ export class Simulation implements PricedModel {
       // the driver domain's own buffer (a descriptor ring): no grant involved
       this.driverWork("alloc", d);
       this.tableWork("alloc", this.written(d, pages), "per-entry");
+      this.count(this.env.iommuOwner, "alloc", "ptPageAlloc", d.ptTablesAllocated);
       this.flushWork(d, this.liveMappings());
       dma = r ? r.dma : null;
     }
@@ -578,6 +584,7 @@ export class Simulation implements PricedModel {
       const d = this.delta();
       this.driverWork("free", d);
       this.tableWork("free", this.written(d, Math.ceil(b.bytes[0] / IO_PAGE_SIZE)), "per-entry");
+      this.count(this.env.iommuOwner, "free", "ptPageAlloc", d.ptTablesAllocated);
       this.flushWork(d, this.liveMappings());
     }
     this.tick();
