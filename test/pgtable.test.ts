@@ -113,6 +113,34 @@ describe.each(MODELS)("large pages: where iommu_map makes them (%s)", (_, make) 
   });
 });
 
+describe.each(MODELS)("AMD-Vi v1 pages between the natural sizes: replicated Next-Level-7 entries (%s)", (_, make) => {
+  // AMD_IOMMU_PGSIZES offers every power of two from 4 KiB: iommu_map gives a range aligned to
+  // 2^k pages (IO and physical) one 2^k-page page. PAGE_SIZE_PTE(addr, size) sets address bits
+  // 12 … log2(size) − 2 and clears bit log2(size) − 1; Next Level 7 (0xe00); PR | FC | IR | IW.
+  it("8 pages (32 KiB) at a 32 KiB-aligned address: 8 identical entries, size bits 0x3000", () => {
+    const io = make({ platform: "amd-vi", tableSize: "64K" });
+    expect(io.mapSingle(0x40000000, 8 * 4096, "bidirectional")).toBe(0x1ff8 * 4096); // 8-aligned, top down
+    for (let i = 0; i < 8; i++) expect(io.pageTableEntry(0x1ff8 + i, 1)).toBe(0x7000000040003e01n);
+    expect(io.stats().ptWrites).toBe(2 + 8); // two table entries, eight leaves
+  });
+
+  it("2 pages at an odd physical page: two plain 4 KiB leaves", () => {
+    const io = make({ platform: "amd-vi", tableSize: "64K" });
+    io.mapSingle(0x40001000, 2 * 4096, "to-device");
+    expect([io.pageTableEntry(0x1ffe, 1), io.pageTableEntry(0x1fff, 1)]).toEqual([0x3000000040001001n, 0x3000000040002001n]);
+  });
+
+  it("4 MiB at a 4 MiB-aligned address: two identical level-2 entries (size bits 0x1ff000), not two 2 MiB leaves", () => {
+    const io = make({ platform: "amd-vi", tableSize: "64K" });
+    expect(io.mapSingle(0x40000000, 4 << 20, "bidirectional")).toBe(0x1c00 * 4096);
+    expect([io.pageTableEntry(0x1c00, 2), io.pageTableEntry(0x1e00, 2)]).toEqual([0x70000000401ffe01n, 0x70000000401ffe01n]);
+    expect(io.stats().largePages).toBe(2);
+    // the device: one 2 MiB line per region
+    expect(io.deviceAccess(0x1c00 * 4096, 4 << 20, "read")).toBe("miss");
+    expect(io.cacheLines()).toBe(2);
+  });
+});
+
 describe.each(MODELS)("the device side: IOTLB, walks, the walk cache (%s)", (_, make) => {
   it("a 2 MiB leaf fills one IOTLB line that serves all 512 pages; the walk stops at level 2", () => {
     const io = make({ platform: "vtd", tableSize: "64K" });

@@ -11,7 +11,11 @@
 //  page size between the natural ones. Linux's page-table entries (PM_LEVEL_PDE) carry NL = the
 //  level below, PR, IR and IW; it never skips levels ("No level skipping support yet": a PDE whose
 //  NL is not the next level makes the walk fail). Leaves: page | PR | FC (force coherent) | IR? | IW?.
-//  dma-iommu: to-device → IR, from-device → IW, both → IR | IW.
+//  dma-iommu: to-device → IR, from-device → IW, both → IR | IW. Linux's v1 page sizes are every
+//  power of two from 4 KiB (AMD_IOMMU_PGSIZES, 512 GiB excepted), so iommu_map gives a range
+//  aligned to 2^k pages (IO and physical) a 2^k-page page: k = 9 one level-2 leaf (NL 0), 0 < k < 9
+//  2^k replicated level-1 entries, 9 < k ≤ 17 2^(k−9) replicated level-2 entries (NL 7, the size
+//  encoded in the address bits: PAGE_SIZE_PTE).
 
 import { DMA_FROM_DEVICE, DMA_TO_DEVICE } from "../constants";
 
@@ -47,10 +51,30 @@ import { DMA_FROM_DEVICE, DMA_TO_DEVICE } from "../constants";
   return (e & AMD_PR) != 0;
 }
 
-/** A present entry above level 1 whose Next Level is 0: a large page. */
+/** A present entry above level 1 that maps a page: Next Level 0 (its natural size) or 7 (replicated). */
 // @ts-ignore: decorator
 @inline export function amdLarge(e: u64): bool {
-  return (e & AMD_NL_MASK) == 0;
+  let nl = e & AMD_NL_MASK;
+  return nl == 0 || nl == AMD_NL_MASK;
+}
+
+/**
+ * One of the 2^(order − levelShift) identical entries of a page of 2^order IO pages between the
+ * natural sizes (Next Level 7): the page's address with bits 12 … order + 10 set and bit
+ * order + 11 clear, which encodes the size (PAGE_SIZE_PTE), then PR | FC | IR? | IW?.
+ */
+// @ts-ignore: decorator
+@inline export function amdReplicated(pfn: u64, order: u32, dir: u32): u64 {
+  let size = <u64>1 << (<u64>order + 12);
+  let addr = ((pfn << 12) | (size - 1)) & ~(size >> 1) & 0x000ffffffffff000;
+  return (amdLeaf(0, dir) | addr) | AMD_NL_MASK;
+}
+
+/** The first physical page of the page a Next-Level-7 entry maps, and its order (IO pages = 2^order). */
+// @ts-ignore: decorator
+@inline export function amdReplicatedOrder(e: u64): u32 {
+  // the lowest clear address bit from 12 is bit order + 11
+  return <u32>ctz<u64>(~(e >> 12)) + 1;
 }
 
 // @ts-ignore: decorator

@@ -14,10 +14,11 @@
 //  - a 4 KiB map inside a large leaf splits it into 512 leaves first (Linux never does this for
 //    dma-iommu, whose IO addresses are free before they are mapped; the never-free strategy does).
 //
-// Not modelled: 1 GiB leaves (no modelled DMA buffer reaches 1 GiB), AMD's replicated
-// Next-Level-7 entries for 8 KiB … 1 MiB pages (mapped here with 4 KiB leaves), AMD's level
-// growth (3 levels cover the 4 GiB IO space dma-iommu uses first), the deferred freeing of table
-// pages until the invalidation (freed pages are reused at once: nothing reads them after).
+// AMD v1 also maps every power-of-two size between the natural ones with replicated
+// Next-Level-7 entries (mapAmd). Not modelled: 1 GiB leaves (no modelled DMA buffer reaches
+// 1 GiB; AMD pages stop at 512 MiB), AMD's level growth (3 levels cover the 4 GiB IO space
+// dma-iommu uses first), the deferred freeing of table pages until the invalidation (freed
+// pages are reused at once: nothing reads them after).
 //
 // Memory (from the base index.ts gives):
 //   ╒═ walk cache lines (walkcache.ts) ═╤═ pad to 4 KiB ═╤═ table 0 (root) ═╤═ table 1 ═╤═ … ═╕
@@ -28,7 +29,7 @@
 import { FORMAT_AMD_V1, FORMAT_VTD } from "../constants";
 import { stats } from "../counters";
 import { cacheNoteWrite, cacheTracking, LARGE_TAG } from "../cache";
-import { amdLarge, amdLeaf, amdPermits, amdPresent, amdTable } from "./amd";
+import { amdLarge, amdLeaf, amdPermits, amdPresent, amdReplicated, amdReplicatedOrder, amdTable, AMD_NL_MASK } from "./amd";
 import { lpaeLarge, lpaeLeaf, lpaePermits, lpaePresent, lpaeTable, LPAE_TYPE_BLOCK, LPAE_TYPE_TABLE } from "./lpae";
 import { vtdLarge, vtdLeaf, vtdPermits, vtdPresent, vtdTable, VTD_PS } from "./vtd";
 import { walkCacheFill, walkCacheHas, walkCacheInit, walkCacheInvalidateRegion, WALK_CACHE_BYTES } from "./walkcache";
@@ -121,10 +122,20 @@ export function ptWalkEndedLarge(): bool {
   return fmt == FORMAT_VTD ? vtdTable(pfn) : fmt == FORMAT_AMD_V1 ? amdTable(pfn, level) : lpaeTable(pfn);
 }
 
-/** The 4 KiB leaf for the first page of large leaf `e` (same permissions and attributes). */
+/**
+ * The 4 KiB leaf for the first page of the 2 MiB region `base` of large leaf `e` (same
+ * permissions and attributes). AMD's replicated entries hold the whole page's address, encoded
+ * with its size: the region's part of it is found from the IO address.
+ */
 // @ts-ignore: decorator
-@inline function smallOf(e: u64): u64 {
-  return fmt == FORMAT_VTD ? e & ~VTD_PS : fmt == FORMAT_AMD_V1 ? e : (e & ~(<u64>3)) | LPAE_TYPE_TABLE;
+@inline function smallOf(e: u64, base: u32): u64 {
+  if (fmt == FORMAT_VTD) return e & ~VTD_PS;
+  if (fmt != FORMAT_AMD_V1) return (e & ~(<u64>3)) | LPAE_TYPE_TABLE;
+  if ((e & AMD_NL_MASK) == 0) return e;
+  let order = amdReplicatedOrder(e);
+  let span = (<u64>1 << <u64>order) - 1;
+  let pfn = ((e & ADDR_MASK) >> 12) & ~span;
+  return (e & ~(ADDR_MASK | AMD_NL_MASK)) | ((pfn + (<u64>base & span)) << 12);
 }
 
 export function ptPermits(e: u64, write: bool): bool {
@@ -241,7 +252,7 @@ function tableFor(page: u32, downTo: u32): usize {
 function split(at: usize, e: u64, base: u32): usize {
   let idx = allocTable();
   let t = tableAddr(idx);
-  let small = smallOf(e);
+  let small = smallOf(e, base);
   for (let i: u32 = 0; i < 512; i++) store<u64>(t + (<usize>i << 3), small + (<u64>i << 12));
   store<u64>(at, tableWord(idx, 2));
   stats.ptWrites += 513;
@@ -251,6 +262,10 @@ function split(at: usize, e: u64, base: u32): usize {
 
 /** iommu_map of `npages` pages from IO page `first` to physical page `pfn`. */
 export function ptMap(first: u32, npages: u32, pfn: u64, dir: u32): void {
+  if (fmt == FORMAT_AMD_V1) {
+    mapAmd(first, npages, pfn, dir);
+    return;
+  }
   let p = first;
   let f = pfn;
   let left = npages;
@@ -278,15 +293,52 @@ export function ptMap(first: u32, npages: u32, pfn: u64, dir: u32): void {
   }
 }
 
-function mapLarge(p: u32, f: u64, dir: u32): void {
-  let at = slotOf(tableFor(p, 2), p, 2);
-  let e = load<u64>(at);
-  if (present(e) && !large(e)) freeSubtree(childOf(e), 1);
-  store<u64>(at, leafWord(f, dir, true));
-  stats.ptWrites++;
-  stats.largePages++;
+/**
+ * AMD v1: every power-of-two page size, so each step maps the largest 2^k pages (k ≤ 17, the
+ * level-2 sizes below 1 GiB) that the IO and physical page numbers are both aligned to and the
+ * range still holds: 2^k replicated level-1 entries (k < 9), one level-2 leaf (k = 9), or 2^(k − 9)
+ * replicated level-2 entries (k > 9). The writes are the entries.
+ */
+function mapAmd(first: u32, npages: u32, pfn: u64, dir: u32): void {
+  let p = first;
+  let f = pfn;
+  let left = npages;
+  while (left != 0) {
+    let k: u32 = <u32>ctz<u64>((<u64>p | f) | (<u64>1 << 17));
+    while ((<u32>1 << k) > left) k--;
+    let count: u32 = 1 << k;
+    if (k >= 9) {
+      mapLarge(p, f, dir, k);
+    } else {
+      let table = tableFor(p, 1);
+      let w = k == 0 ? leafWord(f, dir, false) : amdReplicated(f, k, dir);
+      let tracking = cacheTracking();
+      for (let i: u32 = 0; i < count; i++) {
+        store<u64>(table + (<usize>((p + i) & 511) << 3), w);
+        if (tracking) cacheNoteWrite(p + i, w);
+      }
+      stats.ptWrites += <u64>count;
+    }
+    p += count;
+    f += <u64>count;
+    left -= count;
+  }
+}
+
+/** A page of 2^order IO pages (order ≥ 9) as level-2 leaves: one, or AMD's replicated entries. */
+function mapLarge(p: u32, f: u64, dir: u32, order: u32 = 9): void {
+  let table = tableFor(p, 2);
+  let w = order == 9 ? leafWord(f, dir, true) : amdReplicated(f, order, dir);
+  for (let r: u32 = 0; r < (<u32>1 << (order - 9)); r++) {
+    let at = slotOf(table, p + (r << 9), 2);
+    let e = load<u64>(at);
+    if (present(e) && !large(e)) freeSubtree(childOf(e), 1);
+    store<u64>(at, w);
+    stats.ptWrites++;
+    stats.largePages++;
+    noteSpan(p + (r << 9), 512);
+  }
   largeEver = true;
-  noteSpan(p, 512);
 }
 
 /** iommu_unmap of [first, first + npages): the present leaves cleared, whole tables freed where the format does. */

@@ -27,7 +27,8 @@ interface EntryFormat {
   table(tablePfn: bigint, level: number): bigint;
   present(e: bigint): boolean;
   large(e: bigint): boolean;
-  small(e: bigint): bigint;
+  /** The 4 KiB leaf for the first page of the 2 MiB region `base` (an IO page) of large leaf `e`. */
+  small(e: bigint, base: number): bigint;
   permits(e: bigint, write: boolean): boolean;
 }
 
@@ -43,13 +44,28 @@ const VTD: EntryFormat = {
 
 const IR = 1n << 61n;
 const IW = 1n << 62n;
+const AMD_ADDR = 0x000ffffffffff000n;
+const amdLeaf = (pfn: bigint, dir: number) => (pfn << 12n) | 1n | (1n << 60n) | (dir !== FROM_DEVICE ? IR : 0n) | (dir !== TO_DEVICE ? IW : 0n);
+/** A page of 2^order IO pages between the natural sizes: Next Level 7, size in the address bits (PAGE_SIZE_PTE). */
+export const amdReplicated = (pfn: bigint, order: number, dir: number): bigint => {
+  const size = 1n << BigInt(order + 12);
+  return amdLeaf(0n, dir) | (((pfn << 12n) | (size - 1n)) & ~(size >> 1n) & AMD_ADDR) | 0xe00n;
+};
 const AMD: EntryFormat = {
-  // PR = 1, FC = bit 60, IR = bit 61, IW = bit 62, Next Level in bits 9..11 (0 in a leaf)
-  leaf: (pfn, dir) => (pfn << 12n) | 1n | (1n << 60n) | (dir !== FROM_DEVICE ? IR : 0n) | (dir !== TO_DEVICE ? IW : 0n),
+  // PR = 1, FC = bit 60, IR = bit 61, IW = bit 62, Next Level in bits 9..11 (0 in a leaf, 7 replicated)
+  leaf: (pfn, dir) => amdLeaf(pfn, dir),
   table: (t, level) => (t << 12n) | (BigInt(level - 1) << 9n) | 1n | IR | IW,
   present: (e) => (e & 1n) !== 0n,
-  large: (e) => (e & 0xe00n) === 0n,
-  small: (e) => e,
+  large: (e) => (e & 0xe00n) === 0n || (e & 0xe00n) === 0xe00n,
+  small: (e, base) => {
+    if ((e & 0xe00n) === 0n) return e;
+    // the lowest clear address bit from 12 is bit order + 11
+    let order = 1;
+    while ((e >> BigInt(order + 11)) & 1n) order++;
+    const span = (1n << BigInt(order)) - 1n;
+    const pfn = ((e & AMD_ADDR) >> 12n) & ~span;
+    return (e & ~(AMD_ADDR | 0xe00n)) | ((pfn + (BigInt(base) & span)) << 12n);
+  },
   permits: (e, write) => (e & (write ? IW : IR)) !== 0n,
 };
 
@@ -69,6 +85,7 @@ export class ReferencePageTable {
   private readonly free: number[] = [];
   private readonly root: number;
   private readonly freesTables: boolean;
+  private readonly amd: boolean;
   private readonly walkCache = new Array<number>(WALK_CACHE_ENTRIES).fill(-1);
   largeEver = false;
   readonly n: PageTableCounts = { ptWrites: 0, ptTablesAllocated: 0, ptTablesFreed: 0, walkReads: 0, walkCacheHits: 0, largePages: 0 };
@@ -76,6 +93,7 @@ export class ReferencePageTable {
   constructor(format: number, readonly levels: number) {
     this.f = format === FORMAT_VTD ? VTD : format === FORMAT_AMD_V1 ? AMD : LPAE;
     this.freesTables = format !== FORMAT_AMD_V1;
+    this.amd = format === FORMAT_AMD_V1;
     this.root = this.alloc();
   }
 
@@ -148,7 +166,7 @@ export class ReferencePageTable {
         t = idx;
       } else if (this.f.large(e)) {
         const idx = this.alloc();
-        const small = this.f.small(e);
+        const small = this.f.small(e, page - (page % 512));
         for (let k = 0; k < 512; k++) this.tables[idx][k] = small + (BigInt(k) << 12n);
         this.tables[t][i] = this.f.table(PT_PFN_BASE + BigInt(idx), 2);
         this.n.ptWrites += 513;
@@ -160,21 +178,53 @@ export class ReferencePageTable {
     return t;
   }
 
-  /** iommu_map: 2 MiB leaves where IO page and physical page are both 512-aligned and 512 pages remain. */
+  /** A page of 2^order IO pages (order ≥ 9) as level-2 leaves: one, or AMD's replicated entries. */
+  private mapLarge(p: number, f: number, dir: number, order: number): void {
+    const t = this.tableFor(p, 2);
+    const w = order === 9 ? this.f.leaf(BigInt(f), dir, true) : amdReplicated(BigInt(f), order, dir);
+    for (let r = 0; r < 2 ** (order - 9); r++) {
+      const i = this.index(p + r * 512, 2);
+      const e = this.tables[t][i];
+      if (this.f.present(e) && !this.f.large(e)) this.freeSubtree(this.child(e), 1);
+      this.tables[t][i] = w;
+      this.n.ptWrites++;
+      this.n.largePages++;
+    }
+    this.largeEver = true;
+  }
+
+  /** AMD v1: the largest 2^k pages (k ≤ 17) both page numbers are aligned to and the range holds. */
+  private mapAmd(first: number, npages: number, pfn: number, dir: number): void {
+    let p = first;
+    let f = pfn;
+    let left = npages;
+    while (left > 0) {
+      let k = 0;
+      while (k < 17 && p % 2 ** (k + 1) === 0 && f % 2 ** (k + 1) === 0) k++;
+      while (2 ** k > left) k--;
+      const count = 2 ** k;
+      if (k >= 9) this.mapLarge(p, f, dir, k);
+      else {
+        const t = this.tableFor(p, 1);
+        const w = k === 0 ? this.f.leaf(BigInt(f), dir, false) : amdReplicated(BigInt(f), k, dir);
+        for (let i = 0; i < count; i++) this.tables[t][(p + i) % 512] = w;
+        this.n.ptWrites += count;
+      }
+      p += count;
+      f += count;
+      left -= count;
+    }
+  }
+
+  /** iommu_map: 2 MiB leaves where IO page and physical page are both 512-aligned and 512 pages remain (AMD: mapAmd). */
   map(first: number, npages: number, pfn: number, dir: number): void {
+    if (this.amd) return this.mapAmd(first, npages, pfn, dir);
     let p = first;
     let f = pfn;
     let left = npages;
     while (left > 0) {
       if (p % 512 === 0 && f % 512 === 0 && left >= 512) {
-        const t = this.tableFor(p, 2);
-        const i = this.index(p, 2);
-        const e = this.tables[t][i];
-        if (this.f.present(e) && !this.f.large(e)) this.freeSubtree(this.child(e), 1);
-        this.tables[t][i] = this.f.leaf(BigInt(f), dir, true);
-        this.n.ptWrites++;
-        this.n.largePages++;
-        this.largeEver = true;
+        this.mapLarge(p, f, dir, 9);
         p += 512;
         f += 512;
         left -= 512;
