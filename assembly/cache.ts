@@ -158,6 +158,24 @@ export function cacheInvalidateOne(page: u32): void {
   invalidateTag(page);
 }
 
+/**
+ * A page-selective invalidation of IO pages [first, first + npages) (VT-d page-selective IOTLB
+ * invalidation, AMD INVALIDATE_IOMMU_PAGES, SMMU TLBI by VA): every 4 KiB line in the range, and
+ * on page tables every 2 MiB line and walk-cache line of a region the range touches. The hook for
+ * invalidation models that flush less than everything; returns the lines probed (pages + regions).
+ */
+export function cacheInvalidateRange(first: u32, npages: u32): u32 {
+  if (npages == 0) return 0;
+  for (let i: u32 = 0; i < npages; i++) invalidateTag(first + i);
+  if (!largeLines) return npages;
+  let last = (first + npages - 1) >> 9;
+  for (let r = first >> 9; r <= last; r++) {
+    invalidateTag(LARGE_TAG | r);
+    walkCacheInvalidateRegion(r);
+  }
+  return npages + last - (first >> 9) + 1;
+}
+
 function invalidateTag(page: u32): void {
   let s = setBase(page);
   for (let i: u32 = 0; i < ways; i++) {

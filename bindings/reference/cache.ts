@@ -56,6 +56,16 @@ export class ReferenceCache {
     this.drop(page);
   }
 
+  /** assembly/cache.ts cacheInvalidateRange: a page-selective invalidation of [first, first + npages). */
+  invalidateRange(first: number, npages: number): void {
+    for (let p = first; p < first + npages; p++) this.drop(p);
+    if (!this.pageTable || npages === 0) return;
+    for (let r = Math.floor(first / 512); r <= Math.floor((first + npages - 1) / 512); r++) {
+      this.drop(LARGE_TAG + r);
+      this.pageTable.walkCacheInvalidate(r * 512);
+    }
+  }
+
   private drop(page: number): void {
     if (!this.enabled) return;
     const set = this.setOf(page);
