@@ -35,6 +35,12 @@
 //   fit ends the scan. Not a Linux allocator: the classic low-fragmentation comparison, and the
 //   README's worked example of adding one.
 //
+// ALLOC_RING — the rIOMMU driver's rRING (riommu/ring.ts): a mapping goes at the tail, the tail
+//   moves past it; a mapping that would run past the end starts again at position 0 (a wrap,
+//   which flushes nothing). No search: if the positions at the tail are still mapped (the ring
+//   is full: its oldest buffers were not unmapped yet) the map fails. An out-of-order unmap
+//   clears its rPTEs at once; its positions are reused when the tail comes round to them.
+//
 // Adding an allocator (README, "Adding an IO-space allocator"; ALLOC_BEST_FIT is the worked
 // example): a code in constants.ts and its name in bindings/abi.ts ALLOCATORS; `xxxAlloc(npages,
 // alignMask): i32` returning the first entry or -1 without setting the bits (allocPages does);
@@ -42,7 +48,7 @@
 // reference model's rangeAlloc (bindings/reference/iommu.ts); its name in the differential test.
 
 import {
-  ALLOC_BEST_FIT, ALLOC_CALGARY, ALLOC_FIRST_FIT, ALLOC_FREE_LIST, ALLOC_IOVA, ALLOC_PPC2007, FREE_LIST_CLASSES, FREE_LIST_DEPTH, isIova,
+  ALLOC_BEST_FIT, ALLOC_CALGARY, ALLOC_FIRST_FIT, ALLOC_FREE_LIST, ALLOC_IOVA, ALLOC_PPC2007, ALLOC_RING, FREE_LIST_CLASSES, FREE_LIST_DEPTH, isIova,
 } from "./constants";
 import { iovaAlloc, iovaFree, iovaInit, iovaPutOne, iovaReserve, iovaTakeOne } from "./iova";
 import { clearOne, clearRange, findSet, findZero, setOne, setRange, takeOneInWord } from "./bitmap";
@@ -193,6 +199,19 @@ function ppcAlloc(npages: u32, alignMask: u32, handle: u32): i32 {
   return -1;
 }
 
+/** ALLOC_RING: the tail, or position 0 when the tail has no room before the end; -1 if still mapped. */
+function ringAlloc(npages: u32): i32 {
+  let n = hint;
+  if (<u64>n + npages > <u64>entries) {
+    stats.wraps++;
+    onAllocatorWrap();
+    n = 0;
+  }
+  if (findSet(n, n + npages) < n + npages) return -1;
+  hint = n + npages == entries ? 0 : n + npages;
+  return <i32>n;
+}
+
 /** ALLOC_BEST_FIT: one pass over the free runs of the whole map. */
 function bestFitAlloc(npages: u32, alignMask: u32): i32 {
   let best: i32 = -1;
@@ -299,6 +318,7 @@ function freeListPush(first: u32, npages: u32): void {
   else if (kind == ALLOC_FREE_LIST) n = freeListAlloc(npages, alignMask);
   else if (isIova(kind)) n = iovaAlloc(npages, entries);
   else if (kind == ALLOC_BEST_FIT) n = bestFitAlloc(npages, alignMask);
+  else if (kind == ALLOC_RING) n = ringAlloc(npages);
   else n = -1; // no such allocator (the TypeScript side only passes known codes)
   if (n >= 0) {
     setRange(<u32>n, npages);

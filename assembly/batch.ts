@@ -23,11 +23,12 @@
 //           ╘════════════════╧═════════════════╧═══════════════╧════════════════╛
 //  A record the hardware could not carry out is refused with BAD_RECORD and changes nothing: a
 //  direction above 2, zero bytes, a buffer whose last page is beyond what an entry holds
-//  (bufferFits), an sg list with a bad element (every record of the list gets BAD_RECORD).
+//  (bufferFits), an sg list with a bad element (every record of the list gets BAD_RECORD), and on
+//  rIOMMU a map_sg or an alloc_coherent (ring mappings only: riommu/ring.ts).
 //  An unmapped handle keeps its entry (live = 0) so the device can still aim at it: that is
 //  how a trace shows a DMA after unmap (a stale hit or a fault).
 
-import { ACCESS_FAULT, DMA_FROM_DEVICE, FREE_NOT_MAPPED, FREE_OK, IO_PAGE_MASK, IO_PAGE_SHIFT, IO_PAGE_SIZE, NO_ENTRY, SG_MAX } from "./constants";
+import { ACCESS_FAULT, DMA_FROM_DEVICE, FORMAT_RIOMMU, FREE_NOT_MAPPED, FREE_OK, IO_PAGE_MASK, IO_PAGE_SHIFT, IO_PAGE_SIZE, NO_ENTRY, SG_MAX } from "./constants";
 import {
   allocCoherent, bufferFits, deviceAccess, dmaBadFreeBelow, dmaMaxPfn, freeCoherent, mapSg, mapSingle, pagesSpanned, SG_ELEM_SIZE,
   sgOffset, unmapSg, unmapSingle,
@@ -35,7 +36,7 @@ import {
 import { stats } from "./counters";
 import { allocatorEntries, allocatorHint } from "./allocator";
 import { bitmapBase } from "./bitmap";
-import { tableAt, tableEmptyWord } from "./table";
+import { tableAt, tableEmptyWord, tableFormat } from "./table";
 import { freeOnePage, onePageLoopsApply, spillOnePage, takeOnePage } from "./onepage";
 import { switchCpu } from "./cpu";
 
@@ -176,7 +177,7 @@ function sgFits(h: u32, count: u32, isMap: bool, i: u32, n: u32): bool {
       res = unmapHandle(h, false);
     } else if (op == OP_ALLOC) {
       let bytes = load<u32>(rec, 12);
-      if (bytes == 0) {
+      if (bytes == 0 || tableFormat() == FORMAT_RIOMMU) {
         res = BAD_RECORD;
       } else {
         res = allocCoherent(bytes);
@@ -209,6 +210,7 @@ function sgFits(h: u32, count: u32, isMap: bool, i: u32, n: u32): bool {
         store<u32>(sg, load<u32>(el, 12), 8);
         if ((w0 & 15) != OP_SG_ELEM || !bufferFits(recordPfn(el), recordOffset(el), load<u32>(el, 12))) ok = false;
       }
+      if (tableFormat() == FORMAT_RIOMMU) ok = false;
       if (!ok) {
         for (let k: u32 = 0; k <= count; k++) store<i32>(results + <usize>((i + k) << 2), BAD_RECORD);
         return i + count + 1;

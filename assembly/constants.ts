@@ -28,6 +28,8 @@
 @inline export const FORMAT_AMD_V1: u32 = 3;    // AMD-Vi v1 host I/O page table
 // @ts-ignore: decorator
 @inline export const FORMAT_ARM_LPAE: u32 = 4;  // Arm SMMUv3 stage 1, VMSAv8-64 4 KiB granule
+// @ts-ignore: decorator
+@inline export const FORMAT_RIOMMU: u32 = 5; // rIOMMU rRING of rPTEs (riommu/ring.ts)
 
 /** IO-space allocators. */
 // @ts-ignore: decorator
@@ -44,6 +46,8 @@
 @inline export const ALLOC_IOVA_TREE: u32 = 5; // the same tree without the magazines
 // @ts-ignore: decorator
 @inline export const ALLOC_BEST_FIT: u32 = 6;  // smallest free run that fits (README: the worked example)
+// @ts-ignore: decorator
+@inline export const ALLOC_RING: u32 = 7;      // rIOMMU: append at the ring's tail, no search (riommu/ring.ts)
 
 /** The two IOVA allocators share iova.ts (tree, magazines, memory). */
 // @ts-ignore: decorator
@@ -74,6 +78,8 @@
 @inline export const FLUSH_NEVER: u32 = 4;
 // @ts-ignore: decorator
 @inline export const FLUSH_QUEUE: u32 = 5;         // dma-iommu lazy mode: unmaps queue per CPU, freed after a flush (flushqueue.ts)
+// @ts-ignore: decorator
+@inline export const FLUSH_END_OF_BURST: u32 = 6;  // rIOMMU: no invalidation per unmap; one rIOTLB invalidation when a burst of unmaps ends
 
 /** Outcome of one device access, ordered so that the worst page of a multi-page access wins. */
 // @ts-ignore: decorator

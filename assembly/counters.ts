@@ -74,10 +74,12 @@ export namespace stats {
   export let walkCacheHits: u64 = 0;
   /** 2 MiB leaves written */
   export let largePages: u64 = 0;
+  /** rIOMMU: next rPTEs the rIOTLB read ahead on a walk (riommu/ring.ts) */
+  export let rptePrefetches: u64 = 0;
 }
 
 // @ts-ignore: decorator
-@inline export const N_COUNTERS: u32 = 34;
+@inline export const N_COUNTERS: u32 = 35;
 
 /** Pages-in-use gauge with its peak. */
 // @ts-ignore: decorator
@@ -134,6 +136,7 @@ export function writeCounters(base: usize): void {
   store<u64>(base, stats.walkReads, 248);
   store<u64>(base, stats.walkCacheHits, 256);
   store<u64>(base, stats.largePages, 264);
+  store<u64>(base, stats.rptePrefetches, 272);
 }
 
 export function resetCounters(): void {
@@ -172,4 +175,5 @@ export function resetCounters(): void {
   stats.walkReads = 0;
   stats.walkCacheHits = 0;
   stats.largePages = 0;
+  stats.rptePrefetches = 0;
 }

@@ -4,7 +4,7 @@
 // numbers); the caller adds the offset-in-page to form the DMA address, as the drivers do.
 
 import {
-  ACCESS_FAULT, ACCESS_HIT, ACCESS_MISS, ACCESS_STALE, ALLOC_CALGARY, ALLOC_PPC2007, DMA_BIDIRECTIONAL, isIova,
+  ACCESS_FAULT, ACCESS_HIT, ACCESS_MISS, ACCESS_STALE, ALLOC_CALGARY, ALLOC_PPC2007, DMA_BIDIRECTIONAL, FORMAT_RIOMMU, isIova,
   FREE_BAD, FREE_DOUBLE, FREE_OK, IO_PAGE_MASK, IO_PAGE_SHIFT, NO_ENTRY,
 } from "./constants";
 import { stats } from "./counters";
@@ -404,9 +404,25 @@ function translate(page: u32, write: bool): i32 {
     stats.faults++;
     return ACCESS_FAULT;
   }
-  if (cacheEnabled()) cacheInsert(page, now);
+  if (cacheEnabled()) {
+    cacheInsert(page, now);
+    if (tableFormat() == FORMAT_RIOMMU) prefetchNext(page + 1);
+  }
   stats.misses++;
   return ACCESS_MISS;
+}
+
+/**
+ * rIOMMU: the rIOTLB reads the ring's next rPTE along with the one it walked (riommu/ring.ts), so
+ * the device's next buffer is translated without a walk; nothing is read past the ring's end or
+ * from a cleared rPTE.
+ */
+function prefetchNext(position: u32): void {
+  if (position >= entries) return;
+  let next = readEntry(position);
+  if (next == 0) return;
+  cacheInsert(position, next);
+  stats.rptePrefetches++;
 }
 
 /** A device DMA of `bytes` at `dma`; every page is translated, the worst outcome is returned. */

@@ -2,19 +2,24 @@
 // The hooks sit where the drivers have them: the allocator's wrap (Calgary's tce_cache_blast),
 // the per-page build (DART U4 invalidate-one), and the end of each DMA-API call
 // (PowerPC's tce_flush hook: DART U3 invalidates all if a build made the TLB dirty).
-// FLUSH_NEVER is every hook doing nothing.
+// FLUSH_NEVER is every hook doing nothing. FLUSH_END_OF_BURST is rIOMMU's rule (riommu/ring.ts):
+// unmaps invalidate nothing; the first build after one or more unmaps ends the burst with one
+// invalidate-all, before the new entry is handed to the driver.
 
-import { FLUSH_ALL_AFTER_MAP, FLUSH_ONE_PER_PAGE, FLUSH_ON_WRAP, FLUSH_STRICT } from "./constants";
+import { FLUSH_ALL_AFTER_MAP, FLUSH_END_OF_BURST, FLUSH_ONE_PER_PAGE, FLUSH_ON_WRAP, FLUSH_STRICT } from "./constants";
 import { stats } from "./counters";
 import { cacheInvalidateAll, cacheInvalidateOne } from "./cache";
 
 let policy: u32 = FLUSH_ON_WRAP;
 /** dart_dirty: a build happened since the last flush hook. */
 let dirty: bool = false;
+/** FLUSH_END_OF_BURST: an unmap happened since the last invalidation. */
+let burst: bool = false;
 
 export function flushInit(p: u32): void {
   policy = p;
   dirty = false;
+  burst = false;
 }
 
 export function flushPolicy(): u32 {
@@ -24,6 +29,7 @@ export function flushPolicy(): u32 {
 /** One invalidate-all of the device's cache, counted. */
 export function flushAll(): void {
   stats.flushes++;
+  burst = false;
   cacheInvalidateAll();
 }
 
@@ -40,6 +46,8 @@ export function onAllocatorWrap(): void {
     stats.entryInvalidations += <u64>(npages);
   } else if (policy == FLUSH_ALL_AFTER_MAP) {
     dirty = true;
+  } else if (policy == FLUSH_END_OF_BURST && burst) {
+    flushAll();
   }
 }
 
@@ -53,6 +61,8 @@ export function onAllocatorWrap(): void {
     }
   } else if (policy == FLUSH_STRICT && unmapped) {
     flushAll();
+  } else if (policy == FLUSH_END_OF_BURST && unmapped) {
+    burst = true;
   }
 }
 

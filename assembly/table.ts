@@ -1,14 +1,16 @@
 // === The translation table behind a small ops table ===
 // Policy code (allocator, DMA API, cache) sees entries as host-order u64 words and never the
-// hardware layout; `format` picks Calgary TCEs or DART entries (one flat table), or a multi-level
-// page table (VT-d, AMD-Vi, Arm LPAE: pgtable/radix.ts), as io-pgtable's ops pick a format.
-// For a page table, an entry index is an IO page and its word is the leaf translating it.
+// hardware layout; `format` picks Calgary TCEs or DART entries (one flat table), rIOMMU rPTEs (one
+// flat ring: riommu/ring.ts), or a multi-level page table (VT-d, AMD-Vi, Arm LPAE: pgtable/radix.ts),
+// as io-pgtable's ops pick a format. For a page table, an entry index is an IO page and its word is
+// the leaf translating it.
 
-import { FORMAT_CALGARY, FORMAT_DART, FORMAT_VTD } from "./constants";
+import { FORMAT_AMD_V1, FORMAT_ARM_LPAE, FORMAT_CALGARY, FORMAT_DART, FORMAT_RIOMMU, FORMAT_VTD } from "./constants";
 import { ptInit, ptLeafWord, ptLineWord, ptMap, ptPermits, ptUnmap } from "./pgtable/radix";
 import { walkCacheOff } from "./pgtable/walkcache";
 import { tceEncode, tceLoad, tcePermits, tceStore, TCE_EMPTY, TCE_ENTRY_SHIFT } from "./tce";
 import { dartEncode, dartLoad, dartPermits, dartStore, DART_ENTRY_SHIFT } from "./dart";
+import { rpteEncode, rpteLoad, rptePermits, rpteStore, RPTE_ENTRY_SHIFT } from "./riommu/ring";
 import { cacheNoteWrite } from "./cache";
 
 let tableBase: usize = 0;
@@ -30,13 +32,13 @@ export function tableEmptyWord(): u64 {
 
 /** Bytes of one entry for a format. */
 export function entryBytes(fmt: u32): u32 {
-  return fmt == FORMAT_DART ? 1 << DART_ENTRY_SHIFT : 1 << TCE_ENTRY_SHIFT;
+  return fmt == FORMAT_DART ? 1 << DART_ENTRY_SHIFT : fmt == FORMAT_RIOMMU ? 1 << RPTE_ENTRY_SHIFT : 1 << TCE_ENTRY_SHIFT;
 }
 
 /** A multi-level page-table format (VT-d, AMD-Vi, Arm LPAE). */
 // @ts-ignore: decorator
 @inline export function isPageTable(fmt: u32): bool {
-  return fmt >= FORMAT_VTD;
+  return fmt == FORMAT_VTD || fmt == FORMAT_AMD_V1 || fmt == FORMAT_ARM_LPAE;
 }
 
 export function tableInit(base: usize, fmt: u32, entries: u32, empty: u64, levels: u32): void {
@@ -55,7 +57,8 @@ export function tableInit(base: usize, fmt: u32, entries: u32, empty: u64, level
 // @ts-ignore: decorator
 @inline export function readEntry(e: u32): u64 {
   if (isPageTable(format)) return ptLeafWord(e);
-  return format == FORMAT_DART ? <u64>dartLoad(tableBase, e) : tceLoad(tableBase, e);
+  if (format == FORMAT_DART) return <u64>dartLoad(tableBase, e);
+  return format == FORMAT_RIOMMU ? rpteLoad(tableBase, e) : tceLoad(tableBase, e);
 }
 
 /** What a device-cache line tagged `tag` should hold now (a page's entry; page tables: cache.ts tags). */
@@ -66,19 +69,22 @@ export function lineWord(tag: u32): u64 {
 // @ts-ignore: decorator
 @inline function writeEntry(e: u32, v: u64): void {
   if (format == FORMAT_DART) dartStore(tableBase, e, <u32>v);
+  else if (format == FORMAT_RIOMMU) rpteStore(tableBase, e, v);
   else tceStore(tableBase, e, v);
   cacheNoteWrite(e, readEntry(e));
 }
 
 // @ts-ignore: decorator
 @inline export function encodeEntry(pfn: u64, dir: u32): u64 {
-  return format == FORMAT_DART ? <u64>dartEncode(pfn) : tceEncode(pfn, dir);
+  if (format == FORMAT_DART) return <u64>dartEncode(pfn);
+  return format == FORMAT_RIOMMU ? rpteEncode(pfn, dir) : tceEncode(pfn, dir);
 }
 
 // @ts-ignore: decorator
 @inline export function permits(word: u64, write: bool): bool {
   if (isPageTable(format)) return ptPermits(word, write);
-  return format == FORMAT_DART ? dartPermits(<u32>word, <u32>emptyWord) : tcePermits(word, write);
+  if (format == FORMAT_DART) return dartPermits(<u32>word, <u32>emptyWord);
+  return format == FORMAT_RIOMMU ? rptePermits(word, write) : tcePermits(word, write);
 }
 
 /** tce_build / dart_build: consecutive physical pages into consecutive entries. */
@@ -103,9 +109,10 @@ export function lineWord(tag: u32): u64 {
   for (let i: u32 = 0; i < npages; i++) writeEntry(first + i, emptyWord);
 }
 
-/** Raw stored bytes of an entry as the hardware reads them (big-endian), for inspection. */
+/** Raw stored bytes of an entry as the hardware reads them (big-endian; rPTEs little-endian), for inspection. */
 export function rawEntry(e: u32): u64 {
   if (isPageTable(format)) return ptLeafWord(e); // little-endian in memory: stored = read
+  if (format == FORMAT_RIOMMU) return rpteLoad(tableBase, e);
   return format == FORMAT_DART
     ? <u64>load<u32>(tableBase + (<usize>e << DART_ENTRY_SHIFT))
     : load<u64>(tableBase + (<usize>e << TCE_ENTRY_SHIFT));

@@ -7,7 +7,7 @@ export const COUNTER_NAMES = [
   "tceWrites", "wordsScanned", "wraps", "flushes", "entryInvalidations", "accesses", "hits",
   "misses", "staleHits", "faults", "mapFailures", "badFrees", "doubleFrees", "cacheEvictions",
   "pagesInUse", "peakPagesInUse", "nodesVisited", "rcacheHits", "pagesQueued",
-  "rangesAllocated", "ptWrites", "ptTablesAllocated", "ptTablesFreed", "walkReads", "walkCacheHits", "largePages",
+  "rangesAllocated", "ptWrites", "ptTablesAllocated", "ptTablesFreed", "walkReads", "walkCacheHits", "largePages", "rptePrefetches",
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];
@@ -25,6 +25,7 @@ export const FORMAT_VTD = 2;
 export const FORMAT_AMD_V1 = 3;
 /** Arm SMMUv3 stage 1: the VMSAv8-64 (LPAE) long-descriptor table, 4 KiB granule. */
 export const FORMAT_ARM_LPAE = 4;
+export const FORMAT_RIOMMU = 5;
 export const ALLOC_CALGARY = 0;
 export const ALLOC_PPC2007 = 1;
 export const ALLOC_FIRST_FIT = 2;
@@ -32,6 +33,7 @@ export const ALLOC_FREE_LIST = 3;
 export const ALLOC_IOVA = 4;
 export const ALLOC_IOVA_TREE = 5;
 export const ALLOC_BEST_FIT = 6;
+export const ALLOC_RING = 7;
 export const IOVA_MAG_SIZE = 127;
 export const isIova = (allocator: number) => allocator === ALLOC_IOVA || allocator === ALLOC_IOVA_TREE;
 export const MAX_CPUS = 64;
@@ -39,10 +41,10 @@ export const FREE_LIST_CLASSES = 64;
 export const FREE_LIST_DEPTH = 1024;
 
 /** The IO-space allocators, by the names options use (index = the core's code). */
-export const ALLOCATORS = ["calgary", "ppc2007", "first-fit", "free-list", "iova", "iova-tree", "best-fit"] as const;
+export const ALLOCATORS = ["calgary", "ppc2007", "first-fit", "free-list", "iova", "iova-tree", "best-fit", "ring"] as const;
 export type AllocatorName = (typeof ALLOCATORS)[number];
 
-export const FLUSH_POLICIES = ["on-wrap", "strict", "all-after-map", "one-per-page", "never", "flush-queue"] as const;
+export const FLUSH_POLICIES = ["on-wrap", "strict", "all-after-map", "one-per-page", "never", "flush-queue", "end-of-burst"] as const;
 export type FlushPolicyName = (typeof FLUSH_POLICIES)[number];
 
 export const DIRECTIONS = ["bidirectional", "to-device", "from-device"] as const;

@@ -1,7 +1,7 @@
 // Options in, a validated and fully resolved configuration out. Every refusal names the field,
 // the value and what is allowed.
 
-import { ALLOC_IOVA, ALLOCATORS, isIova, MAX_CPUS, FLUSH_POLICIES, FORMAT_CALGARY, FORMAT_DART, IO_PAGE_SIZE, type AllocatorName, type FlushPolicyName } from "./abi.js";
+import { ALLOC_IOVA, ALLOCATORS, isIova, MAX_CPUS, FLUSH_POLICIES, FORMAT_CALGARY, FORMAT_DART, FORMAT_RIOMMU, IO_PAGE_SIZE, type AllocatorName, type FlushPolicyName } from "./abi.js";
 import { ConfigError } from "./errors.js";
 import { entryBytesOf, PLATFORM_PRESETS, PLATFORMS, type PlatformName, type ReservedRange } from "./platforms.js";
 
@@ -148,6 +148,9 @@ export function resolveConfig(options: IommuOptions): ResolvedConfig {
   if (cacheEntries !== 0 && !isPow2(cacheEntries)) throw new ConfigError("cache.entries", cacheEntries, "0 or a power of two");
   const cacheWays = cacheEntries === 0 ? 0 : checkInt("cache.ways", cache.ways, 1, cacheEntries);
   if (cacheEntries !== 0 && !isPow2(cacheWays)) throw new ConfigError("cache.ways", cacheWays, `a power of two dividing cache.entries (${cacheEntries})`);
+  if (p.format === FORMAT_RIOMMU && cacheEntries !== 0 && (cacheEntries !== 2 || cacheWays !== 2)) {
+    throw new ConfigError("cache", cache, "{ entries: 2, ways: 2 } on riommu (the rIOTLB: the ring's current rPTE and the prefetched next), or { entries: 0 } for none");
+  }
 
   const flushPolicy = given(options.flushPolicy, p.flushPolicy);
   if (!FLUSH_POLICIES.includes(flushPolicy)) {

@@ -1,12 +1,18 @@
 // Argument checks shared by the WASM-backed model and the reference model, so both refuse the
 // same input with the same words (never a WASM trap, never a silent clamp).
 
-import { ALLOC_FREE_LIST, DIRECTIONS, isIova, FREE_LIST_CLASSES, FREE_LIST_DEPTH, IO_PAGE_SIZE, SG_MAX } from "./abi.js";
+import { ALLOC_FREE_LIST, DIRECTIONS, isIova, FORMAT_RIOMMU, FREE_LIST_CLASSES, FREE_LIST_DEPTH, IO_PAGE_SIZE, SG_MAX } from "./abi.js";
+import { RIOMMU_RING_ONLY } from "./platforms.js";
 import type { ResolvedConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
 import type { AllocatorState, DmaSegment, SgSegment } from "./types.js";
 
 export const U32_MAX = 0xffffffff;
+
+/** rIOMMU maps ring buffers only: map_sg and alloc_coherent are refused, naming why. */
+export function checkRingOnly(operation: "map_sg" | "alloc_coherent", config: { format: number }): void {
+  if (config.format === FORMAT_RIOMMU) throw new ConfigError("operation", operation, RIOMMU_RING_ONLY);
+}
 
 export function checkBytes(field: string, v: unknown): number {
   if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > U32_MAX) {

@@ -4,15 +4,17 @@
 // SMMUv3), from Linux v6.x dma-iommu (§6) with the drivers' page-table formats.
 
 import {
-  ALLOC_CALGARY, ALLOC_IOVA, ALLOC_PPC2007, FORMAT_AMD_V1, FORMAT_ARM_LPAE, FORMAT_CALGARY, FORMAT_DART, FORMAT_VTD,
+  ALLOC_CALGARY, ALLOC_IOVA, ALLOC_PPC2007, ALLOC_RING, FORMAT_AMD_V1, FORMAT_ARM_LPAE, FORMAT_CALGARY, FORMAT_DART, FORMAT_RIOMMU, FORMAT_VTD,
   type FlushPolicyName,
 } from "./abi.js";
 
-export const PLATFORMS = ["calgary-pcix", "calioc2", "dart-u3", "dart-u4", "vtd", "amd-vi", "smmuv3"] as const;
+export const PLATFORMS = ["calgary-pcix", "calioc2", "dart-u3", "dart-u4", "vtd", "amd-vi", "smmuv3", "riommu"] as const;
 /** The 2007 study's platforms (flat tables). */
 export const PLATFORMS_2007 = ["calgary-pcix", "calioc2", "dart-u3", "dart-u4"] as const;
 /** Today's IOMMUs under dma-iommu (multi-level page tables). */
 export const PLATFORMS_MODERN = ["vtd", "amd-vi", "smmuv3"] as const;
+/** Proposed designs, modelled beside the real ones. */
+export const PLATFORMS_PROPOSED = ["riommu"] as const;
 export type PlatformName = (typeof PLATFORMS)[number];
 
 /** Reserved range in IO pages, [first, first + pages). */
@@ -25,8 +27,8 @@ export interface ReservedRange {
 export interface Platform {
   name: PlatformName;
   description: string;
-  format: typeof FORMAT_CALGARY | typeof FORMAT_DART | typeof FORMAT_VTD | typeof FORMAT_AMD_V1 | typeof FORMAT_ARM_LPAE;
-  allocator: typeof ALLOC_CALGARY | typeof ALLOC_PPC2007 | typeof ALLOC_IOVA;
+  format: typeof FORMAT_CALGARY | typeof FORMAT_DART | typeof FORMAT_VTD | typeof FORMAT_AMD_V1 | typeof FORMAT_ARM_LPAE | typeof FORMAT_RIOMMU;
+  allocator: typeof ALLOC_CALGARY | typeof ALLOC_PPC2007 | typeof ALLOC_IOVA | typeof ALLOC_RING;
   flushPolicy: FlushPolicyName;
   /**
    * Table sizes the hardware supports, in bytes of table; the first is the default. For the
@@ -111,6 +113,17 @@ const DMA_IOMMU = {
 /** x86 interrupt range 0xfee00000–0xfeefffff, a reserved region dma-iommu keeps out of the IOVA space. */
 const x86Msi = { first: 0xfee00, pages: 0x100, why: "MSI/interrupt window 0xfee00000–0xfeefffff (IOMMU_RESV_MSI)" };
 
+/**
+ * rIOMMU (Malka et al., ASPLOS 2015; assembly/riommu/ring.ts): one rRING of 8-byte rPTEs for one
+ * device ring, the ring allocator, the end-of-burst invalidation, and an rIOTLB of two lines (the
+ * current translation and the prefetched next). The ring sizes are the model's: 512 … 8192 rPTEs.
+ */
+export const RIOMMU_RING_SIZES = [64, 32, 16, 8, 4].map((k) => k * KiB);
+
+/** Why map_sg and alloc_coherent are refused on riommu (the same words everywhere). */
+export const RIOMMU_RING_ONLY =
+  "map_single / unmap_single only on riommu: the rIOMMU translates ring buffers; the paper leaves other mappings (map_sg, alloc_coherent) to a baseline IOMMU beside it, which this platform does not model";
+
 const emergency = { first: 0, pages: EMERGENCY_PAGES, why: "emergency pages at the error address 0" };
 
 export const PLATFORM_PRESETS: Record<PlatformName, Platform> = {
@@ -170,6 +183,19 @@ export const PLATFORM_PRESETS: Record<PlatformName, Platform> = {
     reserved: () => [],
     maxPfn: 2 ** 36 - 1, // 48-bit output addresses (io-pgtable-arm, 4 KiB granule without LPA2)
     levels: [4], // 48-bit stage-1 input: ceil((48 − 12) / 9) levels, starting at level 0
+  },
+  riommu: {
+    name: "riommu",
+    description: "rIOMMU ring IOMMU (Malka, Amit, Ben-Yehuda, Tsafrir, ASPLOS 2015): one rRING per device ring",
+    format: FORMAT_RIOMMU,
+    allocator: ALLOC_RING,
+    flushPolicy: "end-of-burst",
+    tableSizes: RIOMMU_RING_SIZES,
+    reserved: () => [],
+    badFreeBelow: 0,
+    maxPfn: 2 ** 40 - 1, // the model's rPTE: bits 12..51
+    maxCoherentOrder: 10, // unused: alloc_coherent is refused
+    cache: { entries: 2, ways: 2 },
   },
 };
 

@@ -13,7 +13,7 @@ import {
 import { checkPageTableLevel, resolveConfig, type IommuOptions, type ResolvedConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
 import {
-  allocatorStateOf, checkAccessKind, checkBuffer, checkBytes, checkCpu, checkDirection, checkDma, checkSgList, DIRECTION_CODE,
+  allocatorStateOf, checkAccessKind, checkBuffer, checkBytes, checkCpu, checkDirection, checkDma, checkRingOnly, checkSgList, DIRECTION_CODE,
   pfnHigh, pfnLow, splitPhys, U32_MAX,
 } from "./inputs.js";
 import type { AllocatorState, BatchArea, CoherentBuffer, DmaSegment, Iommu, SgSegment } from "./types.js";
@@ -194,6 +194,7 @@ export class WasmIommu implements Iommu {
   }
 
   mapSg(segments: readonly SgSegment[], dir: Direction = "bidirectional"): number[] | null {
+    checkRingOnly("map_sg", this.config);
     checkSgList("segments", segments);
     const d = checkDirection(dir);
     segments.forEach((s, k) => {
@@ -218,6 +219,7 @@ export class WasmIommu implements Iommu {
   }
 
   allocCoherent(bytes: number): CoherentBuffer | null {
+    checkRingOnly("alloc_coherent", this.config);
     const e = this.core.allocCoherent(checkBytes("bytes", bytes));
     if (e < 0) return null;
     return { dma: e * IO_PAGE_SIZE, phys: this.core.coherentPfn() * IO_PAGE_SIZE };

@@ -14,7 +14,8 @@
 // more scatterlist elements waiting in a batch than its queue holds); BAD_RECORD for a handle or
 // list out of range, a page an entry cannot hold, a bad direction.
 
-import { ACCESS_FAULT, DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, NO_ENTRY } from "../constants";
+import { ACCESS_FAULT, DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, FORMAT_RIOMMU, NO_ENTRY } from "../constants";
+import { tableFormat } from "../table";
 import { bufferFits, deviceAccess } from "../dma";
 import {
   BAD_RECORD, OP_ACCESS, OP_ALLOC, OP_CPU, OP_FREE, OP_MAP, OP_MAP_SG, OP_SG_ELEM, OP_UNMAP, OP_UNMAP_SG,
@@ -66,6 +67,9 @@ import { insideGuest, preallocatedInit } from "./preallocated";
 @inline export const REFUSED_OUTSIDE_GUEST: i32 = -4;
 // @ts-ignore: decorator
 @inline export const REFUSED_TOO_LARGE: i32 = -5;
+/** rIOMMU serves ring mappings (map_single) only: map_sg and alloc_coherent are refused (riommu/ring.ts). */
+// @ts-ignore: decorator
+@inline export const REFUSED_RING_ONLY: i32 = -6;
 // @ts-ignore: decorator
 @inline const GAUGES: u32 = 10;
 
@@ -266,9 +270,16 @@ function markAll(h: u32, n: u32, add: u32, remove: u32): void {
   return 0;
 }
 
+/** The core is an rIOMMU, whose rRING holds ring mappings only. */
+// @ts-ignore: decorator
+@inline function ringOnly(): bool {
+  return iommu && tableFormat() == FORMAT_RIOMMU;
+}
+
 /** map_sg of the `n` element records after `rec`; their results go to `out`. */
 function mapSg(rec: usize, h: u32, n: u32, out: usize): i32 {
   let dir = (load<u32>(rec, 0) >> 4) & 15;
+  if (ringOnly()) return REFUSED_RING_ONLY;
   if (!reusable(h)) return REFUSED_SEQUENCE;
   for (let k: u32 = 0; k < n; k++) {
     let el = rec + <usize>((k + 1) * RECORD_SIZE);
@@ -332,6 +343,7 @@ function unmapSg(h: u32): i32 {
 }
 
 function alloc(h: u32, bytes: u32): i32 {
+  if (ringOnly()) return REFUSED_RING_ONLY;
   if (!reusable(h)) return REFUSED_SEQUENCE;
   let b = B(h);
   describe(b, BUF_COHERENT, DMA_BIDIRECTIONAL, 0, bytes, 1);

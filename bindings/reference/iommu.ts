@@ -3,14 +3,14 @@
 // to it event for event by the differential tests.
 
 import {
-  ACCESS_OUTCOMES, ALLOC_BEST_FIT, ALLOC_CALGARY, ALLOC_FIRST_FIT, ALLOC_FREE_LIST, ALLOC_IOVA, ALLOC_IOVA_TREE, ALLOC_PPC2007, isIova, BAD_RECORD, FREE_LIST_CLASSES, FREE_LIST_DEPTH, COUNTER_NAMES, FORMAT_DART, FREE_RESULTS,
+  ACCESS_OUTCOMES, ALLOC_BEST_FIT, ALLOC_CALGARY, ALLOC_FIRST_FIT, ALLOC_FREE_LIST, ALLOC_IOVA, ALLOC_IOVA_TREE, ALLOC_PPC2007, ALLOC_RING, isIova, BAD_RECORD, FREE_LIST_CLASSES, FREE_LIST_DEPTH, COUNTER_NAMES, FORMAT_DART, FORMAT_RIOMMU, FREE_RESULTS,
   IO_PAGE_SIZE, NO_ENTRY, OP, SG_MAX, type AccessOutcome, type CounterName,
   type Direction, type FreeResult, type Stats,
 } from "../abi.js";
 import { checkPageTableLevel, resolveConfig, type IommuOptions, type ResolvedConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
 import {
-  allocatorStateOf, checkAccessKind, checkBuffer, checkBytes, checkCpu, checkDirection, checkDma, checkSgList, splitPhys,
+  allocatorStateOf, checkAccessKind, checkBuffer, checkRingOnly, checkBytes, checkCpu, checkDirection, checkDma, checkSgList, splitPhys,
 } from "../inputs.js";
 import type { AllocatorState, BatchArea, CoherentBuffer, DmaSegment, Iommu, SgSegment } from "../types.js";
 import { ReferenceBitmap } from "./bitmap.js";
@@ -21,6 +21,7 @@ import { LARGE_TAG, ReferencePageTable } from "./pgtable.js";
 const PAGE = IO_PAGE_SIZE;
 const TO_DEVICE = 1;
 const BIDIRECTIONAL = 0;
+const FROM_DEVICE = 2;
 
 /** num_dma_pages / iommu_num_pages. */
 const pagesSpanned = (addr: number, len: number) => Math.ceil(((addr % PAGE) + len) / PAGE);
@@ -54,6 +55,8 @@ export class ReferenceIommu implements Iommu {
   private hintLarge: number;
   private readonly halfpoint: number;
   private dartDirty = false;
+  /** end-of-burst: an unmap happened since the last invalidation. */
+  private burst = false;
   private physNext: number;
   private readonly handles: Handle[] = [];
   private readonly iova: ReferenceIova | null;
@@ -92,6 +95,10 @@ export class ReferenceIommu implements Iommu {
   // ── hardware formats ────────────────────────────────────────────────────────────────────
 
   private encode(pfn: number, dir: number): bigint {
+    if (this.config.format === FORMAT_RIOMMU) {
+      // the model's rPTE: page number in bits 12..51 | direction << 1 | valid (assembly/riommu/ring.ts)
+      return ((BigInt(pfn) << 12n) & 0x000ffffffffff000n) | (BigInt(dir) << 1n) | 1n;
+    }
     if (this.config.format !== FORMAT_DART) {
       // value = page-aligned physical address | W (unless to-device) | R
       return (BigInt(pfn) << 12n) | (dir === TO_DEVICE ? 0n : 2n) | 1n;
@@ -118,6 +125,11 @@ export class ReferenceIommu implements Iommu {
 
   private permits(word: bigint, write: boolean): boolean {
     if (this.pt) return this.pt.permits(word, write);
+    if (this.config.format === FORMAT_RIOMMU) {
+      if ((word & 1n) === 0n) return false;
+      const dir = Number((word >> 1n) & 3n);
+      return write ? dir !== TO_DEVICE : dir !== FROM_DEVICE;
+    }
     if (this.config.format !== FORMAT_DART) return (word & (write ? 2n : 1n)) !== 0n;
     return (word & 0x80000000n) !== 0n && word !== this.config.emptyWord;
   }
@@ -126,6 +138,7 @@ export class ReferenceIommu implements Iommu {
 
   private flushAll(): void {
     this.n.flushes++;
+    this.burst = false;
     this.cache.invalidateAll();
   }
 
@@ -135,6 +148,9 @@ export class ReferenceIommu implements Iommu {
       this.n.entryInvalidations += npages;
     } else if (this.config.flushPolicy === "all-after-map") {
       this.dartDirty = true;
+    } else if (this.config.flushPolicy === "end-of-burst" && this.burst) {
+      // rIOMMU: the first build after unmaps ends the burst, before the driver gets the address
+      this.flushAll();
     }
   }
 
@@ -146,7 +162,22 @@ export class ReferenceIommu implements Iommu {
       }
     } else if (this.config.flushPolicy === "strict" && unmapped) {
       this.flushAll();
+    } else if (this.config.flushPolicy === "end-of-burst" && unmapped) {
+      this.burst = true;
     }
+  }
+
+  /** rIOMMU's rRING: the tail, or position 0 when the tail has no room before the end; busy fails (no search). */
+  private ringRangeAlloc(npages: number): number {
+    let n = this.hintSmall;
+    if (n + npages > this.config.entries) {
+      this.n.wraps++;
+      if (this.config.flushPolicy === "on-wrap" || this.config.flushPolicy === "strict") this.flushAll();
+      n = 0;
+    }
+    if (this.map.findSet(n, n + npages) < n + npages) return NO_ENTRY;
+    this.hintSmall = n + npages === this.config.entries ? 0 : n + npages;
+    return n;
   }
 
   // ── allocators ──────────────────────────────────────────────────────────────────────────
@@ -274,6 +305,7 @@ export class ReferenceIommu implements Iommu {
       case ALLOC_IOVA:
       case ALLOC_IOVA_TREE: return this.iova!.alloc(npages, this.config.entries);
       case ALLOC_BEST_FIT: return this.bestFitRangeAlloc(npages, alignMask);
+      case ALLOC_RING: return this.ringRangeAlloc(npages);
       default: return NO_ENTRY;
     }
   }
@@ -578,7 +610,15 @@ export class ReferenceIommu implements Iommu {
       this.n.faults++;
       return 3;
     }
-    if (this.cache.enabled) this.cache.insert(page, now);
+    if (this.cache.enabled) {
+      this.cache.insert(page, now);
+      // rIOMMU: the rIOTLB reads the next rPTE along (assembly/dma.ts prefetchNext)
+      const next = page + 1 < this.config.entries ? this.table[page + 1] : 0n;
+      if (this.config.format === FORMAT_RIOMMU && next !== 0n) {
+        this.cache.insert(page + 1, next);
+        this.n.rptePrefetches++;
+      }
+    }
     this.n.misses++;
     return 1;
   }
@@ -645,6 +685,7 @@ export class ReferenceIommu implements Iommu {
   }
 
   mapSg(segments: readonly SgSegment[], dir: Direction = "bidirectional"): number[] | null {
+    checkRingOnly("map_sg", this.config);
     checkSgList("segments", segments);
     const d = checkDirection(dir);
     const list = segments.map((s, k) => {
@@ -667,6 +708,7 @@ export class ReferenceIommu implements Iommu {
   }
 
   allocCoherent(bytes: number): CoherentBuffer | null {
+    checkRingOnly("alloc_coherent", this.config);
     const [e, pfn] = this.allocCoherentRaw(checkBytes("bytes", bytes));
     return e === NO_ENTRY ? null : { dma: e * PAGE, phys: pfn * PAGE };
   }
@@ -735,9 +777,10 @@ export class ReferenceIommu implements Iommu {
 
   entryRaw(index: number): bigint {
     if (this.pt) return this.pt.leafWord(this.checkIndex(index)); // little-endian: stored = read
-    // The hardware reads big-endian: byte 0 in memory is the most significant byte.
-    const bytes = this.config.format === FORMAT_DART ? 4 : 8;
+    // The hardware reads big-endian: byte 0 in memory is the most significant byte (the model's rPTEs: little-endian).
     const word = this.table[this.checkIndex(index)];
+    if (this.config.format === FORMAT_RIOMMU) return word;
+    const bytes = this.config.format === FORMAT_DART ? 4 : 8;
     let raw = 0n;
     for (let b = 0; b < bytes; b++) raw |= ((word >> BigInt(8 * (bytes - 1 - b))) & 0xffn) << BigInt(8 * b);
     return raw;
@@ -810,7 +853,7 @@ export class ReferenceIommu implements Iommu {
           res = unmapHandle(false);
           break;
         case OP.alloc:
-          if (w3 === 0) {
+          if (w3 === 0 || this.config.format === FORMAT_RIOMMU) {
             res = BAD_RECORD;
             break;
           }
@@ -847,6 +890,7 @@ export class ReferenceIommu implements Iommu {
             if ((ops[r] & 15) !== OP.sgElem || !this.fits(el.pfn, el.offset, el.bytes)) ok = false;
             list.push(el);
           }
+          if (this.config.format === FORMAT_RIOMMU) ok = false; // ring mappings only
           if (!ok) {
             results.fill(BAD_RECORD, i, i + 1 + w2);
             i += w2 + 1;

@@ -9,7 +9,8 @@
 import { SG_MAX, type AccessOutcome, type Direction } from "../abi.js";
 import { isPerCpu, resolveConfig, type IommuOptions, type ResolvedConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
-import { checkBuffer, checkBytes, checkDirection, checkPhys } from "../inputs.js";
+import { checkBuffer, checkBytes, checkDirection, checkPhys, checkRingOnly } from "../inputs.js";
+import { RIOMMU_RING_ONLY } from "../platforms.js";
 import { putAccess, putAlloc, putCpu, putFree, putMap, putMapSg, putUnmap, putUnmapSg } from "../records.js";
 import type { BatchArea, Iommu } from "../types.js";
 import { WasmIommu, type CoreExports } from "../wasm-iommu.js";
@@ -29,6 +30,7 @@ export const PRICED = {
   refusedSequence: -3,
   refusedOutsideGuest: -4,
   refusedTooLarge: -5,
+  refusedRingOnly: -6,
 } as const;
 
 const ACCESS = ["hit", "miss", "stale", "fault", "unchecked"] as const;
@@ -37,7 +39,7 @@ const ACCESS = ["hit", "miss", "stale", "fault", "unchecked"] as const;
  * SMMUv3 are priced as DART's invalidate-all (one register write, two reads) until their
  * invalidation queues are modelled; simulation.ts prices them the same way.
  */
-const FLUSHER = { "calgary-pcix": 0, calioc2: 1, "dart-u3": 2, "dart-u4": 2, vtd: 2, "amd-vi": 2, smmuv3: 2 } as const;
+const FLUSHER = { "calgary-pcix": 0, calioc2: 1, "dart-u3": 2, "dart-u4": 2, vtd: 2, "amd-vi": 2, smmuv3: 2, riommu: 3 } as const;
 const NO_PARTY = 255;
 /** The core a run with no IOMMU keeps for its memory and counters (never called). */
 export const NO_IOMMU_CORE = { platform: "calgary-pcix", tableSize: "64K" } as const;
@@ -134,6 +136,7 @@ export class PricedSimulation implements PricedModel {
     switch (result) {
       case PRICED.refusedSequence: return "not in sequence for the priced model (a handle mapped twice, or released twice)";
       case PRICED.refusedOutsideGuest: return `a buffer inside the preallocated guest (below ${this.guestBytes} bytes)`;
+      case PRICED.refusedRingOnly: return RIOMMU_RING_ONLY;
       case PRICED.refusedTooLarge: return `a persistent buffer below 4 GiB, and at most ${16 * this.resolved.batchSize} scatterlist elements waiting in one batch`;
       default: return `a buffer whose pages a ${this.config.platform} entry can hold, with a direction the core knows`;
     }
@@ -253,6 +256,7 @@ export class PricedSimulation implements PricedModel {
   }
 
   mapSg(id: string, segments: ReadonlyArray<{ phys: number; bytes: number }>, dir: Direction): number[] | null {
+    if (this.hasIommu) checkRingOnly("map_sg", this.config);
     if (!Array.isArray(segments) || segments.length < 1 || segments.length > SG_MAX || segments.length + 1 > this.batch.capacity) {
       throw new ConfigError("segments", segments, `a list of 1 to ${Math.min(SG_MAX, this.batch.capacity - 1)} segments`);
     }
@@ -278,6 +282,7 @@ export class PricedSimulation implements PricedModel {
 
   /** dma_alloc_coherent: a long-lived buffer, mapped the same way under every strategy. */
   alloc(id: string, bytes: number): number | null {
+    if (this.hasIommu) checkRingOnly("alloc_coherent", this.config);
     checkBytes("bytes", bytes);
     this.fresh(id);
     const h = this.take(1);

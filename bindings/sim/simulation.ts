@@ -8,6 +8,7 @@
 
 import type { AccessOutcome, Direction, Stats } from "../abi.js";
 import { FORMAT_CALGARY, FORMAT_DART, IO_PAGE_SIZE } from "../abi.js";
+import { checkRingOnly } from "../inputs.js";
 import { isPerCpu, type IommuOptions } from "../config.js";
 import { ConfigError } from "../errors.js";
 import type { Iommu } from "../types.js";
@@ -124,7 +125,8 @@ export class Simulation implements PricedModel {
 
   /**
    * Table cache lines the CPU flushes after writing `pages` entries (Calgary: one per TCE; DART:
-   * 128-byte lines, one extra entry; VT-d, AMD-Vi, SMMUv3: none, their walks are cache-coherent).
+   * 128-byte lines, one extra entry; VT-d, AMD-Vi, SMMUv3 and the rIOMMU proposed for the same
+   * chipsets: none, their walks are cache-coherent).
    */
   private tableLines(pages: number): number {
     if (pages === 0) return 0;
@@ -160,7 +162,11 @@ export class Simulation implements PricedModel {
     const platform = this.options.platform;
     const f = d.flushes;
     if (f > 0) {
-      if (platform === "calgary-pcix" || platform === "calioc2") {
+      if (platform === "riommu") {
+        // the end-of-burst rIOTLB invalidation: one register write, one read (assembly/priced/environment.ts)
+        this.count(owner, "flush", "mmioWrite", f);
+        this.count(owner, "flush", "mmioRead", f);
+      } else if (platform === "calgary-pcix" || platform === "calioc2") {
         // stop arbitration, push, poll the split queue until DMA in flight drains (≤ 100), rewrite TAR, restore
         this.count(owner, "flush", "mmioRead", f * (platform === "calgary-pcix" ? 3 : 6));
         this.count(owner, "flush", "mmioWrite", f * 3);
@@ -480,6 +486,7 @@ export class Simulation implements PricedModel {
   }
 
   mapSg(id: string, segments: ReadonlyArray<{ phys: number; bytes: number }>, dir: Direction): number[] | null {
+    if (this.iommu) checkRingOnly("map_sg", this.iommu.config);
     this.fresh(id);
     if (!this.iommu) {
       // no IOMMU: one API call hands back the physical addresses
@@ -551,6 +558,7 @@ export class Simulation implements PricedModel {
 
   /** dma_alloc_coherent: a long-lived buffer, mapped the same way under every strategy. */
   alloc(id: string, bytes: number): number | null {
+    if (this.iommu) checkRingOnly("alloc_coherent", this.iommu.config);
     this.fresh(id);
     let dma: number | null;
     if (!this.iommu || this.strategy.mapping === "preallocated") {

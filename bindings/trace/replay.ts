@@ -4,7 +4,7 @@
 import { BAD_RECORD, IO_PAGE_SIZE, SG_MAX, type Stats } from "../abi.js";
 import { isPerCpu, type IommuOptions, type ResolvedConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
-import { checkBuffer } from "../inputs.js";
+import { checkBuffer, checkRingOnly } from "../inputs.js";
 import { DIR, putAccess, putAlloc, putCpu, putFree, putMap, putMapSg, putUnmap, putUnmapSg } from "../records.js";
 import type { Iommu } from "../types.js";
 import { TraceError, type ParsedTrace, type SkippedLine, type TraceOp } from "./parse.js";
@@ -136,6 +136,8 @@ function opText(op: TraceOp): string {
 /** Why the core refused an operation's record (BAD_RECORD): the API's own words for it. */
 export function refusal(op: TraceOp, config: ResolvedConfig): string {
   try {
+    if (op.kind === "map_sg") checkRingOnly("map_sg", config);
+    if (op.kind === "alloc") checkRingOnly("alloc_coherent", config);
     if (op.kind === "map") checkBuffer("phys", "bytes", op.phys, op.bytes, config);
     if (op.kind === "map_sg") op.segments.forEach((s, k) => checkBuffer(`segment ${k + 1} phys`, `segment ${k + 1} bytes`, s.phys, s.bytes, config));
   } catch (e) {
