@@ -60,6 +60,9 @@ export function parseStrategy(text: string, platform: string, environment: Envir
   if (choice.mapping === "never-free" && choice.flush === "strict-flush") {
     refuse("never-free leaves entries valid after unmap; flushing after each unmap would contradict it");
   }
+  if (choice.mapping === "persistent" && platform === "riommu") {
+    refuse("persistent buffers are coherent allocations, which the rIOMMU leaves to a baseline IOMMU this platform does not model (riommu maps ring buffers only)");
+  }
   if (choice.mapping === "persistent" && choice.flush === "strict-flush") {
     refuse("persistent buffers are never unmapped while the driver lives, so strict flushing never happens");
   }
