@@ -38,7 +38,7 @@ export { priceRing, pairCycles, type PairCounts, type RingExposure } from "./wor
 export { netperfPoint, MSS, FRAME_OVERHEAD, PARAM_BOUNDS, type NetperfParams, type NetperfPoint } from "./workloads/netperf.js";
 export { parseMeasured, simulateRow, calibrate, dmaCounts, type Calibration, type MeasuredRow, type DmaCounts } from "./workloads/reproduction.js";
 export {
-  fidelity, reproduceRows, whatIf, whatIfStrategies, tputDiff, cpuDiff, MEASURED_SETUP, type ReproRow, type WhatIfRow, type Quad,
+  fidelity, reproduceRows, whatIf, whatIfStrategies, RIOMMU_WHAT_IF, tputDiff, cpuDiff, MEASURED_SETUP, type ReproRow, type WhatIfRow, type Quad,
 } from "./workloads/report.js";
 export { traceFrontier, traceFrontierConfigurations, traceFrontierPoints, replayPriced, type TraceFrontierRow, type TraceFrontierPriced, type TraceFrontierRefusal } from "./workloads/trace-frontier.js";
 export { resolveRun, RUN_DEFAULTS, type RunConfig } from "./sweep/config.js";

@@ -9,9 +9,9 @@ import { Resvg } from "@resvg/resvg-js";
 import * as vega from "vega";
 import * as vl from "vega-lite";
 import { describe, expect, it } from "vitest";
-import { createIommu, parseMeasured, reproduceRows, whatIf, type Calibration } from "../bindings/node.js";
+import { createIommu, parseMeasured, reproduceRows, RIOMMU_WHAT_IF, whatIf, type Calibration } from "../bindings/node.js";
 import { renderSvg } from "../bindings/plot/render.js";
-import { frontierSpec, messageSizeSpec, OKABE_ITO, sweepCpuSpec, type CurveRow, type VegaLiteSpec } from "../bindings/plot/specs.js";
+import { frontierSpec, messageSizeSpec, OKABE_ITO, SERIES_PALETTE, sweepCpuSpec, type CurveRow, type VegaLiteSpec } from "../bindings/plot/specs.js";
 import { expandGrid, parseGridArg, resolveRun } from "../bindings/sweep/config.js";
 
 const root = join(__dirname, "..");
@@ -104,7 +104,8 @@ describe("price-of-safety frontier", () => {
     const shapes = new Map(points.map((p) => [p.datum.strategy, p.shape]));
     expect(new Set(colours.values()).size).toBe(strategies.length);
     expect(new Set(shapes.values()).size).toBe(strategies.length);
-    for (const c of colours.values()) expect(OKABE_ITO).toContain(c);
+    for (const c of colours.values()) expect(SERIES_PALETTE).toContain(c);
+    expect(SERIES_PALETTE.slice(0, OKABE_ITO.length)).toEqual(OKABE_ITO);
   });
 
   it("places no point on or next to another (straightforward/batched and cached/never-free had coincided)", async () => {
@@ -120,6 +121,22 @@ describe("price-of-safety frontier", () => {
     const sf = bm.find((p) => p.datum.strategy === "straightforward")!;
     const batched = bm.find((p) => p.datum.strategy === "batched")!;
     expect(sf.y).toBeLessThan(batched.y); // 28.6 % above 24.6 %
+  });
+
+  it("shows the rIOMMU beside the study's strategies: hollow (no late DMA reaches memory), in bursts below strict flushing", async () => {
+    const points = (await items(spec)).filter((i) => i.mark === "symbol" && i.datum.strategy !== undefined);
+    for (const environment of ["baremetal", "xen-dom0", "xen-domU"]) {
+      const at = (s: string) => points.find((p) => p.datum.environment === environment && p.datum.strategy === s)!;
+      for (const s of Object.keys(RIOMMU_WHAT_IF)) {
+        expect(at(s), `${environment} ${s}`).toBeDefined();
+        expect(at(s).datum.exposed).toBe("hollow");
+        expect(at(s).datum.releasedButLivePeak).toBe(0);
+      }
+      // higher on the plot = cheaper: one invalidation per burst of 16 against one per unmap
+      expect(at("rIOMMU, bursts of 16").y).toBeGreaterThan(at("straightforward+strict-flush").y);
+      expect(at("rIOMMU, bursts of 16").y).toBeGreaterThan(at("rIOMMU (riommu platform)").y);
+      expect(at("straightforward").datum.exposed).toBe("filled");
+    }
   });
 });
 

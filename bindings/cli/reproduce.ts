@@ -57,7 +57,7 @@ function formatWhatIf(rows: WhatIfRow[]): string {
     r.environment, r.strategy, `${r.cpuOverheadPct.toFixed(1)} %`, `${r.tputLossPct.toFixed(1)} %`, r.exposure.releasedButLivePeak,
     `${r.exposure.lateDmaReachedPct.toFixed(0)} %`, r.exposure.reachableBytes === "all" ? "all" : `${(r.exposure.reachableBytes / 2 ** 20).toFixed(2)} MiB`,
   ]);
-  return ["", "What if: the IOMMU's price under each strategy (calibrated parameters, Calgary PCI-X, NIC ring of 32 buffers)",
+  return ["", "What if: the IOMMU's price under each strategy (calibrated parameters, Calgary PCI-X — last, the rIOMMU instead — NIC ring of 32 buffers)",
     textTable(head, body, [undefined, undefined, undefined, undefined, undefined, undefined, "right"])].join("\n");
 }
 

@@ -14,7 +14,16 @@ const SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json";
 
 /** Okabe & Ito (2008), "Color Universal Design": black first, yellow left out (too faint on white). */
 export const OKABE_ITO = ["#000000", "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#999999"];
-const SHAPES = ["circle", "square", "triangle-up", "diamond", "triangle-down", "cross", "triangle-right", "triangle-left"];
+/** Vega's shapes, then a pentagon and a hexagon (SVG paths in the unit square) for more series. */
+const SHAPES = [
+  "circle", "square", "triangle-up", "diamond", "triangle-down", "cross", "triangle-right", "triangle-left",
+  "M0,-1L0.951,-0.309L0.588,0.809L-0.588,0.809L-0.951,-0.309Z", "M0,-1L0.866,-0.5L0.866,0.5L0,1L-0.866,0.5L-0.866,-0.5Z",
+];
+/**
+ * Colours for more series than Okabe–Ito's eight (the frontier's strategies with the rIOMMU rows):
+ * then Paul Tol's wine and indigo, dark enough on white for a hollow mark; shapes double them anyway.
+ */
+export const SERIES_PALETTE = [...OKABE_ITO, "#882255", "#332288"];
 
 const ENVIRONMENT_ORDER: EnvironmentName[] = ["baremetal", "xen-dom0", "xen-domU"];
 const ENVIRONMENT_TITLE: Record<EnvironmentName, string> = { baremetal: "bare metal", "xen-dom0": "Xen dom0", "xen-domU": "Xen domU" };
@@ -168,7 +177,7 @@ export function frontierPlot(points: FrontierPoint[], text: FrontierText): VegaL
     releasedButLivePeak: p.releasedButLivePeak,
   }));
   const bandLabels = bands.map((b) => (b === Infinity ? "all memory" : fmtBytes(b)));
-  const strategyScale = { domain: strategies, range: strategies.map((_, i) => OKABE_ITO[i % OKABE_ITO.length]) };
+  const strategyScale = { domain: strategies, range: strategies.map((_, i) => SERIES_PALETTE[i % SERIES_PALETTE.length]) };
   return {
     $schema: SCHEMA,
     title: { text: text.title, subtitle: text.note },
@@ -181,7 +190,7 @@ export function frontierPlot(points: FrontierPoint[], text: FrontierText): VegaL
       },
     },
     spec: {
-      width: bands.length * Math.max(80, strategies.length * 12),
+      width: bands.length * Math.max(80, strategies.length * 14),
       height: 260,
       mark: { type: "point", filled: true, size: 110, strokeWidth: 2, opacity: 1 },
       encoding: {

@@ -4,6 +4,7 @@
 // primitives, so any profile's price is then a dot product.
 
 import type { IommuOptions } from "../config.js";
+import { ConfigError } from "../errors.js";
 import { PLATFORM_PRESETS } from "../platforms.js";
 import type { Iommu } from "../types.js";
 import type { CostProfile } from "../sim/cost-profile.js";
@@ -33,9 +34,9 @@ const PAIRS = 128;
 
 export function pairCounts(
   platform: SimPlatform, environment: EnvironmentName, strategy: string,
-  makeIommu: (o: IommuOptions) => Iommu,
+  makeIommu: (o: IommuOptions) => Iommu, burst = 1,
 ): PairCounts {
-  return priceRing(platform, environment, strategy, makeIommu).counts;
+  return priceRing(platform, environment, strategy, makeIommu, burst).counts;
 }
 
 /**
@@ -64,11 +65,18 @@ function countPrimitives(
   return out;
 }
 
-/** Counts per pair, and what the ring leaves exposed, for one platform × environment × strategy. */
+/**
+ * Counts per pair, and what the ring leaves exposed, for one platform × environment × strategy.
+ * `burst`: completions the driver handles before it refills (1: unmap and map alternate, as the
+ * study's figures have it; a NAPI-style driver unmaps a burst of completions, then refills them).
+ */
 export function priceRing(
   platform: SimPlatform, environment: EnvironmentName, strategy: string,
-  makeIommu: (o: IommuOptions) => Iommu,
+  makeIommu: (o: IommuOptions) => Iommu, burst = 1,
 ): { counts: PairCounts; exposure: RingExposure } {
+  if (!Number.isInteger(burst) || burst < 1 || PAIRS % burst !== 0 || burst > RING) {
+    throw new ConfigError("burst", burst, `a divisor of ${PAIRS} from 1 to ${RING}`);
+  }
   let exposure: RingExposure | undefined;
   const counts = countPrimitives(platform, environment, strategy, makeIommu, (sim) => {
     // RING buffers outstanding, each read by the device once mapped; PAIRS times: unmap the
@@ -78,12 +86,17 @@ export function priceRing(
       sim.access(`r${i}`, 0, 1514, "read");
     }
     const before = sim.report().primitives;
-    for (let i = 0; i < PAIRS; i++) {
-      const slot = i % RING;
-      sim.unmap(`r${slot}`);
-      sim.access(`r${slot}`, 0, 64, "read");
-      sim.map(`r${slot}`, 0x100_0000 + ((RING + i) % 30000) * 4096, 1514, "to-device");
-      sim.access(`r${slot}`, 0, 1514, "read");
+    for (let start = 0; start < PAIRS; start += burst) {
+      for (let i = start; i < start + burst; i++) {
+        const slot = i % RING;
+        sim.unmap(`r${slot}`);
+        sim.access(`r${slot}`, 0, 64, "read");
+      }
+      for (let i = start; i < start + burst; i++) {
+        const slot = i % RING;
+        sim.map(`r${slot}`, 0x100_0000 + ((RING + i) % 30000) * 4096, 1514, "to-device");
+        sim.access(`r${slot}`, 0, 1514, "read");
+      }
     }
     sim.finish();
     const report = sim.report();

@@ -78,13 +78,13 @@ export interface DmaCounts {
 }
 
 export function dmaCounts(
-  env: EnvironmentName, strategy: string, makeIommu: (o: IommuOptions) => Iommu, platform: SimPlatform = "calgary-pcix",
+  env: EnvironmentName, strategy: string, makeIommu: (o: IommuOptions) => Iommu, platform: SimPlatform = "calgary-pcix", burst = 1,
 ): DmaCounts {
-  const counts: DmaCounts = { off: pairCounts("none", env, "straightforward", makeIommu), on: pairCounts(platform, env, strategy, makeIommu) };
+  const counts: DmaCounts = { off: pairCounts("none", env, "straightforward", makeIommu, burst), on: pairCounts(platform, env, strategy, makeIommu, burst) };
   if (env === "xen-domU") {
     // dom0's own buffers: grant-table integration is a guest-side strategy; dom0 maps its own straightforwardly then
-    counts.offLocal = pairCounts("none", "xen-dom0", "straightforward", makeIommu);
-    counts.onLocal = pairCounts(platform, "xen-dom0", strategy === "grant-table" ? "straightforward" : strategy, makeIommu);
+    counts.offLocal = pairCounts("none", "xen-dom0", "straightforward", makeIommu, burst);
+    counts.onLocal = pairCounts(platform, "xen-dom0", strategy === "grant-table" ? "straightforward" : strategy, makeIommu, burst);
   }
   return counts;
 }
