@@ -40,8 +40,11 @@ export const MAX_CPUS = 64;
 export const FREE_LIST_CLASSES = 64;
 export const FREE_LIST_DEPTH = 1024;
 
-/** The IO-space allocators, by the names options use (index = the core's code). */
-export const ALLOCATORS = ["calgary", "ppc2007", "first-fit", "free-list", "iova", "iova-tree", "best-fit", "ring"] as const;
+/**
+ * The IO-space allocators, by the names options use (index = the core's code). ALLOC_RING is the
+ * riommu platform's own (its IO addresses are ring positions): no option names it.
+ */
+export const ALLOCATORS = ["calgary", "ppc2007", "first-fit", "free-list", "iova", "iova-tree", "best-fit"] as const;
 export type AllocatorName = (typeof ALLOCATORS)[number];
 
 export const FLUSH_POLICIES = ["on-wrap", "strict", "all-after-map", "one-per-page", "never", "flush-queue", "end-of-burst"] as const;

@@ -158,6 +158,9 @@ export function resolveConfig(options: IommuOptions): ResolvedConfig {
   }
 
   let allocator: number = p.allocator;
+  if (options.allocator !== undefined && p.format === FORMAT_RIOMMU) {
+    throw new ConfigError("allocator", options.allocator, "to be left out on riommu: its IO addresses are positions in the ring, appended at the tail");
+  }
   if (options.allocator !== undefined) {
     allocator = ALLOCATORS.indexOf(options.allocator);
     if (allocator < 0) throw new ConfigError("allocator", options.allocator, `one of ${ALLOCATORS.join(", ")}`);

@@ -120,6 +120,10 @@ describe.each(MODELS)("riommu golden values (%s)", (_, make) => {
     expect(io.stats().mapFailures).toBe(0);
   });
 
+  it("refuses another allocator: its IO addresses are ring positions", () => {
+    expect(() => make({ platform: "riommu", allocator: "iova" })).toThrow(/allocator: "iova" is not allowed; expected to be left out on riommu/);
+  });
+
   it("refuses a cache other than its rIOTLB", () => {
     expect(() => make({ platform: "riommu", cache: { entries: 64, ways: 4 } })).toThrow(/cache: .* on riommu \(the rIOTLB/);
     expect(make({ platform: "riommu", cache: { entries: 0, ways: 0 } }).cacheLines()).toBe(0);
