@@ -35,6 +35,7 @@ export { createPricedSimulationWith, PricedSimulation, PRICED } from "./sim/pric
 export { PARTIES, PRIMITIVES, priceGrid, primitiveCounts, type PrimitiveCounts, type Primitive, type PricedCycles } from "./sim/primitives.js";
 export { replayThroughSimulation, type SimReplayResult } from "./sim/replay.js";
 export { priceRing, pairCycles, type PairCounts, type RingExposure } from "./workloads/dma-price.js";
+export { platformFrontier, PLATFORM_CONFIGURATIONS, type PlatformConfiguration } from "./workloads/platform-frontier.js";
 export { netperfPoint, MSS, FRAME_OVERHEAD, PARAM_BOUNDS, type NetperfParams, type NetperfPoint } from "./workloads/netperf.js";
 export { parseMeasured, simulateRow, calibrate, dmaCounts, type Calibration, type MeasuredRow, type DmaCounts } from "./workloads/reproduction.js";
 export {
@@ -43,7 +44,7 @@ export {
 export { traceFrontier, traceFrontierConfigurations, traceFrontierPoints, replayPriced, type TraceFrontierRow, type TraceFrontierPriced, type TraceFrontierRefusal } from "./workloads/trace-frontier.js";
 export { resolveRun, RUN_DEFAULTS, type RunConfig } from "./sweep/config.js";
 export {
-  messageSizeSpec, frontierSpec, frontierPlot, traceFrontierSpec, sweepSpec, sweepCpuSpec, cpuTitle, OKABE_ITO,
+  messageSizeSpec, frontierSpec, frontierPlot, platformFrontierSpec, traceFrontierSpec, sweepSpec, sweepCpuSpec, cpuTitle, OKABE_ITO,
   type VegaLiteSpec, type CurveRow, type FrontierPoint,
 } from "./plot/specs.js";
 

@@ -9,9 +9,9 @@ import { Resvg } from "@resvg/resvg-js";
 import * as vega from "vega";
 import * as vl from "vega-lite";
 import { describe, expect, it } from "vitest";
-import { createIommu, parseMeasured, reproduceRows, RIOMMU_WHAT_IF, whatIf, type Calibration } from "../bindings/node.js";
+import { createIommu, parseMeasured, PLATFORM_CONFIGURATIONS, platformFrontier, reproduceRows, RIOMMU_WHAT_IF, whatIf, type Calibration } from "../bindings/node.js";
 import { renderSvg } from "../bindings/plot/render.js";
-import { frontierSpec, messageSizeSpec, OKABE_ITO, SERIES_PALETTE, sweepCpuSpec, type CurveRow, type VegaLiteSpec } from "../bindings/plot/specs.js";
+import { frontierSpec, messageSizeSpec, OKABE_ITO, platformFrontierSpec, SERIES_PALETTE, sweepCpuSpec, type CurveRow, type VegaLiteSpec } from "../bindings/plot/specs.js";
 import { expandGrid, parseGridArg, resolveRun } from "../bindings/sweep/config.js";
 
 const root = join(__dirname, "..");
@@ -136,6 +136,33 @@ describe("price-of-safety frontier", () => {
       expect(at("rIOMMU, bursts of 16").y).toBeGreaterThan(at("straightforward+strict-flush").y);
       expect(at("rIOMMU, bursts of 16").y).toBeGreaterThan(at("rIOMMU (riommu platform)").y);
       expect(at("straightforward").datum.exposed).toBe("filled");
+    }
+  });
+});
+
+describe("price-of-safety frontier across IOMMUs", () => {
+  const points = platformFrontier(createIommu);
+  const spec = platformFrontierSpec(points);
+
+  it("puts every platform's invalidation mode, the rIOMMU among them, on one figure, each point apart", async () => {
+    const svg = await render("frontier-platforms", spec);
+    for (const c of PLATFORM_CONFIGURATIONS) expect(svg).toContain(`>${c.label}<`);
+    const drawn = (await items(spec)).filter((i) => i.mark === "symbol" && i.datum.strategy !== undefined);
+    expect(drawn).toHaveLength(PLATFORM_CONFIGURATIONS.length * 3);
+    expect(new Set(drawn.map((p) => p.stroke)).size).toBe(PLATFORM_CONFIGURATIONS.length);
+    for (let i = 0; i < drawn.length; i++) {
+      for (let j = i + 1; j < drawn.length; j++) expect(Math.hypot(drawn[i].x - drawn[j].x, drawn[i].y - drawn[j].y)).toBeGreaterThanOrEqual(10);
+    }
+  });
+
+  it("shows the rIOMMU protecting as strict invalidation does, at a price between the lazy and the strict modes in bursts", () => {
+    for (const environment of ["baremetal", "xen-dom0", "xen-domU"]) {
+      const at = (label: string) => points.find((p) => p.environment === environment && p.strategy === label)!;
+      for (const label of ["riommu", "riommu, bursts of 16", "vtd strict", "smmuv3 strict", "calgary-pcix strict"]) expect(at(label).exposed, label).toBe(false);
+      for (const label of ["vtd lazy", "amd-vi lazy", "calgary-pcix deferred"]) expect(at(label).exposed, label).toBe(true);
+      expect(at("riommu, bursts of 16").price).toBeLessThan(at("vtd strict").price);
+      expect(at("riommu, bursts of 16").price).toBeGreaterThan(at("vtd lazy").price);
+      expect(at("riommu, bursts of 16").price).toBeLessThan(at("riommu").price);
     }
   });
 });

@@ -6,7 +6,8 @@ import { csvFormatRows } from "d3-dsv";
 import { createIommu } from "../node.js";
 import { writeAtomicallySync } from "../io/atomic.js";
 import { progress } from "../io/progress.js";
-import { frontierSpec, messageSizeSpec, type VegaLiteSpec } from "../plot/specs.js";
+import { frontierSpec, messageSizeSpec, platformFrontierSpec, type VegaLiteSpec } from "../plot/specs.js";
+import { platformFrontier } from "../workloads/platform-frontier.js";
 import { loadRenderer, writePlot } from "../plot/render.js";
 import { parseMeasured } from "../workloads/reproduction.js";
 import { ENVIRONMENTS, type EnvironmentName } from "../sim/environments.js";
@@ -159,7 +160,7 @@ async function reproduce(flags: ReproduceFlags): Promise<void> {
   }
   if (flags.plot) {
     const specs: VegaLiteSpec[] = [messageSizeSpec(rows)];
-    if (what.length) specs.push(frontierSpec(what));
+    if (what.length) specs.push(frontierSpec(what), platformFrontierSpec(platformFrontier(createIommu, cal.costProfile)));
     await writePlot(flags.plot, specs);
   }
 }
@@ -174,7 +175,7 @@ export function registerReproduce(program: Command): void {
     .option("--data <csv>", "measured table (default: data/seed-netperf.csv)")
     .option("--no-what-if", "skip the what-if tables")
     .option("--csv <file>", "also write the rows as CSV")
-    .option("--plot <file>", "also plot: FILE.svg (throughput and CPU against message size; -2.svg: the price-of-safety frontier) or FILE.html")
+    .option("--plot <file>", "also plot: FILE.svg (throughput and CPU against message size; -2.svg: the price-of-safety frontier; -3.svg: the same across IOMMUs, the rIOMMU among them) or FILE.html")
     .option("--quiet", "no progress output")
     .action((flags: ReproduceFlags) => reproduce(flags));
 }

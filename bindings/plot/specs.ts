@@ -244,6 +244,17 @@ export function traceFrontierSpec(points: FrontierPoint[], traceName: string, pl
   });
 }
 
+/** The price of safety across IOMMUs (see workloads/platform-frontier.ts). */
+export function platformFrontierSpec(points: FrontierPoint[]): VegaLiteSpec {
+  // Calgary's strict flush (a split-queue drain per unmap) is two orders above the rest
+  return frontierPlot(points, {
+    title: "The price of safety across IOMMUs: a NIC ring of 32 buffers on each platform in its invalidation mode",
+    priceTitle: "cycles the IOMMU adds per map + unmap (symlog scale)",
+    priceScale: "symlog",
+    note: "filled: a late DMA to a just-released buffer still reached memory, or translations stayed live; hollow: neither. Same cost profile for all.",
+  });
+}
+
 /** A sweep's result row, flattened: the configuration's settings and the figures. */
 export type SweepRow = Record<string, string | number>;
 
