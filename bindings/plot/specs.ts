@@ -14,16 +14,18 @@ const SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json";
 
 /** Okabe & Ito (2008), "Color Universal Design": black first, yellow left out (too faint on white). */
 export const OKABE_ITO = ["#000000", "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#999999"];
-/** Vega's shapes, then a pentagon and a hexagon (SVG paths in the unit square) for more series. */
+/** Vega's shapes, then a pentagon, a hexagon and a star (SVG paths in the unit square) for more series. */
 const SHAPES = [
   "circle", "square", "triangle-up", "diamond", "triangle-down", "cross", "triangle-right", "triangle-left",
   "M0,-1L0.951,-0.309L0.588,0.809L-0.588,0.809L-0.951,-0.309Z", "M0,-1L0.866,-0.5L0.866,0.5L0,1L-0.866,0.5L-0.866,-0.5Z",
+  "M0,-1L0.225,-0.309L0.951,-0.309L0.363,0.118L0.588,0.809L0,0.382L-0.588,0.809L-0.363,0.118L-0.951,-0.309L-0.225,-0.309Z",
 ];
 /**
- * Colours for more series than Okabe–Ito's eight (the frontier's strategies with the rIOMMU rows):
- * then Paul Tol's wine and indigo, dark enough on white for a hollow mark; shapes double them anyway.
+ * Colours for more series than Okabe–Ito's eight (the frontiers' strategies and platforms with the
+ * proposals): then Paul Tol's wine, indigo and olive, dark enough on white for a hollow mark;
+ * shapes double them anyway.
  */
-export const SERIES_PALETTE = [...OKABE_ITO, "#882255", "#332288"];
+export const SERIES_PALETTE = [...OKABE_ITO, "#882255", "#332288", "#999933"];
 
 const ENVIRONMENT_ORDER: EnvironmentName[] = ["baremetal", "xen-dom0", "xen-domU"];
 const ENVIRONMENT_TITLE: Record<EnvironmentName, string> = { baremetal: "bare metal", "xen-dom0": "Xen dom0", "xen-domU": "Xen domU" };
