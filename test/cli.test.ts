@@ -225,9 +225,10 @@ describe("iommu-sim", () => {
         expect(block.some((l) => /^─+┼/.test(l))).toBe(true); // a rule under the header
       }
     }
-    expect(tables).toBe(1 + 1 + 1 + 6); // reproduce: three environments, two validation tables (extrapolation, the IOMMU from shared prices) and the what-if table
+    expect(tables).toBe(1 + 1 + 1 + 7); // reproduce: three environments, two validation tables (extrapolation, the IOMMU from shared prices), the what-if table and the one across IOMMUs
     // what-if: every figure in its own column, figures right-aligned under their headers
-    const whatIf = tablesOf(outputs[3]).at(-1)!;
+    const whatIf = tablesOf(outputs[3]).at(-2)!;
+    expect(tablesOf(outputs[3]).at(-1)!.find((l) => / riommu, bursts of 16 /.test(l))).toMatch(/│ +\d+ │ +0 │ no +│ +0\.13 MiB$/);
     expect(whatIf.find((l) => / preallocated /.test(l))).toMatch(/│ +0\.0 % │ +0\.0 % │ +0 │ +100 % │ 256\.00 MiB$/);
   });
 

@@ -6,7 +6,7 @@ import { csvFormatRows } from "d3-dsv";
 import { createIommu } from "../node.js";
 import { writeAtomicallySync } from "../io/atomic.js";
 import { progress } from "../io/progress.js";
-import { frontierSpec, messageSizeSpec, platformFrontierSpec, type VegaLiteSpec } from "../plot/specs.js";
+import { frontierSpec, messageSizeSpec, platformFrontierSpec, type FrontierPoint, type VegaLiteSpec } from "../plot/specs.js";
 import { platformFrontier } from "../workloads/platform-frontier.js";
 import { loadRenderer, writePlot } from "../plot/render.js";
 import { parseMeasured } from "../workloads/reproduction.js";
@@ -60,6 +60,16 @@ function formatWhatIf(rows: WhatIfRow[]): string {
   ]);
   return ["", "What if: the IOMMU's price under each strategy (calibrated parameters, Calgary PCI-X — last, the rIOMMU instead — NIC ring of 32 buffers)",
     textTable(head, body, [undefined, undefined, undefined, undefined, undefined, undefined, "right"])].join("\n");
+}
+
+function formatAcross(points: FrontierPoint[]): string {
+  const head = ["environment", "platform, invalidation", "cycles added\nper map + unmap", "released-but-live\npeak", "late DMA or live\ntranslations", "reachable\nmemory"];
+  const body = points.map((p) => [
+    p.environment, p.strategy, p.price.toFixed(0), p.releasedButLivePeak, p.exposed ? "yes" : "no",
+    p.reachableBytes === "all" ? "all" : `${(p.reachableBytes / 2 ** 20).toFixed(2)} MiB`,
+  ]);
+  return ["", "Across IOMMUs: the same ring on each platform in its invalidation mode, the rIOMMU and shadow DMA buffers among them (calibrated cost profile)",
+    textTable(head, body, [undefined, undefined, "right", "right", undefined, "right"])].join("\n");
 }
 
 /**
@@ -140,6 +150,9 @@ async function reproduce(flags: ReproduceFlags): Promise<void> {
   const what = flags.whatIf === false ? [] : whatIf(cal, createIommu, (d, t) => bar.update(d, t));
   bar.stop();
   if (what.length) out.push(formatWhatIf(what));
+  // the same ring across IOMMUs, the proposals among them (the --plot's -3 figure)
+  const across = what.length ? platformFrontier(createIommu, cal.costProfile) : [];
+  if (across.length) out.push(formatAcross(across));
   out.push("", `(${((performance.now() - started) / 1000).toFixed(2)} s wall)`);
   process.stdout.write(out.join("\n") + "\n");
   if (flags.json) {
@@ -160,7 +173,7 @@ async function reproduce(flags: ReproduceFlags): Promise<void> {
   }
   if (flags.plot) {
     const specs: VegaLiteSpec[] = [messageSizeSpec(rows)];
-    if (what.length) specs.push(frontierSpec(what), platformFrontierSpec(platformFrontier(createIommu, cal.costProfile)));
+    if (what.length) specs.push(frontierSpec(what), platformFrontierSpec(across));
     await writePlot(flags.plot, specs);
   }
 }
