@@ -18,7 +18,7 @@
 // cache's line for its region (walkcache.ts); invalidating all drops the walk cache too.
 
 import { stats } from "./counters";
-import { walkCacheInvalidateAll, walkCacheInvalidateRegion } from "./pgtable/walkcache";
+import { walkCacheInvalidateAll, walkCacheInvalidateRegion, walkCacheInvalidateRegions } from "./pgtable/walkcache";
 
 /** Tag bit of a 2 MiB line (IO pages stay below 2^20, so no page tag has it). */
 // @ts-ignore: decorator
@@ -158,29 +158,54 @@ export function cacheInvalidateOne(page: u32): void {
   invalidateTag(page);
 }
 
-/**
- * A page-selective invalidation of IO pages [first, first + npages) (VT-d page-selective IOTLB
- * invalidation, AMD INVALIDATE_IOMMU_PAGES, SMMU TLBI by VA): every 4 KiB line in the range, and
- * on page tables every 2 MiB line and walk-cache line of a region the range touches. The hook for
- * invalidation models that flush less than everything; returns the lines probed (pages + regions).
- */
-export function cacheInvalidateRange(first: u32, npages: u32): u32 {
-  if (npages == 0) return 0;
-  for (let i: u32 = 0; i < npages; i++) invalidateTag(first + i);
-  if (!largeLines) return npages;
-  let last = (first + npages - 1) >> 9;
-  for (let r = first >> 9; r <= last; r++) {
-    invalidateTag(LARGE_TAG | r);
-    walkCacheInvalidateRegion(r);
-  }
-  return npages + last - (first >> 9) + 1;
-}
-
 function invalidateTag(page: u32): void {
   let s = setBase(page);
   for (let i: u32 = 0; i < ways; i++) {
     let slot = s + <usize>(i * SLOT_SIZE);
     if (load<u32>(slot, TAG) == page) {
+      store<u32>(slot, EMPTY_TAG, TAG);
+      if (tracking) staleCount -= load<u32>(slot, STALE);
+    }
+  }
+}
+
+/**
+ * A page-selective invalidation of IO pages [first, first + count) (VT-d PSI, AMD
+ * INVALIDATE_IOMMU_PAGES, SMMUv3 TLBI by VA): every 4 KiB line in the range and, on page tables,
+ * every 2 MiB line and walk-cache line of a region the range touches. A range of at least as many
+ * pages (regions) as the cache has sets — a power-of-two block can be far larger than the cache,
+ * or than the IO space — is done by one scan of the lines instead of a probe per page.
+ */
+export function cacheInvalidateRange(first: u64, count: u64): void {
+  if (count == 0) return;
+  let end = first + count;
+  if (end < first) end = <u64>-1; // the range runs past 2^64 bytes' pages: to the top
+  let sets = <u64>(setMask + 1);
+  if (count < sets) {
+    for (let p = first; p < end && p < <u64>LARGE_TAG; p++) invalidateTag(<u32>p); // no page tag reaches bit 31
+  } else {
+    scanInvalidate(false, first, end);
+  }
+  if (!largeLines) return;
+  let r0 = first >> 9;
+  let r1 = (end - 1) >> 9;
+  if (r1 - r0 < sets) {
+    for (let r = r0; r <= r1 && r < <u64>LARGE_TAG; r++) invalidateTag(LARGE_TAG | <u32>r);
+  } else {
+    scanInvalidate(true, r0, r1 + 1);
+  }
+  walkCacheInvalidateRegions(r0, r1);
+}
+
+/** Drops every 4 KiB line (or, `large`, every 2 MiB line) whose page (region) is in [from, to). */
+function scanInvalidate(large: bool, from: u64, to: u64): void {
+  let n = (setMask + 1) * ways;
+  for (let i: u32 = 0; i < n; i++) {
+    let slot = cacheBase + <usize>(i * SLOT_SIZE);
+    let tag = load<u32>(slot, TAG);
+    if (tag == EMPTY_TAG || ((tag & LARGE_TAG) != 0) != large) continue;
+    let key = <u64>(tag & ~LARGE_TAG);
+    if (key >= from && key < to) {
       store<u32>(slot, EMPTY_TAG, TAG);
       if (tracking) staleCount -= load<u32>(slot, STALE);
     }

@@ -109,3 +109,21 @@
 /** Most elements one scatter-gather call may carry (size of the SG scratch area). */
 // @ts-ignore: decorator
 @inline export const SG_MAX: u32 = 4096;
+
+/** Invalidation interfaces (assembly/invalidation/): how the driver tells the IOMMU its cache is stale. */
+// @ts-ignore: decorator
+@inline export const INV_NONE: u32 = 0;   // Calgary / DART: their own register sequences (flush.ts)
+// @ts-ignore: decorator
+@inline export const INV_VTD: u32 = 1;    // Intel VT-d invalidation queue
+// @ts-ignore: decorator
+@inline export const INV_AMD: u32 = 2;    // AMD-Vi command buffer
+// @ts-ignore: decorator
+@inline export const INV_SMMUV3: u32 = 3; // Arm SMMUv3 command queue
+
+/** Capability bits of the interface, as init() takes them (bindings/config.ts packs them). */
+// @ts-ignore: decorator
+@inline export const CAP_MAMV_MASK: u32 = 0x3f; // VT-d CAP.MAMV: largest page-selective address mask
+// @ts-ignore: decorator
+@inline export const CAP_RWBF: u32 = 1 << 6;    // VT-d CAP.RWBF: the write buffer must be flushed after a map
+// @ts-ignore: decorator
+@inline export const CAP_RIL: u32 = 1 << 7;     // SMMUv3 IDR3.RIL: range invalidation

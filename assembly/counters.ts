@@ -76,10 +76,25 @@ export namespace stats {
   export let largePages: u64 = 0;
   /** rIOMMU: next rPTEs the rIOTLB read ahead on a walk (riommu/ring.ts) */
   export let rptePrefetches: u64 = 0;
+  // ── the queued invalidation interfaces (assembly/invalidation/; zero on Calgary and DART) ──
+  /** descriptors / commands the CPU wrote into the invalidation queue (waits and syncs included) */
+  export let invDescriptors: u64 = 0;
+  /** MMIO writes of the queue's tail (VT-d IQT, AMD CMD_TAIL) or producer (SMMUv3 CMDQ_PROD) register */
+  export let invDoorbells: u64 = 0;
+  /** completions the CPU waited for (VT-d wait descriptor, AMD COMPLETION_WAIT, SMMUv3 CMD_SYNC) */
+  export let invWaits: u64 = 0;
+  /** page-selective invalidations (VT-d PSI, AMD INVALIDATE_IOMMU_PAGES of a range, SMMUv3 TLBI_NH_VA) */
+  export let invPageSelective: u64 = 0;
+  /** domain-wide invalidations (VT-d DSI, AMD all pages of the domain, SMMUv3 TLBI_NH_ASID) */
+  export let invDomainSelective: u64 = 0;
+  /** VT-d write-buffer flushes (map on hardware reporting RWBF) */
+  export let invWriteBufferFlushes: u64 = 0;
+  /** CPU memory barriers ordering the commands before the doorbell (SMMUv3: dma_wmb per submission) */
+  export let invBarriers: u64 = 0;
 }
 
 // @ts-ignore: decorator
-@inline export const N_COUNTERS: u32 = 35;
+@inline export const N_COUNTERS: u32 = 42;
 
 /** Pages-in-use gauge with its peak. */
 // @ts-ignore: decorator
@@ -137,6 +152,13 @@ export function writeCounters(base: usize): void {
   store<u64>(base, stats.walkCacheHits, 256);
   store<u64>(base, stats.largePages, 264);
   store<u64>(base, stats.rptePrefetches, 272);
+  store<u64>(base, stats.invDescriptors, 280);
+  store<u64>(base, stats.invDoorbells, 288);
+  store<u64>(base, stats.invWaits, 296);
+  store<u64>(base, stats.invPageSelective, 304);
+  store<u64>(base, stats.invDomainSelective, 312);
+  store<u64>(base, stats.invWriteBufferFlushes, 320);
+  store<u64>(base, stats.invBarriers, 328);
 }
 
 export function resetCounters(): void {
@@ -176,4 +198,11 @@ export function resetCounters(): void {
   stats.walkCacheHits = 0;
   stats.largePages = 0;
   stats.rptePrefetches = 0;
+  stats.invDescriptors = 0;
+  stats.invDoorbells = 0;
+  stats.invWaits = 0;
+  stats.invPageSelective = 0;
+  stats.invDomainSelective = 0;
+  stats.invWriteBufferFlushes = 0;
+  stats.invBarriers = 0;
 }

@@ -12,7 +12,8 @@ import { allocatorBoundary, allocPages, freePages } from "./allocator";
 import { buildEntries, clearEntries, isPageTable, permits, readEntry, tableFormat } from "./table";
 import { translatePaged } from "./pgtable/iotlb";
 import { cacheEnabled, cacheInsert, cacheLookup, slotWord } from "./cache";
-import { onBuild, onCallEnd } from "./flush";
+import { flushGathers, onBuild, onCallEnd, onMapped } from "./flush";
+import { invGatherAdd } from "./invalidation/index";
 import { flushQueueAdd } from "./flushqueue";
 
 let entries: u32 = 0;
@@ -106,8 +107,12 @@ function getOrder(bytes: u32): u32 {
     stats.badFrees++;
     return FREE_BAD;
   }
-  if (keepEntries) stats.pagesKept += <u64>npages;
-  else clearEntries(first, npages);
+  if (keepEntries) {
+    stats.pagesKept += <u64>npages;
+  } else {
+    clearEntries(first, npages);
+    if (flushGathers()) invGatherAdd(first, npages);
+  }
   if (lazy && !keepEntries) {
     // a double free is counted when the queue frees it (Linux queues it all the same)
     flushQueueAdd(first, npages);
@@ -131,6 +136,7 @@ function getOrder(bytes: u32): u32 {
     return NO_ENTRY;
   }
   stats.maps++;
+  onMapped();
   onCallEnd(false);
   return e;
 }
@@ -238,6 +244,7 @@ export function mapSgEach(sg: usize, count: u32, dir: u32): u32 {
     pages += npages;
   }
   stats.mapSgs++;
+  onMapped();
   onCallEnd(false);
   return vmerge ? mergedSegments(sg, count) : count;
 }
@@ -289,6 +296,7 @@ function mapSgIova(sg: usize, count: u32, dir: u32): u32 {
     store<i32>(el, <i32>first, SG_ENTRY);
   }
   stats.mapSgs++;
+  onMapped();
   onCallEnd(false);
   return count;
 }
@@ -360,6 +368,7 @@ export function allocCoherent(bytes: u32): i32 {
   physNext = pfn + <u64>block;
   lastPfn = pfn;
   stats.allocs++;
+  onMapped();
   onCallEnd(false);
   return e;
 }

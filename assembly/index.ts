@@ -16,10 +16,11 @@
 //                  ├─── free lists  (64 + 64 × 1024) × u32 (allocator.ts) ───┤
 //                  ├─── IOVA tree + magazines (iova.ts; IOVA allocators only) ┤
 //                  ├─── flush queues cpus × 3 KiB (flushqueue.ts; flush-queue only) ┤
+//                  ├─── invalidation queue + status words (invalidation/; VT-d, AMD, SMMUv3) ┤
 //                  ├─── workload scratch (workloads.ts; grown on demand) ───┤
 //                  ╘════════════════════════════════════════════════════════╛
 
-import { ALLOC_IOVA, FLUSH_QUEUE, IO_PAGE_MASK, isIova, SG_MAX } from "./constants";
+import { ALLOC_IOVA, FLUSH_QUEUE, INV_NONE, IO_PAGE_MASK, isIova, SG_MAX } from "./constants";
 import { cpuInit, switchCpu } from "./cpu";
 import { flushQueueBytes, flushQueueInit, flushQueueTimer } from "./flushqueue";
 import { N_COUNTERS, resetCounters, writeCounters } from "./counters";
@@ -29,6 +30,7 @@ import { ptBytes, ptEntryAt, ptLevels } from "./pgtable/radix";
 import { walkCacheOff } from "./pgtable/walkcache";
 import { cacheInit, cacheOccupancy, cacheStaleLines, SLOT_SIZE } from "./cache";
 import { flushInit } from "./flush";
+import { invBytes, invInit, invQueueAt, invQueueEntries, invTailRegister } from "./invalidation/index";
 import { allocatorHint, allocatorInit, allocatorLargeHint, FREE_LIST_BYTES, reserveRange } from "./allocator";
 import { bufferFits, dmaInit, mapSingle as dmaMapSingle, SG_ELEM_SIZE } from "./dma";
 import {
@@ -70,7 +72,7 @@ export function init(
   format: u32, allocator: u32, flushPolicy: u32, entries: u32,
   cacheSets: u32, cacheWays: u32, maxHandles: u32, batchCapacity: u32,
   emptyWord: u64, badFreeBelow: u32, coherentBasePfn: u64, boundaryPages: u32, cpus: u32, scratchBytes: u32,
-  maxPfn: u64, maxCoherentOrder: u32, vmerge: bool, levels: u32,
+  maxPfn: u64, maxCoherentOrder: u32, vmerge: bool, levels: u32, invalidation: u32, invCaps: u32,
 ): i32 {
   allocKind = allocator;
   flushQueueOn = flushPolicy == FLUSH_QUEUE;
@@ -100,6 +102,8 @@ export function init(
   if (isIova(allocator)) p = align64(p + iovaBytes(entries, cpus));
   let queuesAt = p;
   if (flushPolicy == FLUSH_QUEUE) p = align64(p + flushQueueBytes(cpus));
+  let invAt = p;
+  p = align64(p + invBytes(invalidation));
   scratchAt = p;
   p = align64(p + <usize>scratchBytes);
 
@@ -114,7 +118,8 @@ export function init(
   walkCacheOff(); // until a page table lays its walk cache out
   cacheInit(cacheAt, cacheSets, cacheWays, isPageTable(format)); // first: table writes tell the cache (cacheNoteWrite)
   tableInit(tableAt, format, entries, emptyWord, levels);
-  flushInit(flushPolicy);
+  flushInit(flushPolicy, invalidation != INV_NONE);
+  invInit(invalidation, invCaps, invAt);
   allocatorInit(allocator, entries, boundaryPages, freeListAt, cpus, iovaAt);
   dmaInit(entries, allocator, badFreeBelow, coherentBasePfn, flushPolicy == FLUSH_QUEUE, maxPfn, maxCoherentOrder, vmerge);
   cpuInit();
@@ -196,6 +201,19 @@ export function staleLines(): u32 {
 /** Page tables: the raw entry at `level` (1 = leaf) on the walk of IO page `page`, 0 where the walk ends above. */
 export function pageTableEntry(page: u32, level: u32): u64 {
   return isPageTable(tableFormatOf) && level >= 1 && level <= ptLevels() ? ptEntryAt(page, level) : 0;
+}
+
+/** The invalidation queue's memory (0 without one), its slots, and the tail / producer register last written. */
+export function invQueuePtr(): usize {
+  return invQueueAt();
+}
+
+export function invQueueSlots(): u32 {
+  return invQueueEntries();
+}
+
+export function invTail(): u32 {
+  return invTailRegister();
 }
 
 /** Starts allocator workload `kind` (workloads.ts) in the scratch area init() reserved. */

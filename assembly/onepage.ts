@@ -16,12 +16,14 @@ import { flushPolicy } from "./flush";
 import { cacheTracking } from "./cache";
 import { dmaLazy } from "./dma";
 import { tceEncode } from "./tce";
+import { invKind } from "./invalidation/index";
+import { INV_NONE } from "./constants";
 
 /** The configuration the one-page steps model exactly. */
 export function onePageLoopsApply(): bool {
   let p = flushPolicy();
   return allocatorKind() == ALLOC_CALGARY && tableFormat() == FORMAT_CALGARY && (p == FLUSH_ON_WRAP || p == FLUSH_NEVER) &&
-    !dmaLazy() && !cacheTracking();
+    !dmaLazy() && !cacheTracking() && invKind() == INV_NONE;
 }
 
 /**

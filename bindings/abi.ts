@@ -8,6 +8,7 @@ export const COUNTER_NAMES = [
   "misses", "staleHits", "faults", "mapFailures", "badFrees", "doubleFrees", "cacheEvictions",
   "pagesInUse", "peakPagesInUse", "nodesVisited", "rcacheHits", "pagesQueued",
   "rangesAllocated", "ptWrites", "ptTablesAllocated", "ptTablesFreed", "walkReads", "walkCacheHits", "largePages", "rptePrefetches",
+  "invDescriptors", "invDoorbells", "invWaits", "invPageSelective", "invDomainSelective", "invWriteBufferFlushes", "invBarriers",
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];
@@ -76,3 +77,12 @@ export const OP = {
 } as const;
 
 export const RECORD_WORDS = 4;
+
+/** Invalidation interfaces (index = the core's code, assembly/constants.ts INV_*). */
+export const INVALIDATIONS = ["none", "vtd-qi", "amd-cmdbuf", "smmuv3-cmdq"] as const;
+export type InvalidationName = (typeof INVALIDATIONS)[number];
+export const CAP_MAMV_MASK = 0x3f;
+export const CAP_RWBF = 1 << 6;
+export const CAP_RIL = 1 << 7;
+/** Where the model places the invalidation queue in physical memory (descriptors carry addresses into it). */
+export const INV_QUEUE_PHYS = 0x7ff0_0000;

@@ -1,9 +1,12 @@
 // Options in, a validated and fully resolved configuration out. Every refusal names the field,
 // the value and what is allowed.
 
-import { ALLOC_IOVA, ALLOCATORS, isIova, MAX_CPUS, FLUSH_POLICIES, FORMAT_CALGARY, FORMAT_DART, FORMAT_RIOMMU, IO_PAGE_SIZE, type AllocatorName, type FlushPolicyName } from "./abi.js";
+import {
+  ALLOC_IOVA, ALLOCATORS, CAP_RIL, CAP_RWBF, isIova, INVALIDATIONS, MAX_CPUS, FLUSH_POLICIES, FORMAT_CALGARY, FORMAT_DART, FORMAT_RIOMMU,
+  IO_PAGE_SIZE, type AllocatorName, type FlushPolicyName, type InvalidationName,
+} from "./abi.js";
 import { ConfigError } from "./errors.js";
-import { entryBytesOf, PLATFORM_PRESETS, PLATFORMS, type PlatformName, type ReservedRange } from "./platforms.js";
+import { entryBytesOf, PLATFORM_PRESETS, PLATFORMS, type InvalidationCaps, type PlatformName, type ReservedRange } from "./platforms.js";
 
 export interface IommuOptions {
   /** Which IOMMU and driver era. */
@@ -48,6 +51,13 @@ export interface IommuOptions {
    * the 4 GiB IO space); smmuv3: 4 (48-bit input addresses, 4 KiB granule). @default the first
    */
   pageTableLevels?: number;
+  /**
+   * Override the platform's invalidation interface (what-if: "vtd-qi", "amd-cmdbuf",
+   * "smmuv3-cmdq", or "none" for Calgary's / DART's register sequences).
+   */
+  invalidation?: InvalidationName;
+  /** Capabilities of the queued interface (VT-d mamv, rwbf; SMMUv3 rangeInvalidation); the platform's by default. */
+  invalidationCaps?: InvalidationCaps;
 }
 
 /** The levels option against the platform; 0 for the flat tables. */
@@ -81,7 +91,13 @@ export interface ResolvedConfig {
   maxHandles: number;
   batchCapacity: number;
   cpus: number;
+  invalidation: InvalidationName;
+  /** The interface's capabilities packed as the core takes them (CAP_* in abi.ts). */
+  invCaps: number;
 }
+
+/** VT-d CAP.MAMV when the platform does not say: 18, as Intel server IOMMUs report it. */
+const DEFAULT_MAMV = 18;
 
 /** An option's value, or its default when left out; null is a value (refused by its check), not "left out". */
 const given = <T>(v: T | undefined, dflt: T): T => (v === undefined ? dflt : v);
@@ -121,7 +137,7 @@ export function resolveConfig(options: IommuOptions): ResolvedConfig {
   }
   const known = new Set([
     "platform", "tableSize", "ramBytes", "cache", "allocator", "flushPolicy", "pciWindows", "segmentBoundary",
-    "dartDummyPfn", "coherentBasePfn", "maxHandles", "batchCapacity", "cpus", "vmerge", "pageTableLevels",
+    "dartDummyPfn", "coherentBasePfn", "maxHandles", "batchCapacity", "cpus", "vmerge", "pageTableLevels", "invalidation", "invalidationCaps",
   ]);
   for (const k of Object.keys(options)) {
     if (!known.has(k)) throw new ConfigError(k, (options as unknown as Record<string, unknown>)[k], `no such option; known: ${[...known].join(", ")}`);
@@ -200,6 +216,7 @@ export function resolveConfig(options: IommuOptions): ResolvedConfig {
       throw new ConfigError("pageTableLevels", levels, allowedLevels.length ? `for ${p.name} one of ${allowedLevels.join(", ")}` : `left out on ${p.name}: its table is flat`);
     }
   }
+  const { invalidation, invCaps } = resolveInvalidation(options, p.invalidation, p.invalidationCaps);
   const emptyWord = p.format === FORMAT_DART ? BigInt((0x80000000 | dummyPfn) >>> 0) : 0n;
 
   return {
@@ -224,7 +241,36 @@ export function resolveConfig(options: IommuOptions): ResolvedConfig {
     maxHandles: checkInt("maxHandles", given(options.maxHandles, 65536), 1, 1 << 24),
     batchCapacity: checkInt("batchCapacity", given(options.batchCapacity, 4096), 1, 1 << 20),
     cpus: checkInt("cpus", given(options.cpus, 1), 1, MAX_CPUS),
+    invalidation,
+    invCaps,
   };
+}
+
+/** The invalidation interface and its capabilities: the platform's, or the options' what-if. */
+function resolveInvalidation(
+  options: IommuOptions, platformInterface: InvalidationName, platformCaps: InvalidationCaps | undefined,
+): { invalidation: InvalidationName; invCaps: number } {
+  const invalidation = given(options.invalidation, platformInterface);
+  if (!INVALIDATIONS.includes(invalidation)) throw new ConfigError("invalidation", invalidation, `one of ${INVALIDATIONS.join(", ")}`);
+  const caps = given(options.invalidationCaps, options.invalidation === undefined ? platformCaps ?? {} : {});
+  if (caps === null || typeof caps !== "object") throw new ConfigError("invalidationCaps", caps, "{ mamv?, rwbf?, rangeInvalidation? }");
+  const allowed: Record<InvalidationName, string[]> = { none: [], "vtd-qi": ["mamv", "rwbf"], "amd-cmdbuf": [], "smmuv3-cmdq": ["rangeInvalidation"] };
+  for (const k of Object.keys(caps)) {
+    if (!allowed[invalidation].includes(k)) {
+      throw new ConfigError(`invalidationCaps.${k}`, (caps as Record<string, unknown>)[k], allowed[invalidation].length
+        ? `left out: the ${invalidation} interface has ${allowed[invalidation].join(", ")}`
+        : `left out: the ${invalidation} interface has no capabilities to set`);
+    }
+  }
+  const flag = (k: "rwbf" | "rangeInvalidation") => {
+    const v = given(caps[k], false);
+    if (typeof v !== "boolean") throw new ConfigError(`invalidationCaps.${k}`, v, "true or false");
+    return v;
+  };
+  const mamv = checkInt("invalidationCaps.mamv", given(caps.mamv, DEFAULT_MAMV), 0, 63);
+  const invCaps = invalidation === "vtd-qi" ? mamv | (flag("rwbf") ? CAP_RWBF : 0)
+    : invalidation === "smmuv3-cmdq" && flag("rangeInvalidation") ? CAP_RIL : 0;
+  return { invalidation, invCaps };
 }
 
 /** Whether calls on different CPUs behave differently: the IOVA magazines, the flush queues. */

@@ -5,7 +5,7 @@
 
 import {
   ALLOC_CALGARY, ALLOC_IOVA, ALLOC_PPC2007, ALLOC_RING, FORMAT_AMD_V1, FORMAT_ARM_LPAE, FORMAT_CALGARY, FORMAT_DART, FORMAT_RIOMMU, FORMAT_VTD,
-  type FlushPolicyName,
+  type FlushPolicyName, type InvalidationName,
 } from "./abi.js";
 
 export const PLATFORMS = ["calgary-pcix", "calioc2", "dart-u3", "dart-u4", "vtd", "amd-vi", "smmuv3", "riommu"] as const;
@@ -53,6 +53,23 @@ export interface Platform {
   cache: { entries: number; ways: number };
   /** Page-table formats: the levels the table may have, the first the default (absent: a flat table). */
   levels?: readonly number[];
+  /**
+   * How the driver invalidates the IOMMU's caches: "none" is Calgary's and DART's own register
+   * sequences (flush.ts); "vtd-qi", "amd-cmdbuf", "smmuv3-cmdq" are the queued interfaces of
+   * VT-d, AMD-Vi and SMMUv3 (assembly/invalidation/), with the hardware's capabilities.
+   */
+  invalidation: InvalidationName;
+  invalidationCaps?: InvalidationCaps;
+}
+
+/** Capabilities of a queued invalidation interface that change what the driver issues. */
+export interface InvalidationCaps {
+  /** VT-d CAP.MAMV: largest address mask of a page-selective invalidation (0 … 63). @default 18 */
+  mamv?: number;
+  /** VT-d CAP.RWBF: the write buffer must be flushed after a map. @default false */
+  rwbf?: boolean;
+  /** SMMUv3 IDR3.RIL: range invalidation (SMMUv3.2). @default false */
+  rangeInvalidation?: boolean;
 }
 
 const KiB = 1024;
@@ -77,6 +94,7 @@ const CALGARY = {
   maxPfn: 2 ** 36 - 1, // TCE_RPN_MASK: bits 12..47
   maxCoherentOrder: 10,
   cache: { entries: 64, ways: 4 },
+  invalidation: "none",
 } as const;
 
 /** What U3 and U4 share: the DART driver and the 2.6.18 PowerPC allocator. */
@@ -89,6 +107,7 @@ const DART = {
   maxPfn: 0xffffff, // DARTMAP_RPNMASK
   maxCoherentOrder: 12,
   cache: { entries: 64, ways: 4 },
+  invalidation: "none",
 } as const;
 
 /**
@@ -156,6 +175,9 @@ export const PLATFORM_PRESETS: Record<PlatformName, Platform> = {
     name: "vtd",
     description: "Intel VT-d second-level translation, Linux v6.x intel-iommu + dma-iommu (lazy: x86 default)",
     format: FORMAT_VTD,
+    // the invalidation queue; CAP.MAMV 18 and no RWBF, as Intel server IOMMUs report them
+    invalidation: "vtd-qi",
+    invalidationCaps: { mamv: 18, rwbf: false },
     // CONFIG_IOMMU_DEFAULT_DMA_LAZY is x86's default: unmaps go through the flush queue
     flushPolicy: "flush-queue",
     reserved: () => [x86Msi],
@@ -167,6 +189,7 @@ export const PLATFORM_PRESETS: Record<PlatformName, Platform> = {
     name: "amd-vi",
     description: "AMD-Vi (AMD IOMMU) v1 I/O page tables, Linux v6.x amd-iommu + dma-iommu (lazy: x86 default)",
     format: FORMAT_AMD_V1,
+    invalidation: "amd-cmdbuf",
     flushPolicy: "flush-queue",
     reserved: () => [x86Msi],
     maxPfn: 2 ** 40 - 1, // PTE address bits 12..51
@@ -177,6 +200,9 @@ export const PLATFORM_PRESETS: Record<PlatformName, Platform> = {
     name: "smmuv3",
     description: "Arm SMMUv3 stage-1 translation (LPAE, 4 KiB granule), Linux v6.x arm-smmu-v3 + dma-iommu (strict: arm64 default)",
     format: FORMAT_ARM_LPAE,
+    // the command queue; no range invalidation (SMMUv3.1, e.g. MMU-600; RIL came with SMMUv3.2)
+    invalidation: "smmuv3-cmdq",
+    invalidationCaps: { rangeInvalidation: false },
     // arm64 defconfig keeps CONFIG_IOMMU_DEFAULT_DMA_STRICT: invalidate before the IOVA is freed
     flushPolicy: "strict",
     // the SMMU's MSI window is IOMMU_RESV_SW_MSI, which dma-iommu skips: nothing reserved
@@ -196,6 +222,7 @@ export const PLATFORM_PRESETS: Record<PlatformName, Platform> = {
     maxPfn: 2 ** 40 - 1, // the model's rPTE: bits 12..51
     maxCoherentOrder: 10, // unused: alloc_coherent is refused
     cache: { entries: 2, ways: 2 },
+    invalidation: "none", // its own end-of-burst register invalidation (flush.ts)
   },
 };
 

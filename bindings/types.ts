@@ -89,5 +89,17 @@ export interface Iommu {
    * true if it flushed. The caller keeps the time; false under any other policy.
    */
   flushQueueTimer(): boolean;
+  /**
+   * The queued invalidation interface's ring as it sits in memory (VT-d IQ, AMD-Vi command
+   * buffer, SMMUv3 command queue), or null without one (Calgary, DART).
+   */
+  invalidationQueue(): InvalidationQueue | null;
   readonly batch: BatchArea;
+}
+
+/** An invalidation queue: every slot's two 64-bit words, and the tail (producer) register as last written. */
+export interface InvalidationQueue {
+  /** VT-d IQT (next slot << 4), AMD CMD_TAIL (byte offset), SMMUv3 CMDQ_PROD (index | wrap bit). */
+  tail: number;
+  slots: Array<[bigint, bigint]>;
 }

@@ -8,7 +8,7 @@
 
 import {
   ACCESS_OUTCOMES, BAD_RECORD, COUNTER_NAMES, FREE_RESULTS, IO_PAGE_SIZE, SG_MAX, type AccessOutcome,
-  type Direction, type FreeResult, type Stats, FLUSH_POLICIES,
+  type Direction, type FreeResult, type Stats, FLUSH_POLICIES, INVALIDATIONS,
 } from "./abi.js";
 import { checkPageTableLevel, resolveConfig, type IommuOptions, type ResolvedConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
@@ -16,7 +16,7 @@ import {
   allocatorStateOf, checkAccessKind, checkBuffer, checkBytes, checkCpu, checkDirection, checkDma, checkRingOnly, checkSgList, DIRECTION_CODE,
   pfnHigh, pfnLow, splitPhys, U32_MAX,
 } from "./inputs.js";
-import type { AllocatorState, BatchArea, CoherentBuffer, DmaSegment, Iommu, SgSegment } from "./types.js";
+import type { AllocatorState, BatchArea, CoherentBuffer, DmaSegment, InvalidationQueue, Iommu, SgSegment } from "./types.js";
 
 // The published declarations name WebAssembly.Module and .Memory, which TypeScript declares only
 // in its DOM and WebWorker libs; a Node project compiled without them (lib ES2022 + @types/node)
@@ -34,9 +34,12 @@ export interface CoreExports {
     format: number, allocator: number, flushPolicy: number, entries: number, cacheSets: number,
     cacheWays: number, maxHandles: number, batchCapacity: number, emptyWord: bigint,
     badFreeBelow: number, coherentBasePfn: bigint, boundaryPages: number, cpus: number, scratchBytes: number,
-    maxPfn: bigint, maxCoherentOrder: number, vmerge: number, levels: number,
+    maxPfn: bigint, maxCoherentOrder: number, vmerge: number, levels: number, invalidation: number, invCaps: number,
   ): number;
   pageTableEntry(page: number, level: number): bigint;
+  invQueuePtr(): number;
+  invQueueSlots(): number;
+  invTail(): number;
   reserve(first: number, npages: number): void;
   countersPtr(): number;
   sgPtr(): number;
@@ -149,7 +152,7 @@ export class WasmIommu implements Iommu {
     const rc = this.core.init(
       c.format, c.allocator, FLUSH_POLICIES.indexOf(c.flushPolicy), c.entries, sets, c.cacheWays,
       c.maxHandles, c.batchCapacity, c.emptyWord, c.badFreeBelow, BigInt(c.coherentBasePfn), c.boundaryPages, c.cpus, this.scratchBytes,
-      BigInt(c.maxPfn), c.maxCoherentOrder, c.vmerge ? 1 : 0, c.levels,
+      BigInt(c.maxPfn), c.maxCoherentOrder, c.vmerge ? 1 : 0, c.levels, INVALIDATIONS.indexOf(c.invalidation), c.invCaps,
     );
     if (rc !== 0) throw new ConfigError("tableSize", c.tableBytes, "a configuration whose memory the WebAssembly engine can grow to");
     for (const r of c.reserved) this.core.reserve(r.first, r.pages);
@@ -299,6 +302,14 @@ export class WasmIommu implements Iommu {
       treeNodes: k.treeNodes() >>> 0, magazines: k.magazines() >>> 0, cachedPfns: k.cachedPfns() >>> 0,
       largestFreeRun: k.largestFreeRun() >>> 0,
     });
+  }
+
+  invalidationQueue(): InvalidationQueue | null {
+    const k = this.core;
+    const n = k.invQueueSlots() >>> 0;
+    if (n === 0) return null;
+    const words = new BigUint64Array(k.memory.buffer, k.invQueuePtr(), n * 2);
+    return { tail: k.invTail() >>> 0, slots: Array.from({ length: n }, (_, i) => [words[2 * i], words[2 * i + 1]] as [bigint, bigint]) };
   }
 
   /** Red-black tree invariants of the IOVA allocators: 0 = sound (a test hook). */

@@ -41,6 +41,16 @@ export function walkCacheInvalidateRegion(region: u32): void {
   if (load<u32>(at) == region + 1) store<u32>(at, 0);
 }
 
+/** Drops the line of every region in [r0, r1] (a range invalidation; one pass over the lines). */
+export function walkCacheInvalidateRegions(r0: u64, r1: u64): void {
+  if (lines == 0) return;
+  for (let i: u32 = 0; i < WALK_CACHE_ENTRIES; i++) {
+    let at = lines + (<usize>i << 2);
+    let v = load<u32>(at);
+    if (v != 0 && <u64>(v - 1) >= r0 && <u64>(v - 1) <= r1) store<u32>(at, 0);
+  }
+}
+
 // @ts-ignore: decorator
 @inline export function walkCacheHas(region: u32): bool {
   return load<u32>(lineAt(region)) == region + 1;

@@ -56,22 +56,31 @@ export class ReferenceCache {
     this.drop(page);
   }
 
-  /** assembly/cache.ts cacheInvalidateRange: a page-selective invalidation of [first, first + npages). */
-  invalidateRange(first: number, npages: number): void {
-    for (let p = first; p < first + npages; p++) this.drop(p);
-    if (!this.pageTable || npages === 0) return;
-    for (let r = Math.floor(first / 512); r <= Math.floor((first + npages - 1) / 512); r++) {
-      this.drop(LARGE_TAG + r);
-      this.pageTable.walkCacheInvalidate(r * 512);
-    }
-  }
-
   private drop(page: number): void {
     if (!this.enabled) return;
     const set = this.setOf(page);
     set.forEach((l, i) => {
       if (l !== null && l.page === page) set[i] = null;
     });
+  }
+
+  /**
+   * assembly/cache.ts cacheInvalidateRange: a page-selective invalidation of [first, first + count):
+   * its 4 KiB lines and, with a page table, the 2 MiB and walk-cache lines of the regions it touches.
+   */
+  invalidateRange(first: bigint, count: bigint): void {
+    if (count === 0n) return;
+    const end = first + count;
+    const [r0, r1] = [first / 512n, (end - 1n) / 512n];
+    for (const set of this.sets) {
+      set.forEach((l, i) => {
+        if (l === null) return;
+        const large = l.page >= LARGE_TAG;
+        const key = BigInt(large ? l.page - LARGE_TAG : l.page);
+        if (large ? key >= r0 && key <= r1 : key >= first && key < end) set[i] = null;
+      });
+    }
+    this.pageTable?.walkCacheInvalidateRegions(r0, r1);
   }
 
   invalidateAll(): void {

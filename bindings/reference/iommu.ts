@@ -12,9 +12,10 @@ import { ConfigError } from "../errors.js";
 import {
   allocatorStateOf, checkAccessKind, checkBuffer, checkRingOnly, checkBytes, checkCpu, checkDirection, checkDma, checkSgList, splitPhys,
 } from "../inputs.js";
-import type { AllocatorState, BatchArea, CoherentBuffer, DmaSegment, Iommu, SgSegment } from "../types.js";
+import type { AllocatorState, BatchArea, CoherentBuffer, DmaSegment, InvalidationQueue, Iommu, SgSegment } from "../types.js";
 import { ReferenceBitmap } from "./bitmap.js";
 import { ReferenceCache } from "./cache.js";
+import { ReferenceInvalidation } from "./invalidation.js";
 import { ReferenceIova } from "./iova.js";
 import { LARGE_TAG, ReferencePageTable } from "./pgtable.js";
 
@@ -60,6 +61,8 @@ export class ReferenceIommu implements Iommu {
   private physNext: number;
   private readonly handles: Handle[] = [];
   private readonly iova: ReferenceIova | null;
+  /** The queued invalidation interface (VT-d, AMD-Vi, SMMUv3), or null (Calgary, DART). */
+  private readonly inv: ReferenceInvalidation | null;
 
   constructor(readonly config: ResolvedConfig) {
     this.map = new ReferenceBitmap(config.entries);
@@ -71,6 +74,7 @@ export class ReferenceIommu implements Iommu {
     this.hintLarge = this.halfpoint;
     this.physNext = config.coherentBasePfn;
     this.iova = isIova(config.allocator) ? new ReferenceIova(config.allocator === ALLOC_IOVA, config.cpus) : null;
+    this.inv = config.invalidation === "none" ? null : new ReferenceInvalidation(config.invalidation, config.invCaps, this.cache, this.n);
     for (const r of config.reserved) {
       if (r.first >= config.entries) continue;
       const n = Math.min(r.pages, config.entries - r.first);
@@ -139,12 +143,22 @@ export class ReferenceIommu implements Iommu {
   private flushAll(): void {
     this.n.flushes++;
     this.burst = false;
-    this.cache.invalidateAll();
+    if (this.inv) this.inv.flushDomain();
+    else this.cache.invalidateAll();
+  }
+
+  /** iommu_map's iotlb_sync_map at the end of a call that mapped. */
+  private afterMap(): void {
+    this.inv?.afterMap();
   }
 
   private afterBuild(first: number, npages: number): void {
     if (this.config.flushPolicy === "one-per-page") {
-      for (let p = first; p < first + npages; p++) this.cache.invalidate(p);
+      // on a queued interface (a what-if): a page-selective invalidation and its wait per page
+      for (let p = first; p < first + npages; p++) {
+        if (this.inv) this.inv.flushRange(BigInt(p), 1n);
+        else this.cache.invalidate(p);
+      }
       this.n.entryInvalidations += npages;
     } else if (this.config.flushPolicy === "all-after-map") {
       this.dartDirty = true;
@@ -161,7 +175,9 @@ export class ReferenceIommu implements Iommu {
         this.flushAll();
       }
     } else if (this.config.flushPolicy === "strict" && unmapped) {
-      this.flushAll();
+      // on a queued interface: the range this call gathered, one invalidation and one wait
+      if (this.inv) this.inv.sync();
+      else this.flushAll();
     } else if (this.config.flushPolicy === "end-of-burst" && unmapped) {
       this.burst = true;
     }
@@ -408,6 +424,7 @@ export class ReferenceIommu implements Iommu {
       return 0;
     }
     const was = keep ? this.releaseBitsOnly(first, npages) : this.releasePages(first, npages);
+    if (!keep && this.inv && this.config.flushPolicy === "strict") this.inv.gatherAdd(first, npages);
     this.n.pagesUnmapped += npages;
     if (was !== npages) {
       this.n.doubleFrees++;
@@ -430,6 +447,7 @@ export class ReferenceIommu implements Iommu {
       return NO_ENTRY;
     }
     this.n.maps++;
+    this.afterMap();
     this.callEnd(false);
     return e;
   }
@@ -485,6 +503,7 @@ export class ReferenceIommu implements Iommu {
       el.entry = first;
     });
     this.n.mapSgs++;
+    this.afterMap();
     this.callEnd(false);
     return list.length;
   }
@@ -526,6 +545,7 @@ export class ReferenceIommu implements Iommu {
       pages += npages;
     }
     this.n.mapSgs++;
+    this.afterMap();
     this.callEnd(false);
     if (!this.config.vmerge) return list.length;
     // ppc_iommu_map_sg's virtual merging: a new DMA segment wherever dma_addr ≠ dma_next
@@ -575,6 +595,7 @@ export class ReferenceIommu implements Iommu {
     }
     this.physNext = pfn + block;
     this.n.allocs++;
+    this.afterMap();
     this.callEnd(false);
     return [e, pfn];
   }
@@ -738,6 +759,10 @@ export class ReferenceIommu implements Iommu {
 
   depotWork(): number {
     return this.iova?.depotWork() ?? 0;
+  }
+
+  invalidationQueue(): InvalidationQueue | null {
+    return this.inv?.view() ?? null;
   }
 
   allocatorState(): AllocatorState {

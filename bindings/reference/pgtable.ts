@@ -294,6 +294,13 @@ export class ReferencePageTable {
     return [this.f.present(e) ? e : 0n, false];
   }
 
+  /** The walk-cache lines of regions [r0, r1] (a range invalidation). */
+  walkCacheInvalidateRegions(r0: bigint, r1: bigint): void {
+    this.walkCache.forEach((region, line) => {
+      if (region !== -1 && BigInt(region) >= r0 && BigInt(region) <= r1) this.walkCache[line] = -1;
+    });
+  }
+
   walkCacheInvalidate(page: number | null): void {
     if (page === null) this.walkCache.fill(-1);
     else {
