@@ -160,8 +160,16 @@ describe("the grid's layout is the core's", () => {
       const profile = { ...DEFAULT_PROFILE, name: `unit-${k}`, cycles };
       const r = both(trace, { platform: "calgary-pcix", strategy: "cached", environment: "xen-domU", profile, iommu: { tableSize: "64K" } });
       expect(r!.core.report.cycles).toStrictEqual(r!.ref.report.cycles);
+      // the queued invalidation interfaces' primitives (descriptors, waits, barriers, doorbells) too
+      for (const invalidation of ["vtd-qi", "smmuv3-cmdq"] as const) {
+        const q = both(trace, {
+          platform: "calgary-pcix", strategy: "straightforward+strict-flush", environment: "xen-dom0", profile,
+          iommu: { tableSize: "64K", allocator: "iova", invalidation, invalidationCaps: invalidation === "vtd-qi" ? { rwbf: true } : {} },
+        });
+        expect(q!.core.report.cycles).toStrictEqual(q!.ref.report.cycles);
+      }
     }
-    expect(PARTIES.length * OP_KINDS.length * PRIMITIVES.length).toBe(512);
+    expect(PARTIES.length * OP_KINDS.length * PRIMITIVES.length).toBe(608);
   });
 });
 
@@ -241,6 +249,26 @@ describe("core-priced ≡ reference with the IOVA allocator on several CPUs", ()
     r!.core.report.counters.nodesVisited = r!.ref.report.counters.nodesVisited;
     expect(r!.core.report).toStrictEqual(r!.ref.report);
     expect(r!.core.report.counters.rcacheHits).toBeGreaterThan(0);
+  });
+});
+
+describe("core-priced ≡ reference on the queued invalidation interfaces (VT-d, AMD-Vi, SMMUv3)", () => {
+  const cases = (["vtd-qi", "amd-cmdbuf", "smmuv3-cmdq"] as const).flatMap((inv) =>
+    ["straightforward+strict-flush", "straightforward", "batched+strict-flush", "never-free", "cached+strict-flush"].flatMap((s) =>
+      (["baremetal", "xen-dom0"] as const).map((e) => [inv, s, e] as const)));
+  it.each(cases)("%s / %s / %s", (invalidation, strategy, environment) => {
+    const trace = parseTrace(randomTrace(1500, 17, 2));
+    const r = both(trace, {
+      platform: "calgary-pcix", strategy, environment, batchSize: 5, mappingCacheSize: 7,
+      iommu: { tableSize: "64K", allocator: "iova", cpus: 2, invalidation, invalidationCaps: invalidation === "vtd-qi" ? { mamv: 4, rwbf: true } : {} },
+    });
+    r!.core.report.counters.nodesVisited = r!.ref.report.counters.nodesVisited; // the reference tree counts none
+    expect(r!.core.report).toStrictEqual(r!.ref.report);
+    if (strategy.endsWith("strict-flush")) {
+      // strict: each unmap call's range invalidated and waited for, priced as such
+      expect(r!.core.report.counters.invWaits).toBeGreaterThan(0);
+      expect(r!.core.report.primitives.kernel?.invWait ?? r!.core.report.primitives.xen?.invWait).toBe(r!.core.report.counters.invWaits);
+    }
   });
 });
 

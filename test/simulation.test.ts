@@ -18,7 +18,7 @@ const P: CostProfile = {
     mmioRead: 0, mmioWrite: 0, flushWaitPoll: 0,
     hypercallEntry: 10_000, hypercallExit: 20_000, hypervisorValidate: 100_000,
     multicallPerEntry: 1_000_000, grantOp: 10_000_000, grantIssue: 100_000_000,
-    mappingCacheLookup: 5, copyPerByte: 1, ptPageAlloc: 0,
+    mappingCacheLookup: 5, copyPerByte: 1, ptPageAlloc: 0, invDescriptorWrite: 0, invWait: 0, memoryBarrier: 0,
   },
 };
 

@@ -72,7 +72,13 @@
 // @ts-ignore: decorator
 @inline export const P_PT_PAGE_ALLOC: u32 = 15;
 // @ts-ignore: decorator
-@inline export const PRIMS: u32 = 16;
+@inline export const P_INV_DESCRIPTOR: u32 = 16;
+// @ts-ignore: decorator
+@inline export const P_INV_WAIT: u32 = 17;
+// @ts-ignore: decorator
+@inline export const P_MEMORY_BARRIER: u32 = 18;
+// @ts-ignore: decorator
+@inline export const PRIMS: u32 = 19;
 
 // @ts-ignore: decorator
 @inline export const GRID_BYTES: u32 = PARTIES * KINDS * PRIMS * 8;

@@ -8,8 +8,9 @@ import { FORMAT_CALGARY, FORMAT_DART, FORMAT_RIOMMU } from "../constants";
 import { stats } from "../counters";
 import {
   count, partyAt, KIND_FLUSH, KIND_MAP, KIND_MAP_SG, P_BITMAP_WORD_SCAN, P_DMA_API_ENTRY, P_FLUSH_WAIT_POLL, P_GRANT_ISSUE,
-  P_GRANT_OP, P_HYPERCALL_ENTRY, P_HYPERCALL_EXIT, P_HYPERVISOR_VALIDATE, P_MMIO_READ, P_MMIO_WRITE,
-  P_MULTICALL_PER_ENTRY, P_PT_PAGE_ALLOC, P_TABLE_LINE_FLUSH, P_TCE_WRITE, PARTY_KERNEL, PARTY_NONE, PARTY_XEN, trap,
+  P_GRANT_OP, P_HYPERCALL_ENTRY, P_HYPERCALL_EXIT, P_HYPERVISOR_VALIDATE, P_INV_DESCRIPTOR, P_INV_WAIT, P_MEMORY_BARRIER,
+  P_MMIO_READ, P_MMIO_WRITE, P_MULTICALL_PER_ENTRY, P_PT_PAGE_ALLOC, P_TABLE_LINE_FLUSH, P_TCE_WRITE, PARTY_KERNEL, PARTY_NONE,
+  PARTY_XEN, trap,
 } from "./counts";
 
 /** How a table update reaches Xen. */
@@ -29,6 +30,9 @@ import {
 @inline export const FLUSHER_DART: u32 = 2;
 // @ts-ignore: decorator
 @inline export const FLUSHER_RIOMMU: u32 = 3;
+/** A queued invalidation interface (VT-d, AMD-Vi, SMMUv3): priced from what it wrote and waited for. */
+// @ts-ignore: decorator
+@inline export const FLUSHER_QUEUED: u32 = 4;
 
 /** The kernel that runs the driver and the DMA API. */
 export let driver: u32 = PARTY_KERNEL;
@@ -45,6 +49,12 @@ let xenAt: usize = 0;
 export let integrated: bool = false;
 let flusher: u32 = FLUSHER_CALGARY_PCIX;
 let format: u32 = FORMAT_CALGARY;
+/** The queued interface's counters as last charged (queuedWork charges what they moved since). */
+let seenDescriptors: u64 = 0;
+let seenDoorbells: u64 = 0;
+let seenWaits: u64 = 0;
+let seenBarriers: u64 = 0;
+let seenWriteBufferFlushes: u64 = 0;
 
 export function environmentInit(drv: u32, own: u32, front: u32, grantIntegrated: bool, flush: u32, fmt: u32): void {
   driver = drv;
@@ -57,6 +67,11 @@ export function environmentInit(drv: u32, own: u32, front: u32, grantIntegrated:
   integrated = grantIntegrated;
   flusher = flush;
   format = fmt;
+  seenDescriptors = stats.invDescriptors;
+  seenDoorbells = stats.invDoorbells;
+  seenWaits = stats.invWaits;
+  seenBarriers = stats.invBarriers;
+  seenWriteBufferFlushes = stats.invWriteBufferFlushes;
 }
 
 /** The driver kernel's share of a DMA-API call: its entries and the allocator's bitmap scan. */
@@ -112,6 +127,10 @@ export function environmentInit(drv: u32, own: u32, front: u32, grantIntegrated:
 /** Device-cache flushes the core just performed, at the platform's price; `inFlight` sets Calgary's polls. */
 // @ts-ignore: decorator
 @inline export function flushWork(flushes: f64, invalidations: f64, inFlight: f64): void {
+  if (flusher == FLUSHER_QUEUED) {
+    queuedWork();
+    return;
+  }
   if (flushes == 0 && invalidations == 0) return; // the common case: nothing was flushed
   if (flushes > 0) {
     if (flusher == FLUSHER_RIOMMU) {
@@ -133,6 +152,30 @@ export function environmentInit(drv: u32, own: u32, front: u32, grantIntegrated:
   // DART U4: write IONE, poll
   count(ownerAt, KIND_FLUSH, P_MMIO_WRITE, invalidations);
   count(ownerAt, KIND_FLUSH, P_MMIO_READ, invalidations);
+}
+
+/**
+ * What the queued interface did since it was last charged: commands written, doorbells (tail or
+ * producer register writes), completions waited for, barriers; VT-d's write-buffer flush is a
+ * register write and a status read.
+ */
+function queuedWork(): void {
+  let descriptors = <f64>(stats.invDescriptors - seenDescriptors);
+  let wbf = <f64>(stats.invWriteBufferFlushes - seenWriteBufferFlushes);
+  if (descriptors == 0 && wbf == 0) return;
+  let doorbells = <f64>(stats.invDoorbells - seenDoorbells);
+  let waits = <f64>(stats.invWaits - seenWaits);
+  let barriers = <f64>(stats.invBarriers - seenBarriers);
+  seenDescriptors = stats.invDescriptors;
+  seenDoorbells = stats.invDoorbells;
+  seenWaits = stats.invWaits;
+  seenBarriers = stats.invBarriers;
+  seenWriteBufferFlushes = stats.invWriteBufferFlushes;
+  count(ownerAt, KIND_FLUSH, P_INV_DESCRIPTOR, descriptors);
+  count(ownerAt, KIND_FLUSH, P_MMIO_WRITE, doorbells + wbf);
+  count(ownerAt, KIND_FLUSH, P_MMIO_READ, wbf);
+  count(ownerAt, KIND_FLUSH, P_INV_WAIT, waits);
+  count(ownerAt, KIND_FLUSH, P_MEMORY_BARRIER, barriers);
 }
 
 /**

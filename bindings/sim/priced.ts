@@ -35,11 +35,12 @@ export const PRICED = {
 
 const ACCESS = ["hit", "miss", "stale", "fault", "unchecked"] as const;
 /**
- * Which flush price the core applies (assembly/priced/environment.ts FLUSHER_*). VT-d, AMD-Vi and
- * SMMUv3 are priced as DART's invalidate-all (one register write, two reads) until their
- * invalidation queues are modelled; simulation.ts prices them the same way.
+ * Which flush price the core applies (assembly/priced/environment.ts FLUSHER_*). A platform with a
+ * queued invalidation interface (VT-d, AMD-Vi, SMMUv3) is priced from that interface's counters
+ * (FLUSHER_QUEUED); overridden to `invalidation: "none"`, it is priced as DART's invalidate-all.
  */
 const FLUSHER = { "calgary-pcix": 0, calioc2: 1, "dart-u3": 2, "dart-u4": 2, vtd: 2, "amd-vi": 2, smmuv3: 2, riommu: 3 } as const;
+const FLUSHER_QUEUED = 4;
 const NO_PARTY = 255;
 /** The core a run with no IOMMU keeps for its memory and counters (never called). */
 export const NO_IOMMU_CORE = { platform: "calgary-pcix", tableSize: "64K" } as const;
@@ -92,7 +93,7 @@ export class PricedSimulation implements PricedModel {
     const bytes = (core: CoreExports) => core.pricedBytes(strategy, config.maxHandles, config.entries, r.cacheSize, r.batchSize);
     if (source instanceof WasmIommu) {
       const want = resolveConfig(r.core ?? NO_IOMMU_CORE);
-      const same = (["platform", "flushPolicy", "allocator", "entries", "cacheEntries", "cacheWays", "cpus"] as const).every((k) => want[k] === config[k]);
+      const same = (["platform", "flushPolicy", "allocator", "entries", "cacheEntries", "cacheWays", "cpus", "invalidation", "invCaps"] as const).every((k) => want[k] === config[k]);
       if (!same) throw new ConfigError("core", config.platform, "a core of the configuration these options give (platform, table, cache, allocator, flush policy, CPUs)");
       source.reset(bytes(source.coreExports));
       this.io = source;
@@ -103,7 +104,7 @@ export class PricedSimulation implements PricedModel {
     const env = r.env;
     const rc = this.core.pricedInit(
       strategy, config.maxHandles, this.hasIommu ? 1 : 0, PARTY_INDEX[env.driver], PARTY_INDEX[env.iommuOwner],
-      env.frontend ? PARTY_INDEX[env.frontend] : NO_PARTY, FLUSHER[config.platform], r.intervalNs, this.guestBytes,
+      env.frontend ? PARTY_INDEX[env.frontend] : NO_PARTY, config.invalidation !== "none" ? FLUSHER_QUEUED : FLUSHER[config.platform], r.intervalNs, this.guestBytes,
       r.cacheSize, r.batchSize, isPerCpu(config) ? 1 : 0, config.cpus,
     );
     if (rc !== 0) throw new Error("iommu-sim: the priced model's memory was sized wrongly; this is a bug, please report it");

@@ -159,6 +159,15 @@ export class Simulation implements PricedModel {
   /** Device-cache flushes the core performed during the last call, at the platform's price. */
   private flushWork(d: Stats, inFlight: number): void {
     const owner = this.env.iommuOwner;
+    if (this.iommu!.config.invalidation !== "none") {
+      // a queued interface: the commands it wrote, its doorbells and waits, VT-d's write-buffer flushes
+      this.count(owner, "flush", "invDescriptorWrite", d.invDescriptors);
+      this.count(owner, "flush", "mmioWrite", d.invDoorbells + d.invWriteBufferFlushes);
+      this.count(owner, "flush", "mmioRead", d.invWriteBufferFlushes);
+      this.count(owner, "flush", "invWait", d.invWaits);
+      this.count(owner, "flush", "memoryBarrier", d.invBarriers);
+      return;
+    }
     const platform = this.options.platform;
     const f = d.flushes;
     if (f > 0) {
