@@ -4,7 +4,7 @@
 export * from "./abi.js";
 export { ConfigError } from "./errors.js";
 export { resolveConfig, type IommuOptions, type ResolvedConfig } from "./config.js";
-export { PLATFORMS, PLATFORM_PRESETS, type PlatformName, type Platform } from "./platforms.js";
+export { PLATFORMS, PLATFORM_PRESETS, type PlatformName, type Platform, type InvalidationCaps } from "./platforms.js";
 export type { AllocatorState, BatchArea, CoherentBuffer, DmaSegment, InvalidationQueue, Iommu, SgSegment } from "./types.js";
 export {
   createAllocatorWorkloadWith, WORKLOADS, WORKLOAD_PARAM, type AllocatorFigures, type AllocatorWorkload,

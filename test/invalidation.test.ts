@@ -249,6 +249,54 @@ describe("configuration", () => {
   });
 });
 
+describe("what strict and lazy guarantee (properties)", () => {
+  const invArb = fc.constantFrom<InvalidationName>("vtd-qi", "amd-cmdbuf", "smmuv3-cmdq");
+  const capsArb = fc.constantFrom({}, { small: true });
+  const caps = (inv: InvalidationName, small: boolean) =>
+    inv === "vtd-qi" ? { mamv: small ? 0 : 18 } : inv === "smmuv3-cmdq" ? { rangeInvalidation: small } : {};
+
+  it("strict: no stale translation survives an unmap call, and every call that unmapped waited once", () => {
+    fc.assert(
+      fc.property(invArb, capsArb, fc.constantFrom("iova" as const, "first-fit" as const), fc.array(opArbWith(bytesArb), { minLength: 100, maxLength: 400 }), (inv, c, allocator, ops) => {
+        const o: IommuOptions = { ...at(inv, { allocator, invalidationCaps: caps(inv, "small" in c) }) };
+        const a = createIommu(o);
+        runBoth(a, createReferenceIommu(o), ops.filter((op) => op.t !== "unmapKeep"));
+        const s = a.stats();
+        expect(s.staleHits).toBe(0);
+        expect(a.staleLines()).toBe(0);
+        // every sync is its invalidation command(s) and one wait, as each interface issues them
+        const commands = s.invPageSelective + s.invDomainSelective;
+        if (inv === "vtd-qi") expect([s.invDescriptors, s.invDoorbells, commands]).toEqual([2 * s.invWaits, s.invWaits, s.invWaits]);
+        if (inv === "amd-cmdbuf") expect([s.invDescriptors, s.invDoorbells, commands]).toEqual([2 * s.invWaits, 2 * s.invWaits, s.invWaits]);
+        if (inv === "smmuv3-cmdq") {
+          expect(s.invDescriptors).toBe(commands + s.invWaits);
+          expect(s.invBarriers).toBe(s.invDoorbells);
+          expect(s.invDoorbells).toBeGreaterThanOrEqual(s.invWaits);
+        }
+        expect(s.invWaits > 0).toBe(s.pagesUnmapped > 0);
+      }),
+      { numRuns: 60, seed: 14, endOnFailure: true },
+    );
+  });
+
+  it("lazy: unmaps leave stale lines until the queue's flush, which leaves none", () => {
+    fc.assert(
+      fc.property(invArb, fc.array(opArbWith(bytesArb), { minLength: 100, maxLength: 400 }), (inv, ops) => {
+        const o = at(inv, { allocator: "iova", flushPolicy: "flush-queue" });
+        const a = createIommu(o);
+        runBoth(a, createReferenceIommu(o), ops.filter((op) => op.t !== "unmapKeep"));
+        const before = a.stats();
+        // between flushes nothing is page-selective: the only commands are the flushes' own
+        expect(before.invPageSelective).toBe(0);
+        expect(before.invDomainSelective).toBe(before.flushes);
+        a.flushQueueTimer();
+        expect(a.staleLines()).toBe(0);
+      }),
+      { numRuns: 60, seed: 15, endOnFailure: true },
+    );
+  });
+});
+
 describe("WASM core ≡ reference model on the queued interfaces", () => {
   const configArb = fc.record({
     invalidation: fc.constantFrom<InvalidationName>("vtd-qi", "amd-cmdbuf", "smmuv3-cmdq"),
