@@ -3,8 +3,9 @@
 // the specifications' descriptor layouts and the Linux drivers' rules (cache.c
 // calculate_psi_aligned_address, amd/iommu.c build_inv_address, arm-smmu-v3.c range TLBIs and
 // MAX_TLBI_OPS); the WASM core and the reference model must both give them, and agree with each
-// other over random operation sequences. Until the vtd / amd-vi / smmuv3 platforms land, the
-// interfaces run on a Calgary table through the `invalidation` option.
+// other over random operation sequences. Most golden tests run the interfaces on a Calgary table
+// through the `invalidation` option (first-fit addresses are known by hand); the platform tests
+// and the differential runs also use the vtd, amd-vi and smmuv3 presets.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ConfigError, createIommu, createReferenceIommu, type Iommu, type IommuOptions } from "../bindings/node.js";
@@ -230,6 +231,45 @@ describe.each(MODELS)("DART's flush policies as what-ifs on a queued interface (
   });
 });
 
+describe.each(MODELS)("on the vtd, amd-vi and smmuv3 platforms (%s)", (_, make) => {
+  it("each platform's interface, with the kernel's default mode: VT-d and AMD lazy, SMMUv3 strict", () => {
+    const modes = { vtd: ["vtd-qi", "flush-queue"], "amd-vi": ["amd-cmdbuf", "flush-queue"], smmuv3: ["smmuv3-cmdq", "strict"] } as const;
+    for (const [platform, [inv, mode]] of Object.entries(modes)) {
+      const io = make({ platform: platform as keyof typeof modes });
+      expect([io.config.invalidation, io.config.flushPolicy]).toEqual([inv, mode]);
+    }
+  });
+
+  it("VT-d strict (flushPolicy): an unmap_sg of a 3-page list is one range, one PSI and one wait", () => {
+    const io = make({ platform: "vtd", flushPolicy: "strict" });
+    const segs = [{ phys: 0x100000, bytes: PAGE }, { phys: 0x300000, bytes: 2 * PAGE }];
+    const dma = io.mapSg(segs)!; // dma-iommu: one IOVA range of 3 pages, size-aligned to 4
+    const first = dma[0] / PAGE;
+    expect(dma[1]).toBe(dma[0] + PAGE);
+    io.unmapSg(dma.map((d, k) => ({ dma: d, bytes: segs[k].bytes })));
+    const q = io.invalidationQueue()!;
+    expect(q.slots[0][1]).toBe(BigInt((first & ~3) * PAGE) | 0x40n | 2n);
+    expect(counters(io)).toMatchObject({ descriptors: 2, doorbells: 1, waits: 1, page: 1 });
+  });
+
+  it("VT-d lazy (its default): no descriptor until the flush queue's timer, then one DSI and one wait", () => {
+    const io = make({ platform: "vtd" });
+    for (let i = 0; i < 10; i++) io.unmapSingle(io.mapSingle(0x100000 + i * PAGE, PAGE)!, PAGE);
+    expect(counters(io).descriptors).toBe(0);
+    io.flushQueueTimer();
+    expect(counters(io)).toMatchObject({ descriptors: 2, domain: 1, waits: 1, page: 0 });
+  });
+
+  it("SMMUv3 (strict by default): an unmap of 3 pages is 3 TLBI_NH_VA and a CMD_SYNC", () => {
+    const io = make({ platform: "smmuv3" });
+    const x = io.mapSingle(0x100000, 3 * PAGE)!;
+    io.unmapSingle(x, 3 * PAGE);
+    const q = io.invalidationQueue()!;
+    for (let p = 0; p < 3; p++) expect(q.slots[p][1]).toBe((BigInt(x / PAGE + p) << 12n) | 1n);
+    expect(counters(io)).toMatchObject({ descriptors: 4, doorbells: 1, waits: 1, page: 3, barriers: 1 });
+  });
+});
+
 describe("configuration", () => {
   it("Calgary and DART keep their own flushes: no queue, the new counters stay zero", () => {
     for (const platform of ["calgary-pcix", "dart-u4"] as const) {
@@ -304,8 +344,11 @@ describe("WASM core ≡ reference model on the queued interfaces", () => {
     flushPolicy: fc.constantFrom("strict" as const, "strict" as const, "flush-queue" as const, "on-wrap" as const, "never" as const, "one-per-page" as const, "all-after-map" as const),
     cache: fc.constantFrom({ entries: 64, ways: 4 }, { entries: 4, ways: 1 }, { entries: 256, ways: 8 }),
     caps: fc.constantFrom("default", "small", "rich"),
-  }).map(({ invalidation, caps, ...o }): IommuOptions => ({
-    platform: "calgary-pcix", tableSize: "64K", invalidation, ...o,
+    preset: fc.boolean(),
+  }).map(({ invalidation, caps, preset, ...o }): IommuOptions => ({
+    // the platform whose interface it is (its own reserved ranges and limits), or a Calgary table with it
+    platform: preset ? ({ "vtd-qi": "vtd", "amd-cmdbuf": "amd-vi", "smmuv3-cmdq": "smmuv3" } as const)[invalidation as "vtd-qi"] : "calgary-pcix",
+    tableSize: "64K", invalidation, ...o,
     invalidationCaps: caps === "default" ? {} : invalidation === "vtd-qi" ? (caps === "small" ? { mamv: 1, rwbf: true } : { mamv: 9 })
       : invalidation === "smmuv3-cmdq" ? { rangeInvalidation: caps === "rich" } : {},
   }));
