@@ -14,6 +14,12 @@ describe("options", () => {
     [{ platform: "calgary-pcix", segmentBoundary: 1000 }, /segmentBoundary: 1000 .* a power of two ≥ 4096/],
     [{ platform: "calgary-pcix", tabelSize: "8M" }, /tabelSize: "8M" .* no such option/],
     [{ platform: "dart-u3", dartDummyPfn: 2 ** 24 }, /dartDummyPfn: .* an integer from 0 to 16777215/],
+    [{ platform: "vtd", invalidation: "qi" }, /invalidation: "qi" .* one of none, vtd-qi, amd-cmdbuf, smmuv3-cmdq/],
+    [{ platform: "amd-vi", invalidationCaps: { mamv: 9 } }, /invalidationCaps.mamv: 9 .* left out: the amd-cmdbuf interface has no capabilities to set/],
+    [{ platform: "vtd", invalidationCaps: { rangeInvalidation: true } }, /invalidationCaps.rangeInvalidation: true .* the vtd-qi interface has mamv, rwbf/],
+    [{ platform: "vtd", invalidationCaps: { mamv: 64 } }, /invalidationCaps.mamv: 64 .* an integer from 0 to 63/],
+    [{ platform: "smmuv3", invalidationCaps: { rangeInvalidation: "yes" } }, /invalidationCaps.rangeInvalidation: "yes" .* true or false/],
+    [{ platform: "vtd", invalidationCaps: null }, /invalidationCaps: null .* \{ mamv\?, rwbf\?, rangeInvalidation\? \}/],
   ])("refuses %j", (options, message) => {
     expect(() => createIommu(options as unknown as IommuOptions)).toThrow(ConfigError);
     expect(() => createIommu(options as unknown as IommuOptions)).toThrow(message);
