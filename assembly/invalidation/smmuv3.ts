@@ -8,12 +8,13 @@
 //  ╒════════════╤════════════╤═══════╤═══════╤═════╤═══════╤═════════════╤═════════════╕
 //  │ ASID       │ VMID       │ 0     │ SCALE │ 0   │ NUM   │ 0           │ opcode      │ dword 0
 //  ╘════════════╧════════════╧═══════╧═══════╧═════╧═══════╧═════════════╧═════════════╛
-//  ╒═══════════════════════════════════════════════╤════════╤═════╤═════╤═══════╤═════╕
-//  │ ADDR[63:12]                                   │ 0      │ TG  │ TTL │ 0     │LEAF │ dword 1
-//  ╘═══════════════════════════════════════════════╧════════╧═════╧═════╧═══════╧═════╛
-//    (TG at 11:10, TTL at 9:8, LEAF at 0.) TG = 0: the one entry holding ADDR. TG ≠ 0 (range
-//    invalidation, IDR3.RIL): (NUM + 1) × 2^SCALE granules of 4 KiB (TG 1) from ADDR. NH_ASID
-//    takes only the ASID: every entry of the address space.
+//   63                                           12 11  10 9    8 7          1 0
+//  ╒═══════════════════════════════════════════════╤═══════╤═══════╤════════════╤═════╕
+//  │ ADDR[63:12]                                   │ TG    │ TTL   │ 0          │LEAF │ dword 1
+//  ╘═══════════════════════════════════════════════╧═══════╧═══════╧════════════╧═════╛
+//  TG = 0: the one entry holding ADDR. TG ≠ 0 (range invalidation, IDR3.RIL): (NUM + 1) × 2^SCALE
+//  granules of 4 KiB (TG 1) from ADDR; TTL 3 says they are level-3 leaves. NH_ASID takes only the
+//  ASID: every entry of the address space.
 //
 // CMD_SYNC (0x46):
 //   63                     32 31  28 27     24 23 22 21  14 13 12 11   8 7           0
