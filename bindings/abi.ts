@@ -12,6 +12,10 @@ export const COUNTER_NAMES = [
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];
+/** The queued invalidation interfaces' counters (zero by construction where the platform has none). */
+export const INVALIDATION_COUNTERS = [
+  "invDescriptors", "invDoorbells", "invWaits", "invPageSelective", "invDomainSelective", "invWriteBufferFlushes", "invBarriers",
+] as const satisfies readonly CounterName[];
 export type Stats = Record<CounterName, number>;
 
 export const IO_PAGE_SHIFT = 12;
@@ -81,6 +85,14 @@ export const RECORD_WORDS = 4;
 /** Invalidation interfaces (index = the core's code, assembly/constants.ts INV_*). */
 export const INVALIDATIONS = ["none", "vtd-qi", "amd-cmdbuf", "smmuv3-cmdq"] as const;
 export type InvalidationName = (typeof INVALIDATIONS)[number];
+
+/**
+ * The counters a text output lists: all of them, less the queued interface's where there is no such
+ * interface (Calgary, DART, no IOMMU), so those outputs read as they did before the interfaces existed.
+ */
+export function countersShown(invalidation: InvalidationName): readonly CounterName[] {
+  return invalidation === "none" ? COUNTER_NAMES.filter((n) => !(INVALIDATION_COUNTERS as readonly string[]).includes(n)) : COUNTER_NAMES;
+}
 export const CAP_MAMV_MASK = 0x3f;
 export const CAP_RWBF = 1 << 6;
 export const CAP_RIL = 1 << 7;

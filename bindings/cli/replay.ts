@@ -4,11 +4,11 @@
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { type Command, Option } from "commander";
-import { ALLOCATORS, COUNTER_NAMES, FLUSH_POLICIES, type AllocatorName, type FlushPolicyName } from "../abi.js";
-import type { IommuOptions } from "../config.js";
+import { ALLOCATORS, countersShown, FLUSH_POLICIES, type AllocatorName, type FlushPolicyName } from "../abi.js";
+import { resolveConfig, type IommuOptions } from "../config.js";
 import { ConfigError } from "../errors.js";
 import { createIommu, createPricedSimulation } from "../node.js";
-import { PLATFORMS, type PlatformName } from "../platforms.js";
+import { PLATFORM_PRESETS, PLATFORMS, type PlatformName } from "../platforms.js";
 import { DEFAULT_PROFILE, validateProfile, type CostProfile } from "../sim/cost-profile.js";
 import { ENVIRONMENTS, type EnvironmentName } from "../sim/environments.js";
 import type { SimPlatform } from "../sim/setup.js";
@@ -129,7 +129,7 @@ async function replay(file: string, flags: ReplayFlags): Promise<void> {
     process.stdout.write(jsonOutput("replay", unpricedBody(flags, result, emit)));
     return;
   }
-  for (const name of COUNTER_NAMES) out.line(`${name} ${result.stats[name]}`);
+  for (const name of countersShown(resolveConfig(options).invalidation)) out.line(`${name} ${result.stats[name]}`);
   out.line(`operations ${result.operations}`);
   out.line(`skipped ${result.skipped.length}`);
   if (result.ignored) out.line(`ignoredEvents ${result.ignored}`);
@@ -200,7 +200,7 @@ async function simulate(file: string, flags: ReplayFlags): Promise<void> {
     `exposure.dmaAfterRelease.blocked ${rep.exposure.dmaAfterRelease.blocked}`,
     `exposure.reachableBytes ${rep.exposure.reachableBytes}`,
     `exposure.ioSpaceInUse.peakPages ${rep.exposure.ioSpaceInUse.peakPages}`,
-    ...COUNTER_NAMES.map((n) => `${n} ${rep.counters[n]}`),
+    ...countersShown(rep.platform === "none" ? "none" : PLATFORM_PRESETS[rep.platform].invalidation).map((n) => `${n} ${rep.counters[n]}`),
   ];
   process.stdout.write(out.join("\n") + "\n");
 }
