@@ -6,6 +6,8 @@
 // other over random operation sequences. Most golden tests run the interfaces on a Calgary table
 // through the `invalidation` option (first-fit addresses are known by hand); the platform tests
 // and the differential runs also use the vtd, amd-vi and smmuv3 presets.
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ConfigError, createIommu, createReferenceIommu, type Iommu, type IommuOptions } from "../bindings/node.js";
@@ -267,6 +269,27 @@ describe.each(MODELS)("on the vtd, amd-vi and smmuv3 platforms (%s)", (_, make) 
     const q = io.invalidationQueue()!;
     for (let p = 0; p < 3; p++) expect(q.slots[p][1]).toBe((BigInt(x / PAGE + p) << 12n) | 1n);
     expect(counters(io)).toMatchObject({ descriptors: 4, doorbells: 1, waits: 1, page: 3, barriers: 1 });
+  });
+});
+
+describe("replay through the CLI", () => {
+  const CLI = join(import.meta.dirname, "..", "lib", "cli.js");
+  const TRACE = join(import.meta.dirname, "..", "examples", "nic-ring.trace");
+  const replay = (...args: string[]) => spawnSync("node", [CLI, "replay", ...args, TRACE], { encoding: "utf8" });
+  const value = (out: string, name: string) => Number(new RegExp(`^${name} (\\d+)$`, "m").exec(out)?.[1]);
+
+  it("lists the invalidation counters where the platform has a queue, and only there", () => {
+    const calgary = replay("--platform", "calgary-pcix");
+    expect(calgary.status).toBe(0);
+    expect(calgary.stdout).not.toMatch(/^inv/m);
+    const strict = replay("--platform", "vtd", "--flush-policy", "strict");
+    expect(strict.status).toBe(0);
+    // strict: one PSI + one wait descriptor per unmap call that freed something, one doorbell each
+    expect(value(strict.stdout, "invDescriptors")).toBe(2 * value(strict.stdout, "invWaits"));
+    expect(value(strict.stdout, "invWaits")).toBeGreaterThan(1000);
+    const lazy = replay("--platform", "vtd");
+    expect(value(lazy.stdout, "invPageSelective")).toBe(0);
+    expect(value(lazy.stdout, "invWaits")).toBeLessThan(value(strict.stdout, "invWaits") / 100);
   });
 });
 
