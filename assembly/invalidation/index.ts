@@ -9,6 +9,14 @@
 // is disjoint from the gathered one (neither overlapping nor adjacent), then widens the range;
 // AMD's own add_page does not sync on a disjoint range (one wider flush is cheaper than two on
 // bare metal, amd_iommu_iotlb_gather_add_page) and only widens it.
+//
+// What each command covers of the IOMMU's caches: today the model has one device-side cache of
+// leaf translations (cache.ts), and every command's range is applied to it. Paging-structure
+// (walk) caches, where a platform models them, follow the commands' own rules: a VT-d PSI here
+// carries IH = 1 (only leaves changed: walk caches may be kept; dma-iommu's 4 KiB unmaps free no
+// table pages), a DSI drops everything of the domain; AMD's INVALIDATE_IOMMU_PAGES carries PDE = 1
+// (directory entries in the range too); SMMUv3's TLBI_NH_VA carries LEAF = 1 (walk caches kept),
+// TLBI_NH_ASID drops everything of the ASID.
 
 import { CAP_MAMV_MASK, CAP_RIL, CAP_RWBF, INV_AMD, INV_NONE, INV_SMMUV3, INV_VTD } from "../constants";
 import { stats } from "../counters";
