@@ -110,8 +110,9 @@ function getOrder(bytes: u32): u32 {
   if (keepEntries) {
     stats.pagesKept += <u64>npages;
   } else {
+    let tablesFreed = stats.ptTablesFreed;
     clearEntries(first, npages);
-    if (flushGathers()) invGatherAdd(first, npages);
+    if (flushGathers()) invGatherAdd(first, npages, stats.ptTablesFreed != tablesFreed);
   }
   if (lazy && !keepEntries) {
     // a double free is counted when the queue frees it (Linux queues it all the same)

@@ -59,7 +59,7 @@ export function onAllocatorWrap(): void {
 @inline export function onBuild(first: u32, npages: u32): void {
   if (policy == FLUSH_ONE_PER_PAGE) {
     // on a queued interface (a what-if): one page-selective invalidation and its wait per page
-    if (queued) for (let i: u32 = 0; i < npages; i++) invRange(<u64>(first + i), 1);
+    if (queued) for (let i: u32 = 0; i < npages; i++) invRange(<u64>(first + i), 1, true);
     else for (let i: u32 = 0; i < npages; i++) cacheInvalidateOne(first + i);
     stats.entryInvalidations += <u64>(npages);
   } else if (policy == FLUSH_ALL_AFTER_MAP) {

@@ -254,6 +254,20 @@ describe.each(MODELS)("on the vtd, amd-vi and smmuv3 platforms (%s)", (_, make) 
     expect(counters(io)).toMatchObject({ descriptors: 2, doorbells: 1, waits: 1, page: 1 });
   });
 
+  it("VT-d strict: IH = 1 when only leaves changed, IH = 0 when the unmap freed a page-table page", () => {
+    const io = make({ platform: "vtd", flushPolicy: "strict", tableSize: "64K" });
+    // a 2 MiB buffer one page off 2 MiB physically: 512 leaves in a leaf table of its own, freed at unmap
+    const dma = io.mapSingle(0x40001000, 2 << 20)!;
+    expect(dma % (2 << 20)).toBe(0);
+    io.unmapSingle(dma, 2 << 20);
+    expect(io.stats().ptTablesFreed).toBe(1);
+    // 512 pages, aligned: AM 9 ≤ MAMV 18, at the buffer's address, IH clear
+    expect(io.invalidationQueue()!.slots[0][1]).toBe(BigInt(dma) | 9n);
+    const x = io.mapSingle(0x100000, PAGE)!;
+    io.unmapSingle(x, PAGE); // one leaf cleared, its table kept
+    expect(io.invalidationQueue()!.slots[2][1]).toBe(BigInt(x) | 0x40n);
+  });
+
   it("VT-d lazy (its default): no descriptor until the flush queue's timer, then one DSI and one wait", () => {
     const io = make({ platform: "vtd" });
     for (let i = 0; i < 10; i++) io.unmapSingle(io.mapSingle(0x100000 + i * PAGE, PAGE)!, PAGE);

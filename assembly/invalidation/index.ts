@@ -32,6 +32,8 @@ let gathered: bool = false;
 /** The gathered range, IO pages [gatherFirst, gatherEnd] inclusive. */
 let gatherFirst: u64 = 0;
 let gatherEnd: u64 = 0;
+/** The gather's freelist is empty: only leaf entries changed (VT-d's invalidation hint, IH). */
+let leavesOnly: bool = true;
 
 function entriesOf(k: u32): u32 {
   return k == INV_VTD ? QI_LENGTH : k == INV_AMD ? AMD_CMD_ENTRIES : k == INV_SMMUV3 ? SMMU_CMDQ_ENTRIES : 0;
@@ -70,8 +72,11 @@ export function invQueueEntries(): u32 {
   return kind == INV_NONE ? 0 : queueEntries();
 }
 
-/** iommu_iotlb_gather_add_page (amd_iommu_iotlb_gather_add_page on AMD) for IO pages [first, first + pages). */
-export function invGatherAdd(first: u32, pages: u32): void {
+/**
+ * iommu_iotlb_gather_add_page (amd_iommu_iotlb_gather_add_page on AMD) for IO pages [first,
+ * first + pages); `tablesFreed`: the unmap freed page-table pages (they join the gather's freelist).
+ */
+export function invGatherAdd(first: u32, pages: u32, tablesFreed: bool): void {
   if (pages == 0) return;
   let f = <u64>first;
   let e = f + <u64>pages - 1;
@@ -80,22 +85,24 @@ export function invGatherAdd(first: u32, pages: u32): void {
     gathered = true;
     gatherFirst = f;
     gatherEnd = e;
+    leavesOnly = !tablesFreed;
     return;
   }
   if (f < gatherFirst) gatherFirst = f;
   if (e > gatherEnd) gatherEnd = e;
+  if (tablesFreed) leavesOnly = false;
 }
 
 /** iommu_iotlb_sync: the gathered range invalidated through the interface, and the wait. */
 export function invSync(): void {
   if (!gathered) return;
   gathered = false;
-  invRange(gatherFirst, gatherEnd - gatherFirst + 1);
+  invRange(gatherFirst, gatherEnd - gatherFirst + 1, leavesOnly);
 }
 
 /** The interface's range invalidation of IO pages [first, first + pages), and the wait. */
-export function invRange(first: u64, pages: u64): void {
-  if (kind == INV_VTD) vtdFlushRange(first, pages);
+export function invRange(first: u64, pages: u64, leaves: bool): void {
+  if (kind == INV_VTD) vtdFlushRange(first, pages, leaves);
   else if (kind == INV_AMD) amdFlushRange(first, pages);
   else smmuFlushRange(first, pages);
 }

@@ -97,9 +97,9 @@ function submitSync(): void {
 /**
  * cache_tag_flush_range for IO pages [first, first + pages): the page-selective invalidation the
  * range rounds up to (calculate_psi_aligned_address), or a domain-selective one when its mask
- * exceeds MAMV; then the wait.
+ * exceeds MAMV; then the wait. `leavesOnly`: no page-table page was freed (the hint IH).
  */
-export function vtdFlushRange(first: u64, pages: u64): void {
+export function vtdFlushRange(first: u64, pages: u64, leavesOnly: bool): void {
   let aligned: u64 = pages <= 1 ? 1 : <u64>1 << (64 - clz<u64>(pages - 1));
   let mask = <u32>ctz<u64>(aligned);
   let bitmask = aligned - 1;
@@ -114,8 +114,8 @@ export function vtdFlushRange(first: u64, pages: u64): void {
     stats.invDomainSelective++;
   } else {
     let addr = (first >> <u64>mask) << <u64>(mask + 12);
-    // IH = 1: dma-iommu's unmap of 4 KiB mappings frees no page-table pages (gather freelist empty)
-    queuePut(iotlbQw0(GRAN_PSI), addr | (<u64>1 << 6) | <u64>mask);
+    // IH = 1 when the gather's freelist is empty (intel_iommu_tlb_sync): only leaves changed
+    queuePut(iotlbQw0(GRAN_PSI), addr | (leavesOnly ? <u64>1 << 6 : 0) | <u64>mask);
     stats.invPageSelective++;
   }
   submitSync();

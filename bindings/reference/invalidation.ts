@@ -21,7 +21,7 @@ export class ReferenceInvalidation {
   private tailRegister = 0;
   private sem = 0n;
   private batched = 0;
-  private gather: { first: bigint; end: bigint } | null = null;
+  private gather: { first: bigint; end: bigint; leavesOnly: boolean } | null = null;
   private readonly mamv: number;
   private readonly rwbf: boolean;
   private readonly ril: boolean;
@@ -59,29 +59,31 @@ export class ReferenceInvalidation {
 
   // ── the gather (iommu_iotlb_gather_add_page; AMD only widens) ────────────────────────────
 
-  gatherAdd(first: number, pages: number): void {
+  /** `tablesFreed`: the unmap freed page-table pages (the gather's freelist is no longer empty). */
+  gatherAdd(first: number, pages: number, tablesFreed: boolean): void {
     if (pages === 0) return;
     const f = BigInt(first);
     const e = f + BigInt(pages) - 1n;
     if (this.gather && this.kind !== "amd-cmdbuf" && (e + 1n < this.gather.first || f > this.gather.end + 1n)) this.sync();
     if (!this.gather) {
-      this.gather = { first: f, end: e };
+      this.gather = { first: f, end: e, leavesOnly: !tablesFreed };
       return;
     }
     if (f < this.gather.first) this.gather.first = f;
     if (e > this.gather.end) this.gather.end = e;
+    if (tablesFreed) this.gather.leavesOnly = false;
   }
 
   sync(): void {
     const g = this.gather;
     if (!g) return;
     this.gather = null;
-    this.flushRange(g.first, g.end - g.first + 1n);
+    this.flushRange(g.first, g.end - g.first + 1n, g.leavesOnly);
   }
 
-  /** The range invalidation of IO pages [first, first + pages) and its wait. */
-  flushRange(first: bigint, pages: bigint): void {
-    if (this.kind === "vtd-qi") this.vtdRange(first, pages);
+  /** The range invalidation of IO pages [first, first + pages) and its wait; `leavesOnly`: VT-d's IH. */
+  flushRange(first: bigint, pages: bigint, leavesOnly = true): void {
+    if (this.kind === "vtd-qi") this.vtdRange(first, pages, leavesOnly);
     else if (this.kind === "amd-cmdbuf") this.amdRange(first, pages);
     else this.smmuRange(first, pages);
   }
@@ -113,7 +115,7 @@ export class ReferenceInvalidation {
   }
 
   /** calculate_psi_aligned_address, then PSI or (mask above MAMV) DSI, then qi_submit_sync. */
-  private vtdRange(first: bigint, pages: bigint): void {
+  private vtdRange(first: bigint, pages: bigint, leavesOnly: boolean): void {
     let aligned = 1n;
     while (aligned < pages) aligned <<= 1n;
     let mask = aligned.toString(2).length - 1;
@@ -128,7 +130,7 @@ export class ReferenceInvalidation {
       this.n.invDomainSelective++;
     } else {
       const addr = (first >> BigInt(mask)) << BigInt(mask + 12);
-      this.put(this.vtdQw0(3n), addr | (1n << 6n) | BigInt(mask));
+      this.put(this.vtdQw0(3n), addr | (leavesOnly ? 1n << 6n : 0n) | BigInt(mask));
       this.n.invPageSelective++;
     }
     this.vtdSubmit();

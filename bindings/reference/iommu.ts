@@ -423,8 +423,9 @@ export class ReferenceIommu implements Iommu {
       this.n.pagesUnmapped += npages;
       return 0;
     }
+    const tablesFreed = this.pt?.n.ptTablesFreed ?? 0;
     const was = keep ? this.releaseBitsOnly(first, npages) : this.releasePages(first, npages);
-    if (!keep && this.inv && this.config.flushPolicy === "strict") this.inv.gatherAdd(first, npages);
+    if (!keep && this.inv && this.config.flushPolicy === "strict") this.inv.gatherAdd(first, npages, (this.pt?.n.ptTablesFreed ?? 0) !== tablesFreed);
     this.n.pagesUnmapped += npages;
     if (was !== npages) {
       this.n.doubleFrees++;
