@@ -43,6 +43,9 @@ export {
 } from "./workloads/report.js";
 export { traceFrontier, traceFrontierConfigurations, traceFrontierPoints, replayPriced, type TraceFrontierRow, type TraceFrontierPriced, type TraceFrontierRefusal } from "./workloads/trace-frontier.js";
 export { resolveRun, RUN_DEFAULTS, type RunConfig } from "./sweep/config.js";
+export { simulateNicWith, shapeAt, type NicResult, type NicPoint, type NicIommuCounts, type NicExposure, type Bottleneck } from "./workloads/nic.js";
+export { resolveNicOptions, NIC_DEFAULTS, LINK_GBPS, INVALIDATIONS, type NicOptions } from "./workloads/nic/options.js";
+export { nicPrices, NIC_DEFAULT_PRICES, NIC_PRICE_BASIS, type NicPrices, type NicProfile } from "./workloads/nic/prices.js";
 export {
   messageSizeSpec, frontierSpec, frontierPlot, platformFrontierSpec, traceFrontierSpec, sweepSpec, sweepCpuSpec, cpuTitle, OKABE_ITO,
   type VegaLiteSpec, type CurveRow, type FrontierPoint,

@@ -7,6 +7,9 @@ import { createIommuWith, createNicRingWith, type NicRing } from "./wasm-iommu.j
 import { createPricedSimulationWith, type PricedSimulation } from "./sim/priced.js";
 import type { SimulationOptions } from "./sim/setup.js";
 import { createAllocatorWorkloadWith, type AllocatorWorkload, type AllocatorWorkloadOptions } from "./allocators/workload.js";
+import { simulateNicWith, type NicResult } from "./workloads/nic.js";
+import type { NicOptions } from "./workloads/nic/options.js";
+import type { NicProfile } from "./workloads/nic/prices.js";
 
 export * from "./index.js";
 
@@ -36,4 +39,13 @@ export function createAllocatorWorkload(options: IommuOptions, workload: Allocat
 /** A priced simulation (strategy, environment, counted price) on the WASM core. */
 export function createPricedSimulation(options: SimulationOptions): PricedSimulation {
   return createPricedSimulationWith(iommuModule(), options);
+}
+
+/**
+ * The modern NIC workload (netperf TCP_STREAM / TCP_RR over a multi-queue NIC) on the WASM core:
+ * throughput, CPU per core, the IOMMU's counts and exposure, IOMMU on and off (`baseline`).
+ * `profile` may carry modern IOMMU primitives in `cycles` and stack prices in `nic`.
+ */
+export function simulateNic(options: Partial<NicOptions> = {}, profile?: NicProfile): NicResult {
+  return simulateNicWith(createIommu, options, profile);
 }

@@ -1,0 +1,155 @@
+// The modern NIC workload (bindings/workloads/nic.ts): properties of the call sequence the driver
+// makes, of the core's counts on it, and of the throughput/CPU model; WASM ≡ reference on it.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { ConfigError, createIommu, createReferenceIommu, simulateNic } from "../bindings/node.js";
+import { driveNic } from "../bindings/workloads/nic/drive.js";
+import { nicIommuOptions, resolveNicOptions, type NicOptions } from "../bindings/workloads/nic/options.js";
+import { nicPrices } from "../bindings/workloads/nic/prices.js";
+import { generateNicTrace, mssOf, sizeGoalOf } from "../bindings/workloads/nic/trace.js";
+import { shapeAt } from "../bindings/workloads/nic.js";
+
+// small windows keep every run to a fraction of a second
+const FAST: Partial<NicOptions> = { windowCalls: 600, tableSize: "1M" };
+
+function traced(options: Partial<NicOptions>, rateGbps = 9) {
+  const o = resolveNicOptions({ ...FAST, ...options });
+  const rate = o.test === "rr" ? 50_000 : (rateGbps * 1e9) / 8 / o.queues;
+  const trace = generateNicTrace(o, shapeAt(o, rate));
+  return { o, trace, iommuOptions: nicIommuOptions(o, trace.maxHandles) };
+}
+
+const configs = fc.record({
+  test: fc.constantFrom("stream" as const, "rr" as const),
+  role: fc.constantFrom("sender" as const, "receiver" as const),
+  linkGbps: fc.constantFrom(10 as const, 25 as const, 40 as const, 100 as const),
+  queues: fc.integer({ min: 1, max: 6 }),
+  cpus: fc.integer({ min: 1, max: 6 }),
+  mtu: fc.constantFrom(1500, 9000),
+  messageBytes: fc.constantFrom(64, 1448, 16384, 65536),
+});
+
+describe("the driver's DMA-API calls", () => {
+  it("maps a 64 KiB TSO skb as its header plus two or three 32 KiB page-frag pieces, unmapped one poll later", () => {
+    // a send of exactly the size goal is one skb (a 64 KiB send leaves a 376-byte tail as a second one)
+    const { trace } = traced({ queues: 1, cpus: 1, messageBytes: 45 * 1448 });
+    const w = trace.window;
+    expect(sizeGoalOf(mssOf(1500))).toBe(45 * 1448);
+    expect(w.txMaps / w.txSkbs).toBeGreaterThanOrEqual(3);
+    expect(w.txMaps / w.txSkbs).toBeLessThanOrEqual(4);
+    expect(Math.abs(w.txMaps - w.txUnmaps)).toBeLessThanOrEqual(4 * 8); // one poll's skbs still in flight
+  });
+
+  it("keeps recycled RX pages mapped: the core sees map calls only for pool misses, unmaps only for pool overflow", () => {
+    for (const rxBacklogBytes of [0, 87380, 256 << 10]) {
+      const { trace, iommuOptions } = traced({ role: "receiver", queues: 2, cpus: 2, rxBacklogBytes, windowCalls: 3000 });
+      const run = driveNic(createIommu(iommuOptions), trace);
+      const w = trace.window;
+      expect(w.rxPagesRecycled).toBeGreaterThan(0);
+      // every core map in the window is a TX map or a page the pool did not have; nothing recycled was remapped
+      expect(run.stats.maps).toBe(w.txMaps + w.rxPagesMapped);
+      expect(run.stats.unmaps).toBe(w.txUnmaps + w.rxPagesUnmapped);
+      // steady state: pages in circulation no longer grow, so the pool never misses
+      expect(w.rxPagesMapped).toBe(0);
+    }
+  });
+
+  it("takes the IOVA tree's global lock only when a CPU's magazines miss", () => {
+    // a window long enough for the IOVAs in circulation to stop growing (the flush queues fill once)
+    const r = simulateNic({ ...FAST, windowCalls: 3000, queues: 4, cpus: 4, invalidation: "lazy", role: "receiver" });
+    const c = r.iommu;
+    expect(c.iovaTreeAllocs).toBe(c.dmaMaps - c.magazineHits);
+    expect(c.globalLockAcquisitions).toBe(c.iovaTreeAllocs + c.iovaTreeFrees);
+    expect(c.globalLockAcquisitions).toBeLessThan(0.05 * (c.dmaMaps + c.dmaUnmaps));
+    // strict frees each range back into the magazine it came from: the tree is never touched
+    const strict = simulateNic({ ...FAST, queues: 4, cpus: 4, invalidation: "strict", role: "receiver" });
+    expect(strict.iommu.globalLockAcquisitions).toBe(0);
+  });
+});
+
+describe("the model", () => {
+  it("lazy invalidation never costs more CPU per packet than strict on the same run", () => {
+    fc.assert(
+      fc.property(configs, (c) => {
+        const strict = simulateNic({ ...FAST, ...c, invalidation: "strict" });
+        const lazy = simulateNic({ ...FAST, ...c, invalidation: "lazy" });
+        expect(lazy.cyclesPerPacket.total).toBeLessThanOrEqual(strict.cyclesPerPacket.total * (1 + 1e-9));
+        expect(lazy.iommu.iotlbInvalidations).toBeLessThanOrEqual(strict.iommu.iotlbInvalidations);
+      }),
+      { numRuns: 6, seed: 14 },
+    );
+  });
+
+  it("a faster link never lowers throughput", () => {
+    fc.assert(
+      fc.property(configs, (c) => {
+        let last = 0;
+        for (const linkGbps of [10, 25, 40, 100] as const) {
+          const r = simulateNic({ ...FAST, ...c, linkGbps });
+          expect(r.throughputGbps).toBeGreaterThanOrEqual(last * (1 - 1e-9));
+          last = r.throughputGbps;
+        }
+      }),
+      { numRuns: 3, seed: 3 },
+    );
+  });
+
+  it("exposure: lazy leaves unmapped pages reachable until the flush, strict none", () => {
+    const lazy = simulateNic({ ...FAST, role: "receiver", invalidation: "lazy" });
+    const strict = simulateNic({ ...FAST, role: "receiver", invalidation: "strict" });
+    expect(lazy.exposure.pagesAwaitingFlushPeak).toBeGreaterThan(0);
+    expect(lazy.exposure.staleIotlbLinesPeak).toBeGreaterThan(0);
+    expect(lazy.exposure.staleWindowUs).toBeGreaterThan(0);
+    expect(strict.exposure.staleIotlbLinesPeak).toBe(0);
+    expect(strict.exposure.pagesAwaitingFlushPeak).toBe(0);
+    for (const r of [lazy, strict]) expect(r.iommu.staleDeviceHits).toBe(0); // the driver never DMAs after unmap
+  });
+
+  it("the IOMMU never makes it faster or cheaper than no IOMMU", () => {
+    for (const invalidation of ["strict", "lazy"] as const) {
+      const r = simulateNic({ ...FAST, linkGbps: 100, invalidation });
+      expect(r.throughputGbps).toBeLessThanOrEqual(r.baseline.throughputGbps * (1 + 1e-9));
+      expect(r.cyclesPerPacket.total).toBeGreaterThan(r.baseline.cyclesPerPacket.total);
+    }
+  });
+
+  it("a profile's named prices override the defaults, and unknown ones are refused", () => {
+    const p = nicPrices({ name: "x", cycles: { iotlbInvalidation: 100, invalidationWait: 900, dmaApiEntry: 300 }, nic: { stack: { copyPerByte: 0.2 } } });
+    expect(p.iommu.invalidationWait).toBe(900);
+    expect(p.iommu.dmaApiEntry).toBe(300);
+    expect(p.stack.copyPerByte).toBe(0.2);
+    // the 2007 profile's DMA-API entry is not a modern kernel's
+    expect(nicPrices({ cycles: { dmaApiEntry: 200, tceWrite: 350 } }).iommu.dmaApiEntry).toBe(250);
+    expect(() => nicPrices({ nic: { stack: { bogus: 1 } as never } })).toThrow(/profile\.nic\.stack\.bogus: 1 is not allowed; expected no such price/);
+  });
+});
+
+describe("refusals", () => {
+  it.each([
+    [{ linkGbps: 33 }, /linkGbps: 33 is not allowed; expected one of 10, 25, 40, 100/],
+    [{ invalidation: "deferred" }, /invalidation: "deferred" is not allowed; expected one of strict, lazy/],
+    [{ queues: 0 }, /queues: 0 is not allowed; expected an integer from 1 to 64/],
+    [{ rxRing: 1000 }, /rxRing: 1000 is not allowed; expected a power of two from 64 to 8192/],
+    [{ txFragBytes: 8192 }, /txFragBytes: 8192 \(0x2000\) is not allowed; expected 4096 \(zero-copy/],
+    [{ bogus: 1 }, /bogus: 1 is not allowed; expected no such NIC setting/],
+  ])("%j", (given, message) => {
+    expect(() => resolveNicOptions(given as never)).toThrow(ConfigError);
+    expect(() => resolveNicOptions(given as never)).toThrow(message);
+  });
+});
+
+describe("WASM core ≡ reference on the generated call sequence", () => {
+  it.each([
+    ["stream sender, lazy, 3 queues on 2 CPUs", { queues: 3, cpus: 2, invalidation: "lazy" }],
+    ["stream receiver, strict", { role: "receiver", queues: 2, cpus: 2, invalidation: "strict" }],
+    ["rr, lazy, jumbo frames", { test: "rr", mtu: 9000, messageBytes: 20000, queues: 2, cpus: 2 }],
+  ] as const)("%s", (_, options) => {
+    const { trace, iommuOptions } = traced(options as Partial<NicOptions>);
+    // the reference walks the IOVA tree its own way: node visits are the one counter it does not match (as in test/differential.test.ts)
+    const comparable = (io: Parameters<typeof driveNic>[0]) => {
+      const run = driveNic(io, trace);
+      return { ...run, stats: { ...run.stats, nodesVisited: 0 } };
+    };
+    expect(comparable(createIommu(iommuOptions))).toEqual(comparable(createReferenceIommu(iommuOptions)));
+  });
+});
