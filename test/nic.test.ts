@@ -1,5 +1,7 @@
 // The modern NIC workload (bindings/workloads/nic.ts): properties of the call sequence the driver
 // makes, of the core's counts on it, and of the throughput/CPU model; WASM ≡ reference on it.
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ConfigError, createIommu, createReferenceIommu, simulateNic } from "../bindings/node.js";
@@ -151,5 +153,52 @@ describe("WASM core ≡ reference on the generated call sequence", () => {
       return { ...run, stats: { ...run.stats, nodesVisited: 0 } };
     };
     expect(comparable(createIommu(iommuOptions))).toEqual(comparable(createReferenceIommu(iommuOptions)));
+  });
+});
+
+describe("iommu-sim run / sweep --workload nic", () => {
+  const CLI = join(__dirname, "..", "lib", "cli.js");
+  const cli = (...args: string[]) => spawnSync("node", [CLI, ...args], { encoding: "utf8" });
+
+  it("prints the NIC's settings and results, the same for the same settings", () => {
+    const args = ["run", "--workload", "nic", "--link", "25G", "--queues", "2", "--cpus", "2", "--invalidation", "strict", "--json"];
+    const a = cli(...args);
+    expect(a.status, a.stderr).toBe(0);
+    const j = JSON.parse(a.stdout);
+    expect(j.config).toMatchObject({ workload: "nic", link: 25, queues: 2, cpus: 2, invalidation: "strict" });
+    expect(j.result.nic.cpuUtilisation).toHaveLength(2);
+    expect(j.result.onMbps).toBeCloseTo(j.result.nic.throughputGbps * 1000, 6);
+    expect(cli(...args).stdout).toBe(a.stdout);
+    const table = cli("run", "--workload", "nic");
+    expect(table.stdout).toMatch(/link │ queues │ cpus │ +mtu │ invalidation │ test +│ role/);
+    expect(table.stdout).not.toMatch(/queueDepth/);
+  });
+
+  it.each([
+    [["--link", "33"], /link: 33 is not allowed; expected one of 10, 25, 40, 100/],
+    [["--link", "fast"], /--link: "fast" is not allowed; expected a link speed in Gbit\/s/],
+    [["--environment", "xen-dom0"], /environment: "xen-dom0" is not allowed; expected baremetal for the nic workload/],
+    [["--strategy", "batched"], /strategy: "batched" is not allowed; expected straightforward for the nic workload/],
+    [["--queues", "0"], /queues: 0 is not allowed; expected an integer from 1 to 64/],
+  ])("refuses %j (exit 1, naming the field)", (flags, message) => {
+    const r = cli("run", "--workload", "nic", ...flags);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it("refuses a NIC setting for another workload instead of ignoring it", () => {
+    const r = cli("run", "--workload", "netperf", "--invalidation", "strict");
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/invalidation: "strict" is not allowed; expected left at its default \(lazy\) for netperf/);
+  });
+
+  it("sweeps its settings over worker threads with the serial results", () => {
+    const grid = ["sweep", "--workload", "nic", "--grid", "link=10,100", "--grid", "invalidation=strict,lazy", "--json", "--quiet"];
+    const pooled = cli(...grid, "--threads", "2");
+    const serial = cli(...grid, "--serial");
+    expect(pooled.status, pooled.stderr).toBe(0);
+    expect(pooled.stdout).toBe(serial.stdout);
+    const runs = JSON.parse(serial.stdout).runs;
+    expect(runs.map((r: { config: { link: number; invalidation: string } }) => `${r.config.link}/${r.config.invalidation}`)).toEqual(["10/strict", "10/lazy", "100/strict", "100/lazy"]);
   });
 });

@@ -40,6 +40,8 @@ function outputs(): Array<[string, unknown]> {
     ["replay-priced", JSON.parse(cli("replay", trace, "--platform", "none", "--json"))],
     ["run", JSON.parse(cli("run", "--json"))],
     ["run", JSON.parse(cli("run", "--workload", "ffsb", "--json"))],
+    ["run", JSON.parse(cli("run", "--workload", "nic", "--link", "25", "--invalidation", "strict", "--json"))],
+    ["sweep", JSON.parse(cli("sweep", "--workload", "nic", "--grid", "invalidation=strict,lazy", "--grid", "test=stream,rr", "--serial", "--json"))],
     ["sweep", JSON.parse(cli("sweep", "--grid", "strategy=batched,preallocated", "--grid", "messageBytes=64,64K", "--serial", "--json"))],
     ["allocators", JSON.parse(cli("allocators", "--workload", "ring:8", "--steps", "50", "--trace", trace, "--json"))],
     ["reproduce", read("repro.json")],

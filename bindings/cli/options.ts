@@ -92,7 +92,7 @@ export function readConfig(file: string | undefined): Partial<Record<string, unk
 export function addRunOptions(cmd: Command): Command {
   return cmd
     .option("--config <file>", "JSON file of run settings; flags override it")
-    .addOption(new Option("--workload <w>", "netperf TCP_STREAM or ffsb-style block IO").choices(["netperf", "ffsb"]))
+    .addOption(new Option("--workload <w>", "netperf TCP_STREAM (2007, 1 GbE), ffsb-style block IO, or nic (today's multi-queue NIC)").choices(["netperf", "ffsb", "nic"]))
     .addOption(new Option("--platform <name>", "IOMMU and driver era").choices(PLATFORMS))
     .option("--strategy <s>", `mapping strategy (+deferred-flush|+strict-flush): ${STRATEGIES.join(", ")}`)
     .addOption(new Option("--environment <e>", "where it runs").choices(ENVIRONMENTS))
@@ -100,5 +100,12 @@ export function addRunOptions(cmd: Command): Command {
     .addOption(new Option("--pattern <p>", "ffsb access pattern").choices(["sequential", "random"]))
     .option("--read-fraction <share>", "ffsb share of reads, 0 … 1")
     .option("--io-bytes <size>", "ffsb request size in bytes, a multiple of 4096 (64K … accepted)")
-    .option("--queue-depth <n>", "ffsb requests outstanding");
+    .option("--queue-depth <n>", "ffsb requests outstanding")
+    .option("--link <gbps>", "nic link speed: 10, 25, 40 or 100 (Gbit/s; 10G, 10GbE accepted)")
+    .option("--queues <n>", "nic queue pairs (one flow each), 1 … 64")
+    .option("--cpus <n>", "nic CPUs the queues and netperf run on, 1 … 64")
+    .option("--mtu <bytes>", "nic MTU, 576 … 9000")
+    .addOption(new Option("--invalidation <mode>", "nic IOTLB invalidation: strict (one per unmap) or lazy (dma-iommu's flush queue, the flush-queue policy)").choices(["strict", "lazy"]))
+    .addOption(new Option("--test <t>", "nic netperf test: stream (TCP_STREAM) or rr (TCP_RR)").choices(["stream", "rr"]))
+    .addOption(new Option("--role <r>", "nic stream: the simulated host sends the data or receives it").choices(["sender", "receiver"]));
 }

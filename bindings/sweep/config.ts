@@ -7,9 +7,12 @@ import { parseStrategy } from "../sim/strategies.js";
 import { checkFfsb, FFSB_DEFAULTS } from "../workloads/ffsb.js";
 import { ENVIRONMENTS, type EnvironmentName } from "../sim/environments.js";
 import { PLATFORMS, type PlatformName } from "../platforms.js";
+import { INVALIDATIONS, LINK_GBPS, NIC_ROLES, NIC_TESTS, resolveNicOptions, type Invalidation, type LinkGbps, type NicOptions } from "../workloads/nic/options.js";
+
+export const WORKLOADS = ["netperf", "ffsb", "nic"] as const;
 
 export interface RunConfig {
-  workload: "netperf" | "ffsb";
+  workload: (typeof WORKLOADS)[number];
   platform: PlatformName;
   strategy: string;
   environment: EnvironmentName;
@@ -20,7 +23,22 @@ export interface RunConfig {
   readFraction: number;
   ioBytes: number;
   queueDepth: number;
+  /** nic: link speed (Gbit/s), queue pairs, CPUs, MTU, invalidation, netperf test, simulated end */
+  link: LinkGbps;
+  queues: number;
+  cpus: number;
+  mtu: number;
+  invalidation: Invalidation;
+  test: NicOptions["test"];
+  role: NicOptions["role"];
 }
+
+/** Settings only one workload reads (the others are left at their defaults and not printed for it). */
+export const WORKLOAD_KEYS: Record<RunConfig["workload"], Array<keyof RunConfig>> = {
+  netperf: ["messageBytes"],
+  ffsb: ["pattern", "readFraction", "ioBytes", "queueDepth"],
+  nic: ["messageBytes", "link", "queues", "cpus", "mtu", "invalidation", "test", "role"],
+};
 
 export const RUN_DEFAULTS: RunConfig = {
   workload: "netperf",
@@ -32,10 +50,17 @@ export const RUN_DEFAULTS: RunConfig = {
   readFraction: 0.7,
   ioBytes: 65536,
   queueDepth: 8,
+  link: 10,
+  queues: 4,
+  cpus: 4,
+  mtu: 1500,
+  invalidation: "lazy",
+  test: "stream",
+  role: "sender",
 };
 
 const SIZES = new Set<keyof RunConfig>(["messageBytes", "ioBytes"]);
-const NUMERIC = new Set<keyof RunConfig>([...SIZES, "readFraction", "queueDepth"]);
+const NUMERIC = new Set<keyof RunConfig>([...SIZES, "readFraction", "queueDepth", "link", "queues", "cpus", "mtu"]);
 export const RUN_KEYS = Object.keys(RUN_DEFAULTS) as Array<keyof RunConfig>;
 
 /**
@@ -45,6 +70,12 @@ export const RUN_KEYS = Object.keys(RUN_DEFAULTS) as Array<keyof RunConfig>;
 export function runValue(key: keyof RunConfig, v: unknown, field: string = key): unknown {
   if (typeof v !== "string" || !NUMERIC.has(key)) return v;
   if (SIZES.has(key)) return parseSize(field, v);
+  // a link speed reads as Gbit/s: 10, 10G, 10GbE
+  if (key === "link") {
+    const m = /^\s*(\d+)\s*(?:G|Gb|GbE|Gbps)?\s*$/i.exec(v);
+    if (!m) throw new ConfigError(field, v, `a link speed in Gbit/s: ${LINK_GBPS.join(", ")} (10G, 10GbE accepted)`);
+    return Number(m[1]);
+  }
   const n = v.trim() === "" ? NaN : Number(v);
   if (!Number.isFinite(n)) throw new ConfigError(field, v, "a number");
   return n;
@@ -61,15 +92,38 @@ export function resolveRun(...layers: Array<Partial<Record<string, unknown>> | u
     }
   }
   const c = merged as unknown as RunConfig;
-  if (c.workload !== "netperf" && c.workload !== "ffsb") throw new ConfigError("workload", c.workload, "netperf | ffsb");
+  if (!WORKLOADS.includes(c.workload)) throw new ConfigError("workload", c.workload, WORKLOADS.join(" | "));
   if (!PLATFORMS.includes(c.platform)) throw new ConfigError("platform", c.platform, PLATFORMS.join(", "));
   if (!ENVIRONMENTS.includes(c.environment)) throw new ConfigError("environment", c.environment, ENVIRONMENTS.join(", "));
   if (typeof c.strategy !== "string") throw new ConfigError("strategy", c.strategy, "a strategy name");
   if (!Number.isInteger(c.messageBytes) || c.messageBytes < 1 || c.messageBytes > 1 << 20) throw new ConfigError("messageBytes", c.messageBytes, "an integer from 1 to 1048576");
   // checked here, before any simulation, so a sweep refuses a bad grid value before its workers start
   parseStrategy(c.strategy, c.platform, c.environment);
+  if (c.workload === "nic") {
+    // the NIC workload is today's dma-iommu on bare metal: map per DMA, strict or lazy invalidation
+    if (c.environment !== "baremetal") throw new ConfigError("environment", c.environment, "baremetal for the nic workload (it models today's Linux on the hardware)");
+    if (c.strategy !== "straightforward") throw new ConfigError("strategy", c.strategy, "straightforward for the nic workload (dma-iommu maps per DMA; choose strict or lazy with invalidation)");
+    nicOptionsOf(c);
+  } else {
+    // the NIC's settings mean nothing to the other workloads: refused rather than silently ignored
+    for (const k of WORKLOAD_KEYS.nic) {
+      if (k !== "messageBytes" && c[k] !== RUN_DEFAULTS[k]) throw new ConfigError(k, c[k], `left at its default (${RUN_DEFAULTS[k]}) for ${c.workload}: it is a setting of the nic workload`);
+    }
+  }
   if (c.workload === "ffsb") checkFfsb({ ...FFSB_DEFAULTS, pattern: c.pattern, readFraction: c.readFraction, ioBytes: c.ioBytes, queueDepth: c.queueDepth });
   return c;
+}
+
+/** The NIC workload's options for a run configuration (checked: errors name the run setting). */
+export function nicOptionsOf(c: RunConfig): NicOptions {
+  const as: Array<[keyof RunConfig, keyof NicOptions, readonly unknown[] | null]> = [
+    ["link", "linkGbps", LINK_GBPS], ["invalidation", "invalidation", INVALIDATIONS], ["test", "test", NIC_TESTS], ["role", "role", NIC_ROLES],
+  ];
+  for (const [k, , allowed] of as) if (allowed && !allowed.includes(c[k])) throw new ConfigError(k, c[k], `one of ${allowed.join(", ")}`);
+  return resolveNicOptions({
+    platform: c.platform, linkGbps: c.link, queues: c.queues, cpus: c.cpus, mtu: c.mtu, invalidation: c.invalidation,
+    test: c.test, role: c.role, messageBytes: c.messageBytes,
+  });
 }
 
 /** `key=v1,v2,…` → the values, numbers where the key is numeric. */

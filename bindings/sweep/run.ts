@@ -10,7 +10,8 @@ import { validateProfile } from "../sim/cost-profile.js";
 import { priceRing, type PairCounts, type RingExposure } from "../workloads/dma-price.js";
 import { ffsb } from "../workloads/ffsb.js";
 import { simulateRow, type Calibration, type DmaCounts } from "../workloads/reproduction.js";
-import type { RunConfig } from "./config.js";
+import { simulateNicWith, type NicResult } from "../workloads/nic.js";
+import { nicOptionsOf, type RunConfig } from "./config.js";
 
 let calibration: Calibration | undefined;
 
@@ -62,9 +63,39 @@ export interface RunResult {
   bottleneckOn: string;
   releasedButLivePeak: number;
   lateDmaReachedPct: number;
+  /** nic only: what the table's columns summarise. */
+  nic?: NicRunDetails;
+}
+
+export interface NicRunDetails {
+  throughputGbps: number;
+  transactionsPerSecond: number;
+  cpuUtilisation: number[];
+  cyclesPerPacket: NicResult["cyclesPerPacket"];
+  baseline: { throughputGbps: number; transactionsPerSecond: number; cpuUtilisation: number[]; cyclesPerPacket: NicResult["cyclesPerPacket"]; bottleneck: string };
+  iommu: NicResult["iommu"];
+  exposure: NicResult["exposure"];
+  prices: string;
+}
+
+/** The NIC workload's result in the run table's terms: Mbit/s, CPU out of 100 for the modelled CPUs. */
+function nicRun(c: RunConfig): RunResult {
+  const r = simulateNicWith(pooledIommu, nicOptionsOf(c));
+  const cpu = (u: number[]) => (100 * u.reduce((a, b) => a + b, 0)) / u.length;
+  const b = r.baseline;
+  return {
+    offMbps: b.throughputGbps * 1000, offCpu: cpu(b.cpuUtilisation), onMbps: r.throughputGbps * 1000, onCpu: cpu(r.cpuUtilisation),
+    bottleneckOn: r.bottleneck, releasedButLivePeak: r.exposure.staleIotlbLinesPeak, lateDmaReachedPct: r.exposure.lateDmaReachedPct,
+    nic: {
+      throughputGbps: r.throughputGbps, transactionsPerSecond: r.transactionsPerSecond, cpuUtilisation: r.cpuUtilisation, cyclesPerPacket: r.cyclesPerPacket,
+      baseline: { throughputGbps: b.throughputGbps, transactionsPerSecond: b.transactionsPerSecond, cpuUtilisation: b.cpuUtilisation, cyclesPerPacket: b.cyclesPerPacket, bottleneck: b.bottleneck },
+      iommu: r.iommu, exposure: r.exposure, prices: r.prices.name,
+    },
+  };
 }
 
 export function evaluate(c: RunConfig): RunResult {
+  if (c.workload === "nic") return nicRun(c);
   const exposure = ring(c.platform, c.environment, c.strategy).exposure;
   if (c.workload === "netperf") {
     const cal = shippedCalibration();

@@ -83,6 +83,8 @@ export interface NicExposure {
   pagesAwaitingFlushMean: number;
   /** Mean time an unmapped page stays reachable (Little's law over the flush queues), µs. */
   staleWindowUs: number;
+  /** A device DMA to each TX header right after NAPI unmapped it: the share that still reached memory, %. */
+  lateDmaReachedPct: number;
 }
 
 export interface NicResult extends NicPoint {
@@ -302,6 +304,7 @@ export function simulateNicWith(makeIommu: (o: IommuOptions) => Iommu, options: 
         pagesAwaitingFlushPeak: run.exposure.queuedPagesPeak,
         pagesAwaitingFlushMean: run.exposure.queuedPagesMean,
         staleWindowUs: unmappedPagesPerSecond > 0 ? (run.exposure.queuedPagesMean / unmappedPagesPerSecond) * 1e6 : 0,
+        lateDmaReachedPct: run.lateDma.probes ? (100 * run.lateDma.reached) / run.lateDma.probes : 0,
       },
       shape,
     };

@@ -3,7 +3,7 @@
 // measured window, the IOVA tree's growth (to tell tree frees from magazine frees), and the
 // exposure sampled after every round of polls.
 
-import { BAD_RECORD, COUNTER_NAMES, type Stats } from "../../abi.js";
+import { ACCESS_OUTCOMES, BAD_RECORD, COUNTER_NAMES, type Stats } from "../../abi.js";
 import type { Iommu } from "../../types.js";
 import type { NicTrace } from "./trace.js";
 
@@ -25,12 +25,20 @@ export interface NicCoreRun {
   /** Flush-queue timer firings and depot runs in the window. */
   timerFlushes: number;
   exposure: NicExposureSamples;
+  /** Late DMAs after unmap (trace probes): how many, and how many still reached memory through a stale IOTLB line. */
+  lateDma: { probes: number; reached: number };
 }
 
 const GAUGES = new Set(["pagesInUse", "peakPagesInUse", "pagesQueued"]);
 
+const STALE = ACCESS_OUTCOMES.indexOf("stale");
+const HIT = ACCESS_OUTCOMES.indexOf("hit");
+
 export function driveNic(io: Iommu, trace: NicTrace): NicCoreRun {
   const cap = io.batch.capacity;
+  let end: Stats | undefined;
+  let treeEnd = 0;
+  const lateDma = { probes: 0, reached: 0 };
   let start: Stats = io.stats();
   let treeStart = io.allocatorState().treeNodes;
   let inWindow = false;
@@ -55,6 +63,23 @@ export function driveNic(io: Iommu, trace: NicTrace): NicCoreRun {
       case "depot":
         io.depotWork();
         break;
+      case "probes":
+        for (let at = 0; at < s.count; at += cap) {
+          const n = Math.min(cap, s.count - at);
+          io.batch.ops.set(s.ops.subarray(at * 4, (at + n) * 4));
+          io.batch.run(n);
+          for (let i = 0; i < n; i++) {
+            const r = io.batch.results[i];
+            lateDma.probes++;
+            if (r === STALE || r === HIT) lateDma.reached++;
+          }
+        }
+        break;
+      case "probe":
+        end = io.stats();
+        treeEnd = io.allocatorState().treeNodes;
+        inWindow = false;
+        break;
       case "window":
         start = io.stats();
         treeStart = io.allocatorState().treeNodes;
@@ -73,13 +98,14 @@ export function driveNic(io: Iommu, trace: NicTrace): NicCoreRun {
       }
     }
   }
-  const end = io.stats();
-  if (end.mapFailures > 0) throw new Error(`iommu-sim: the NIC workload ran out of IO space (${end.mapFailures} maps failed); give the platform a larger tableSize`);
+  const failures = io.stats().mapFailures;
+  if (failures > 0) throw new Error(`iommu-sim: the NIC workload ran out of IO space (${failures} maps failed); give the platform a larger tableSize`);
+  if (end === undefined) throw new Error("iommu-sim: a NIC trace without its window's end; this is a bug, please report it");
   const stats = {} as Stats;
   for (const k of COUNTER_NAMES) stats[k] = GAUGES.has(k) ? end[k] : end[k] - start[k];
   return {
     stats,
-    treeNodesGrowth: io.allocatorState().treeNodes - treeStart,
+    treeNodesGrowth: treeEnd - treeStart,
     timerFlushes,
     exposure: {
       samples: ex.samples,
@@ -88,5 +114,6 @@ export function driveNic(io: Iommu, trace: NicTrace): NicCoreRun {
       queuedPagesPeak: ex.queuedPeak,
       queuedPagesMean: ex.samples ? ex.queuedSum / ex.samples : 0,
     },
+    lateDma,
   };
 }

@@ -95,7 +95,11 @@ export type NicStep =
   | { kind: "timer" }
   | { kind: "depot" }
   | { kind: "sample" }
-  | { kind: "window" };
+  | { kind: "window" }
+  /** The window ends: the core's counters are read here, before the probe rounds. */
+  | { kind: "probe" }
+  /** Late DMAs: the device reads each skb it just completed again, after its unmap (every record an access). */
+  | { kind: "probes"; ops: Uint32Array; count: number };
 
 export interface NicTrace {
   steps: NicStep[];
@@ -105,7 +109,12 @@ export interface NicTrace {
   window: NicTally;
   /** Simulated seconds the measured window spans. */
   windowSeconds: number;
+  /** Late-DMA probes made after the window (rounds run only for them, so they cannot disturb its counts). */
+  probes: number;
 }
+
+/** Rounds after the window in which every TX completion is probed with a late DMA. */
+export const PROBE_ROUNDS = 16;
 
 const emptyTally = (): NicTally => ({
   rounds: 0, polls: 0, sends: 0, recvs: 0, txSkbs: 0, dataFrames: 0, payloadBytes: 0, rxFrames: 0, rxSkbs: 0,
@@ -286,11 +295,21 @@ export function generateNicTrace(o: ResolvedNicOptions, shape: NicShape): NicTra
     q.sent.push(handles);
   };
   /** NAPI's TX clean: the completions of the previous poll, unmapped as a batch. */
+  let probing = false;
+  let probes = 0;
   const cleanTx = (q: Queue) => {
     if (q.completing.length > 0) access(q.txRing, 0, DESCRIPTOR_BYTES, true); // completion write-back
     for (const skb of q.completing) for (const h of skb) {
       unmap(h);
       tally.txUnmaps++;
+    }
+    if (probing && q.completing.length > 0) {
+      // before any handle is reused: a device that DMAs to the header it was just done with
+      flush();
+      const probe = new Records();
+      for (const skb of q.completing) probe.count = putAccess(probe.room(1), probe.count, skb[0], 0, 64, false);
+      steps.push({ kind: "probes", ops: probe.ops.subarray(0, probe.count * 4), count: probe.count });
+      probes += probe.count;
     }
     q.completing = q.sent;
     q.sent = [];
@@ -398,10 +417,16 @@ export function generateNicTrace(o: ResolvedNicOptions, shape: NicShape): NicTra
   let clock = 0;
   let nextTimer = TIMER_S;
   let nextDepot = DEPOT_S;
-  for (let round = 0; round < warmupRounds + windowRounds; round++) {
+  let window = tally;
+  for (let round = 0; round < warmupRounds + windowRounds + PROBE_ROUNDS; round++) {
     if (round === warmupRounds) {
       step({ kind: "window" });
+      tally = window = emptyTally();
+    }
+    if (round === warmupRounds + windowRounds) {
+      step({ kind: "probe" });
       tally = emptyTally();
+      probing = true;
     }
     for (const q of queues) {
       rec.count = putCpu(rec.room(1), rec.count, q.cpu);
@@ -425,7 +450,8 @@ export function generateNicTrace(o: ResolvedNicOptions, shape: NicShape): NicTra
     steps,
     maxHandles: Math.max(1, nextHandle),
     warmup,
-    window: tally,
+    window,
     windowSeconds: windowRounds * shape.roundSeconds,
+    probes,
   };
 }
