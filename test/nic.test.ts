@@ -13,6 +13,7 @@ import { shapeAt } from "../bindings/workloads/nic.js";
 
 // small windows keep every run to a fraction of a second
 const FAST: Partial<NicOptions> = { windowCalls: 600, tableSize: "1M" };
+// (vtd by default: the IOVA allocator, its magazines and flush queues on VT-d's preset)
 
 function traced(options: Partial<NicOptions>, rateGbps = 9) {
   const o = resolveNicOptions({ ...FAST, ...options });
@@ -126,10 +127,19 @@ describe("the model", () => {
   });
 });
 
+describe("the platform kernel's default invalidation", () => {
+  it("is lazy on VT-d and AMD-Vi, strict on SMMUv3", () => {
+    expect(resolveNicOptions({}).invalidation).toBe("lazy");
+    expect(resolveNicOptions({ platform: "amd-vi" }).invalidation).toBe("lazy");
+    expect(resolveNicOptions({ platform: "smmuv3" }).invalidation).toBe("strict");
+    expect(resolveNicOptions({ platform: "smmuv3", invalidation: "lazy" }).invalidation).toBe("lazy");
+  });
+});
+
 describe("refusals", () => {
   it.each([
     [{ linkGbps: 33 }, /linkGbps: 33 is not allowed; expected one of 10, 25, 40, 100/],
-    [{ invalidation: "deferred" }, /invalidation: "deferred" is not allowed; expected one of strict, lazy/],
+    [{ invalidation: "deferred" }, /invalidation: "deferred" is not allowed; expected one of default, strict, lazy/],
     [{ queues: 0 }, /queues: 0 is not allowed; expected an integer from 1 to 64/],
     [{ rxRing: 1000 }, /rxRing: 1000 is not allowed; expected a power of two from 64 to 8192/],
     [{ txFragBytes: 8192 }, /txFragBytes: 8192 \(0x2000\) is not allowed; expected 4096 \(zero-copy/],
@@ -165,7 +175,7 @@ describe("iommu-sim run / sweep --workload nic", () => {
     const a = cli(...args);
     expect(a.status, a.stderr).toBe(0);
     const j = JSON.parse(a.stdout);
-    expect(j.config).toMatchObject({ workload: "nic", link: 25, queues: 2, cpus: 2, invalidation: "strict" });
+    expect(j.config).toMatchObject({ workload: "nic", platform: "vtd", link: 25, queues: 2, cpus: 2, invalidation: "strict" });
     expect(j.result.nic.cpuUtilisation).toHaveLength(2);
     expect(j.result.onMbps).toBeCloseTo(j.result.nic.throughputGbps * 1000, 6);
     expect(cli(...args).stdout).toBe(a.stdout);
@@ -189,7 +199,7 @@ describe("iommu-sim run / sweep --workload nic", () => {
   it("refuses a NIC setting for another workload instead of ignoring it", () => {
     const r = cli("run", "--workload", "netperf", "--invalidation", "strict");
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/invalidation: "strict" is not allowed; expected left at its default \(lazy\) for netperf/);
+    expect(r.stderr).toMatch(/invalidation: "strict" is not allowed; expected left at its default \(default\) for netperf/);
   });
 
   it("sweeps its settings over worker threads with the serial results", () => {

@@ -105,7 +105,7 @@ export function addRunOptions(cmd: Command): Command {
     .option("--queues <n>", "nic queue pairs (one flow each), 1 … 64")
     .option("--cpus <n>", "nic CPUs the queues and netperf run on, 1 … 64")
     .option("--mtu <bytes>", "nic MTU, 576 … 9000")
-    .addOption(new Option("--invalidation <mode>", "nic IOTLB invalidation: strict (one per unmap) or lazy (dma-iommu's flush queue, the flush-queue policy)").choices(["strict", "lazy"]))
+    .addOption(new Option("--invalidation <mode>", "nic IOTLB invalidation: strict (one per unmap), lazy (dma-iommu's flush queue: the flush-queue policy) or default (the platform kernel's: lazy on vtd / amd-vi, strict on smmuv3)").choices(["default", "strict", "lazy"]))
     .addOption(new Option("--test <t>", "nic netperf test: stream (TCP_STREAM) or rr (TCP_RR)").choices(["stream", "rr"]))
     .addOption(new Option("--role <r>", "nic stream: the simulated host sends the data or receives it").choices(["sender", "receiver"]));
 }

@@ -54,7 +54,7 @@ export const RUN_DEFAULTS: RunConfig = {
   queues: 4,
   cpus: 4,
   mtu: 1500,
-  invalidation: "lazy",
+  invalidation: "default",
   test: "stream",
   role: "sender",
 };
@@ -83,7 +83,10 @@ export function runValue(key: keyof RunConfig, v: unknown, field: string = key):
 
 /** Merges a JSON config (file) with flags (flags win) over the defaults, and checks every field. */
 export function resolveRun(...layers: Array<Partial<Record<string, unknown>> | undefined>): RunConfig {
-  const merged: Record<string, unknown> = { ...RUN_DEFAULTS };
+  // the nic workload models today's hardware: its platform, unless one is given, is VT-d
+  const platformGiven = layers.some((l) => l?.platform !== undefined);
+  const nic = layers.reduce<unknown>((w, l) => l?.workload ?? w, RUN_DEFAULTS.workload) === "nic";
+  const merged: Record<string, unknown> = { ...RUN_DEFAULTS, ...(nic && !platformGiven ? { platform: "vtd" } : {}) };
   for (const layer of layers) {
     for (const [k, v] of Object.entries(layer ?? {})) {
       if (v === undefined) continue;

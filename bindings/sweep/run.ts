@@ -75,12 +75,16 @@ export interface NicRunDetails {
   baseline: { throughputGbps: number; transactionsPerSecond: number; cpuUtilisation: number[]; cyclesPerPacket: NicResult["cyclesPerPacket"]; bottleneck: string };
   iommu: NicResult["iommu"];
   exposure: NicResult["exposure"];
+  /** The invalidation run (the platform kernel's default resolved) and the price set's name. */
+  invalidation: "strict" | "lazy";
   prices: string;
 }
 
 /** The NIC workload's result in the run table's terms: Mbit/s, CPU out of 100 for the modelled CPUs. */
 function nicRun(c: RunConfig): RunResult {
-  const r = simulateNicWith(pooledIommu, nicOptionsOf(c));
+  // fresh cores, not the pool: a NIC run's handle count varies with its settings, and pooling a core
+  // per count would keep tens of MiB per configuration alive for the sweep's life
+  const r = simulateNicWith(createIommu, nicOptionsOf(c));
   const cpu = (u: number[]) => (100 * u.reduce((a, b) => a + b, 0)) / u.length;
   const b = r.baseline;
   return {
@@ -89,7 +93,7 @@ function nicRun(c: RunConfig): RunResult {
     nic: {
       throughputGbps: r.throughputGbps, transactionsPerSecond: r.transactionsPerSecond, cpuUtilisation: r.cpuUtilisation, cyclesPerPacket: r.cyclesPerPacket,
       baseline: { throughputGbps: b.throughputGbps, transactionsPerSecond: b.transactionsPerSecond, cpuUtilisation: b.cpuUtilisation, cyclesPerPacket: b.cyclesPerPacket, bottleneck: b.bottleneck },
-      iommu: r.iommu, exposure: r.exposure, prices: r.prices.name,
+      iommu: r.iommu, exposure: r.exposure, invalidation: r.options.invalidation, prices: r.prices.name,
     },
   };
 }

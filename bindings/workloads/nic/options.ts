@@ -4,14 +4,17 @@
 
 import type { IommuOptions } from "../../config.js";
 import { ConfigError } from "../../errors.js";
-import { PLATFORMS, type PlatformName } from "../../platforms.js";
+import { PLATFORM_PRESETS, PLATFORMS, type PlatformName } from "../../platforms.js";
 
 export const LINK_GBPS = [10, 25, 40, 100] as const;
 export type LinkGbps = (typeof LINK_GBPS)[number];
 export const NIC_TESTS = ["stream", "rr"] as const;
 export const NIC_ROLES = ["sender", "receiver"] as const;
-/** strict: an IOTLB invalidation per unmap (iommu.strict=1); lazy: dma-iommu's flush queue (the x86 default). */
-export const INVALIDATIONS = ["strict", "lazy"] as const;
+/**
+ * strict: an IOTLB invalidation per unmap (iommu.strict=1, arm64's default); lazy: dma-iommu's
+ * flush queue (x86's default); default: the platform kernel's default.
+ */
+export const INVALIDATIONS = ["default", "strict", "lazy"] as const;
 export type Invalidation = (typeof INVALIDATIONS)[number];
 
 export interface NicOptions {
@@ -57,18 +60,19 @@ export const NIC_DEFAULTS: NicOptions = {
   cpus: 4,
   mtu: 1500,
   messageBytes: 65536,
-  invalidation: "lazy",
+  invalidation: "default",
   txRing: 1024,
   rxRing: 1024,
   iotlb: { entries: 64, ways: 4 },
   coalesceUs: 16,
   rxBacklogBytes: 87380,
   txFragBytes: 32768,
-  platform: "calgary-pcix",
+  platform: "vtd",
   windowCalls: 3000,
 };
 
-export type ResolvedNicOptions = NicOptions;
+/** With the invalidation decided (the platform's default resolved). */
+export type ResolvedNicOptions = NicOptions & { invalidation: "strict" | "lazy" };
 
 const isPow2 = (n: number) => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
 
@@ -113,7 +117,9 @@ export function resolveNicOptions(given: Partial<NicOptions> = {}): ResolvedNicO
   int("rxBacklogBytes", o.rxBacklogBytes, 0, 64 << 20);
   if (o.txFragBytes !== 4096 && o.txFragBytes !== 32768) throw new ConfigError("txFragBytes", o.txFragBytes, "4096 (zero-copy: a page per frag) or 32768 (tcp_sendmsg's page_frag)");
   int("windowCalls", o.windowCalls, 100, 1 << 20);
-  return o;
+  // the platform kernel's default: strict where it invalidates per unmap (smmuv3), else the flush queue
+  const invalidation = o.invalidation === "default" ? (PLATFORM_PRESETS[o.platform].flushPolicy === "strict" ? "strict" : "lazy") : o.invalidation;
+  return { ...o, invalidation };
 }
 
 /** The core the workload drives: the platform's table under today's IOVA allocator and the chosen invalidation. */
