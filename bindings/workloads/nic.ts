@@ -139,7 +139,14 @@ function stackCycles(o: ResolvedNicOptions, p: NicPrices, w: NicTally): number {
     w.rxFrames * s.rxFrame + w.rxSkbs * s.rxSkb + w.polls * s.interrupt + w.rxPagesMapped * s.pageAlloc;
 }
 
-function work(o: ResolvedNicOptions, p: NicPrices, w: NicTally, run: NicCoreRun, iommu: boolean): Work {
+/** The window's work, with the core's counts (IOMMU on) or without an IOMMU (run null: dma-direct). */
+function work(o: ResolvedNicOptions, p: NicPrices, w: NicTally, run: NicCoreRun | null): Work {
+  const wire = o.test === "rr" ? (w.payloadBytes + w.dataFrames * WIRE_OVERHEAD) / 2 : w.payloadBytes + w.dataFrames * WIRE_OVERHEAD;
+  const base = { wireBytes: wire, payloadBytes: w.payloadBytes, dataFrames: w.dataFrames, transactions: w.transactions };
+  if (run === null) {
+    const calls = w.txMaps + w.txUnmaps + w.rxPagesMapped + w.rxPagesUnmapped;
+    return { ...base, stack: stackCycles(o, p, w) + calls * p.stack.dmaDirect, iommu: 0, treeLock: { acquisitions: 0, hold: 0 }, invalidations: { acquisitions: 0, hold: 0 }, walks: 0 };
+  }
   const c = run.stats;
   const calls = c.maps + c.unmaps + c.mapSgs + c.unmapSgs + c.allocs + c.frees;
   const treeAllocs = Math.max(0, c.rangesAllocated - c.rcacheHits);
@@ -148,11 +155,6 @@ function work(o: ResolvedNicOptions, p: NicPrices, w: NicTally, run: NicCoreRun,
   const active = Math.min(o.cpus, o.queues);
   const i = p.iommu;
   const invalidations = c.flushes + c.entryInvalidations;
-  const wire = o.test === "rr" ? (w.payloadBytes + w.dataFrames * WIRE_OVERHEAD) / 2 : w.payloadBytes + w.dataFrames * WIRE_OVERHEAD;
-  const base = { wireBytes: wire, payloadBytes: w.payloadBytes, dataFrames: w.dataFrames, transactions: w.transactions };
-  if (!iommu) {
-    return { ...base, stack: stackCycles(o, p, w) + calls * p.stack.dmaDirect, iommu: 0, treeLock: { acquisitions: 0, hold: 0 }, invalidations: { acquisitions: 0, hold: 0 }, walks: 0 };
-  }
   const lazyQueued = o.invalidation === "lazy" ? c.unmaps + c.unmapSgs : 0;
   const lineMoves = active > 1 ? i.lockLineTransfer * (active - 1) / active : 0;
   const treeHold = treeOps > 0 ? i.lock + (c.nodesVisited / treeOps) * i.iovaNodeVisit : 0;
@@ -273,44 +275,55 @@ function counts(run: NicCoreRun, w: NicTally, lockWaitPerAcquisition: number): N
   };
 }
 
+/**
+ * Regenerates the calls at the rate the model solves for until it settles (the shape of a poll —
+ * sends per poll, GRO batch, ACK ratio, flush-queue timer — depends on the rate): from line rate,
+ * at most four rounds, within 3 %.
+ */
+function settle<T extends { point: NicPoint; shape: NicShape }>(o: ResolvedNicOptions, p: NicPrices, at: (shape: NicShape) => T): T {
+  const mss = mssOf(o.mtu);
+  const lineBytes = ((o.linkGbps * 1e9) / 8) * (mss / (mss + WIRE_OVERHEAD)) / o.queues;
+  let rate = o.test === "rr" ? 1 / (p.device.rrBaseLatencyUs * 1e-6) : lineBytes;
+  let out = at(shapeAt(o, rate));
+  for (let round = 1; round < 4; round++) {
+    const solved = o.test === "rr" ? out.point.transactionsPerSecond / o.queues : (out.point.throughputGbps * 1e9) / 8 / o.queues;
+    if (Math.abs(solved - rate) <= 0.03 * rate) break;
+    rate = solved;
+    out = at(shapeAt(o, rate));
+  }
+  return out;
+}
+
 /** One NIC configuration, IOMMU on (as configured) and off, on the cores `makeIommu` makes. */
 export function simulateNicWith(makeIommu: (o: IommuOptions) => Iommu, options: Partial<NicOptions> = {}, profile?: NicProfile): NicResult {
   const o = resolveNicOptions(options);
   const p = nicPrices(profile);
-  const mss = mssOf(o.mtu);
-  // start at line rate (per queue), regenerate the calls at the solved rate until it settles
-  const lineBytes = ((o.linkGbps * 1e9) / 8) * (mss / (mss + WIRE_OVERHEAD)) / o.queues;
-  let rate = o.test === "rr" ? 1 / (p.device.rrBaseLatencyUs * 1e-6) : lineBytes;
-  let result: NicResult | undefined;
-  for (let iteration = 0; iteration < 4; iteration++) {
-    const shape = shapeAt(o, rate);
+  // no IOMMU: the same driver at its own operating point (the calls only, no core needed)
+  const baseline = settle(o, p, (shape) => ({ shape, point: solve(o, p, work(o, p, generateNicTrace(o, shape).window, null), 0) })).point;
+  const on = settle(o, p, (shape) => {
     const trace = generateNicTrace(o, shape);
     const run = driveNic(makeIommu(nicIommuOptions(o, trace.maxHandles)), trace);
-    const on = work(o, p, trace.window, run, true);
-    const point = solve(o, p, on, run.stats.misses);
-    const baseline = solve(o, p, work(o, p, trace.window, run, false), 0);
-    const windows = o.test === "rr" ? point.transactionsPerSecond / trace.window.transactions : (point.throughputGbps * 1e9) / (8 * trace.window.payloadBytes);
-    const lockWaitPerAcquisition = on.treeLock.acquisitions ? lockWait(on.treeLock.hold, windows * on.treeLock.acquisitions, p.clockHz, Math.min(o.cpus, o.queues)) : 0;
-    const unmappedPagesPerSecond = run.stats.pagesUnmapped * windows;
-    result = {
-      options: o,
-      prices: p,
-      ...point,
-      baseline,
-      iommu: counts(run, trace.window, lockWaitPerAcquisition),
-      exposure: {
-        staleIotlbLinesPeak: run.exposure.staleLinesPeak,
-        staleIotlbLinesMean: run.exposure.staleLinesMean,
-        pagesAwaitingFlushPeak: run.exposure.queuedPagesPeak,
-        pagesAwaitingFlushMean: run.exposure.queuedPagesMean,
-        staleWindowUs: unmappedPagesPerSecond > 0 ? (run.exposure.queuedPagesMean / unmappedPagesPerSecond) * 1e6 : 0,
-        lateDmaReachedPct: run.lateDma.probes ? (100 * run.lateDma.reached) / run.lateDma.probes : 0,
-      },
-      shape,
-    };
-    const solved = o.test === "rr" ? point.transactionsPerSecond / o.queues : (point.throughputGbps * 1e9) / 8 / o.queues;
-    if (Math.abs(solved - rate) <= 0.03 * rate) break;
-    rate = solved;
-  }
-  return result!;
+    const wk = work(o, p, trace.window, run);
+    return { shape, trace, run, wk, point: solve(o, p, wk, run.stats.misses) };
+  });
+  const { trace, run, wk, point, shape } = on;
+  const windows = o.test === "rr" ? point.transactionsPerSecond / trace.window.transactions : (point.throughputGbps * 1e9) / (8 * trace.window.payloadBytes);
+  const lockWaitPerAcquisition = wk.treeLock.acquisitions ? lockWait(wk.treeLock.hold, windows * wk.treeLock.acquisitions, p.clockHz, Math.min(o.cpus, o.queues)) : 0;
+  const unmappedPagesPerSecond = run.stats.pagesUnmapped * windows;
+  return {
+    options: o,
+    prices: p,
+    ...point,
+    baseline,
+    iommu: counts(run, trace.window, lockWaitPerAcquisition),
+    exposure: {
+      staleIotlbLinesPeak: run.exposure.staleLinesPeak,
+      staleIotlbLinesMean: run.exposure.staleLinesMean,
+      pagesAwaitingFlushPeak: run.exposure.queuedPagesPeak,
+      pagesAwaitingFlushMean: run.exposure.queuedPagesMean,
+      staleWindowUs: unmappedPagesPerSecond > 0 ? (run.exposure.queuedPagesMean / unmappedPagesPerSecond) * 1e6 : 0,
+      lateDmaReachedPct: run.lateDma.probes ? (100 * run.lateDma.reached) / run.lateDma.probes : 0,
+    },
+    shape,
+  };
 }
