@@ -44,8 +44,8 @@ describe("the driver's DMA-API calls", () => {
   });
 
   it("keeps recycled RX pages mapped: the core sees map calls only for pool misses, unmaps only for pool overflow", () => {
-    for (const rxBacklogBytes of [0, 87380, 256 << 10]) {
-      const { trace, iommuOptions } = traced({ role: "receiver", queues: 2, cpus: 2, rxBacklogBytes, windowCalls: 3000 });
+    for (const rxBacklogBytes of [0, 87380, 256 << 10]) for (const rxRecycling of ["page-pool", "page-flip"] as const) {
+      const { trace, iommuOptions } = traced({ role: "receiver", queues: 2, cpus: 2, rxBacklogBytes, rxRecycling, windowCalls: 3000 });
       const run = driveNic(createIommu(iommuOptions), trace);
       const w = trace.window;
       expect(w.rxPagesRecycled).toBeGreaterThan(0);
@@ -55,6 +55,20 @@ describe("the driver's DMA-API calls", () => {
       // steady state: pages in circulation no longer grow, so the pool never misses
       expect(w.rxPagesMapped).toBe(0);
     }
+  });
+
+  it("half-page flipping remaps only the pages the stack still holds a lap later; the page pool never", () => {
+    const backlog = { role: "receiver" as const, queues: 1, cpus: 1, rxRing: 128, rxBacklogBytes: 400 * 1448, windowCalls: 4000 };
+    const flip = simulateNic({ ...FAST, ...backlog, rxRecycling: "page-flip" });
+    const pool = simulateNic({ ...FAST, ...backlog, rxRecycling: "page-pool" });
+    expect(flip.iommu.rxPagesUnmapped).toBeGreaterThan(0);
+    expect(flip.iommu.rxRecycleRatio).toBeLessThan(1);
+    expect(flip.iommu.perPacket.dmaCalls).toBeGreaterThan(pool.iommu.perPacket.dmaCalls);
+    expect(pool.iommu.rxPagesMapped + pool.iommu.rxPagesUnmapped).toBe(0);
+    // a reader that keeps up: both recycle every page
+    const quick = simulateNic({ ...FAST, ...backlog, rxBacklogBytes: 16 * 1448, rxRecycling: "page-flip" });
+    expect(quick.iommu.rxRecycleRatio).toBe(1);
+    expect(() => resolveNicOptions({ rxRecycling: "page-flip", mtu: 9000 })).toThrow(/rxRecycling: "page-flip" is not allowed; expected page-pool with mtu 9000/);
   });
 
   it("takes the IOVA tree's global lock only when a CPU's magazines miss", () => {

@@ -31,13 +31,15 @@ export interface RunConfig {
   invalidation: Invalidation;
   test: NicOptions["test"];
   role: NicOptions["role"];
+  rxRecycling: NicOptions["rxRecycling"];
+  rxBacklogBytes: number;
 }
 
 /** Settings only one workload reads (the others are left at their defaults and not printed for it). */
 export const WORKLOAD_KEYS: Record<RunConfig["workload"], Array<keyof RunConfig>> = {
   netperf: ["messageBytes"],
   ffsb: ["pattern", "readFraction", "ioBytes", "queueDepth"],
-  nic: ["messageBytes", "link", "queues", "cpus", "mtu", "invalidation", "test", "role"],
+  nic: ["messageBytes", "link", "queues", "cpus", "mtu", "invalidation", "test", "role", "rxRecycling", "rxBacklogBytes"],
 };
 
 export const RUN_DEFAULTS: RunConfig = {
@@ -57,9 +59,11 @@ export const RUN_DEFAULTS: RunConfig = {
   invalidation: "default",
   test: "stream",
   role: "sender",
+  rxRecycling: "page-pool",
+  rxBacklogBytes: 87380,
 };
 
-const SIZES = new Set<keyof RunConfig>(["messageBytes", "ioBytes"]);
+const SIZES = new Set<keyof RunConfig>(["messageBytes", "ioBytes", "rxBacklogBytes"]);
 const NUMERIC = new Set<keyof RunConfig>([...SIZES, "readFraction", "queueDepth", "link", "queues", "cpus", "mtu"]);
 export const RUN_KEYS = Object.keys(RUN_DEFAULTS) as Array<keyof RunConfig>;
 
@@ -125,7 +129,7 @@ export function nicOptionsOf(c: RunConfig): NicOptions {
   for (const [k, , allowed] of as) if (allowed && !allowed.includes(c[k])) throw new ConfigError(k, c[k], `one of ${allowed.join(", ")}`);
   return resolveNicOptions({
     platform: c.platform, linkGbps: c.link, queues: c.queues, cpus: c.cpus, mtu: c.mtu, invalidation: c.invalidation,
-    test: c.test, role: c.role, messageBytes: c.messageBytes,
+    test: c.test, role: c.role, messageBytes: c.messageBytes, rxRecycling: c.rxRecycling, rxBacklogBytes: c.rxBacklogBytes,
   });
 }
 

@@ -45,6 +45,11 @@ export interface NicOptions {
   rxBacklogBytes: number;
   /** TX payload page fragments: 32768 (tcp_sendmsg copies into 32 KiB page_frag pages), 4096 (zero-copy / sendfile: one page a frag). */
   txFragBytes: number;
+  /**
+   * RX buffer recycling: "page-pool" (page_pool keeps pages mapped while they cycle: mlx5, bnxt)
+   * or "page-flip" (ixgbe / i40e: a page per descriptor, its two halves used in turn).
+   */
+  rxRecycling: "page-pool" | "page-flip";
   /** IOMMU platform and table (default: the IOVA allocator on the platform's table). */
   platform: PlatformName;
   tableSize?: string | number;
@@ -67,6 +72,7 @@ export const NIC_DEFAULTS: NicOptions = {
   coalesceUs: 16,
   rxBacklogBytes: 87380,
   txFragBytes: 32768,
+  rxRecycling: "page-pool",
   platform: "vtd",
   windowCalls: 3000,
 };
@@ -117,6 +123,8 @@ export function resolveNicOptions(given: Partial<NicOptions> = {}): ResolvedNicO
   int("rxBacklogBytes", o.rxBacklogBytes, 0, 64 << 20);
   if (o.txFragBytes !== 4096 && o.txFragBytes !== 32768) throw new ConfigError("txFragBytes", o.txFragBytes, "4096 (zero-copy: a page per frag) or 32768 (tcp_sendmsg's page_frag)");
   int("windowCalls", o.windowCalls, 100, 1 << 20);
+  oneOf("rxRecycling", o.rxRecycling, ["page-pool", "page-flip"] as const);
+  if (o.rxRecycling === "page-flip" && o.mtu > 1522) throw new ConfigError("rxRecycling", o.rxRecycling, `page-pool with mtu ${o.mtu}: page-flip splits a page into two 2 KiB halves, so frames up to an MTU of 1522`);
   // the platform kernel's default: strict where it invalidates per unmap (smmuv3), else the flush queue
   const invalidation = o.invalidation === "default" ? (PLATFORM_PRESETS[o.platform].flushPolicy === "strict" ? "strict" : "lazy") : o.invalidation;
   return { ...o, invalidation };

@@ -7,12 +7,14 @@
 //     copies payload into the socket's 32 KiB page_frag pages, so a 64 KiB skb has two or three
 //     fragments (4 KiB ones with zero-copy). Each is unmapped when NAPI cleans the completion, in
 //     the next poll, as a batch.
-//   - RX with a page pool (page_pool with PP_FLAG_DMA_MAP, as mlx5; ixgbe / i40e keep the same
-//     invariant by flipping half pages): 2 KiB buffers, two to a 4 KiB page (one order-2 page a
-//     buffer for jumbo frames). A page stays mapped while it cycles: when the stack has released
-//     every buffer of it, it goes back to the pool with its mapping; the ring is refilled from
-//     the pool, and only when the pool is empty is a new page allocated and mapped. A page
-//     returned to a full pool (ring's pages + the 128-page cache) is unmapped and freed.
+//   - RX with a page pool (page_pool with PP_FLAG_DMA_MAP, as mlx5 and bnxt): 2 KiB buffers, two
+//     to a 4 KiB page (one order-2 page a buffer for jumbo frames). A page stays mapped while it
+//     cycles: when the stack has released every buffer of it, it goes back to the pool with its
+//     mapping; the ring is refilled from the pool, and only when the pool is empty is a new page
+//     allocated and mapped. A page returned to a full pool (ring's pages + the 128-page cache) is
+//     unmapped and freed. Or (rxRecycling "page-flip") ixgbe / i40e's half-page flipping: each
+//     descriptor owns a mapped page; after a frame lands in one half the driver re-posts the other
+//     half if the stack has released it, else unmaps the page and maps a fresh one.
 //   - GRO merges the frames of one poll into skbs of up to 64 KiB; the stack holds their buffers
 //     until the reader has copied them (rxBacklogBytes of payload), then releases them.
 //   - Descriptor rings are coherent allocations the device reads and writes through the IOTLB.
@@ -123,6 +125,8 @@ const emptyTally = (): NicTally => ({
 
 interface Page {
   handle: number;
+  /** page-flip: halves of it the stack holds now. */
+  stack: number;
   /** Buffers of it posted or held by the stack. */
   refs: number;
   /** Buffers carved from it since it was (re)filled. */
@@ -231,9 +235,15 @@ export function generateNicTrace(o: ResolvedNicOptions, shape: NicShape): NicTra
   const newPage = (): Page => {
     const phys = RX_PAGES + (rxPageSeq++ % (REGION_PAGES / (rx.pageBytes / IO_PAGE_SIZE))) * rx.pageBytes;
     tally.rxPagesMapped++;
-    return { handle: map(phys, rx.pageBytes, DIR.fromDevice), refs: 0, carved: 0 };
+    return { handle: map(phys, rx.pageBytes, DIR.fromDevice), refs: 0, carved: 0, stack: 0 };
   };
+  const flip = o.rxRecycling === "page-flip";
   const refill = (q: Queue) => {
+    // page-flip: every descriptor owns a page; only a page the driver gave up is replaced
+    if (flip) {
+      while (q.posted.length < o.rxRing) q.posted.push({ page: newPage(), offset: 0 });
+      return;
+    }
     while (q.posted.length < o.rxRing) {
       let page = q.carving;
       if (page === null || page.carved === rx.buffersPerPage) {
@@ -249,6 +259,10 @@ export function generateNicTrace(o: ResolvedNicOptions, shape: NicShape): NicTra
   };
   const release = (q: Queue, b: Buffer) => {
     const page = b.page;
+    if (flip) {
+      page.stack--; // the page's mapping is the driver's business (kept while it reuses the page)
+      return;
+    }
     page.refs--;
     if (page.refs > 0 || page.carved < rx.buffersPerPage) return;
     if (q.pool.length < poolCapacity) {
@@ -265,6 +279,19 @@ export function generateNicTrace(o: ResolvedNicOptions, shape: NicShape): NicTra
     access(b.page.handle, b.offset, Math.min(frameBytes, rx.bufferBytes), true);
     access(q.rxRing, (q.rxSlot++ % o.rxRing) * DESCRIPTOR_BYTES, DESCRIPTOR_BYTES, true);
     tally.rxFrames++;
+    if (flip) {
+      // ixgbe_can_reuse_rx_page: reusable only if the stack has released the other half
+      // (page_ref_count − pagecnt_bias ≤ 1); then the other half goes back on the ring, still mapped
+      b.page.stack++;
+      if (b.page.stack === 1) {
+        q.posted.push({ page: b.page, offset: rx.bufferBytes - b.offset });
+        tally.rxPagesRecycled++;
+      } else {
+        // the driver gives the page up: unmapped now, freed by the stack when it lets go
+        unmap(b.page.handle);
+        tally.rxPagesUnmapped++;
+      }
+    }
     return b;
   };
 
