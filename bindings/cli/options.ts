@@ -109,5 +109,6 @@ export function addRunOptions(cmd: Command): Command {
     .addOption(new Option("--test <t>", "nic netperf test: stream (TCP_STREAM) or rr (TCP_RR)").choices(["stream", "rr"]))
     .addOption(new Option("--role <r>", "nic stream: the simulated host sends the data or receives it").choices(["sender", "receiver"]))
     .addOption(new Option("--rx-recycling <how>", "nic RX buffers: page-pool (mlx5: pages stay mapped while they cycle) or page-flip (ixgbe / i40e half pages)").choices(["page-pool", "page-flip"]))
+    .addOption(new Option("--iova-allocator <a>", "nic IOVA allocator: iova (per-CPU magazines, Linux ≥ 4.7) or iova-tree (the tree alone, every call under its lock)").choices(["iova", "iova-tree"]))
     .option("--rx-backlog-bytes <size>", "nic receiver: payload the socket holds before the reader copies it (87380; 4M … accepted)");
 }

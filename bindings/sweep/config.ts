@@ -33,13 +33,14 @@ export interface RunConfig {
   role: NicOptions["role"];
   rxRecycling: NicOptions["rxRecycling"];
   rxBacklogBytes: number;
+  iovaAllocator: NicOptions["allocator"];
 }
 
 /** Settings only one workload reads (the others are left at their defaults and not printed for it). */
 export const WORKLOAD_KEYS: Record<RunConfig["workload"], Array<keyof RunConfig>> = {
   netperf: ["messageBytes"],
   ffsb: ["pattern", "readFraction", "ioBytes", "queueDepth"],
-  nic: ["messageBytes", "link", "queues", "cpus", "mtu", "invalidation", "test", "role", "rxRecycling", "rxBacklogBytes"],
+  nic: ["messageBytes", "link", "queues", "cpus", "mtu", "invalidation", "test", "role", "rxRecycling", "rxBacklogBytes", "iovaAllocator"],
 };
 
 export const RUN_DEFAULTS: RunConfig = {
@@ -61,6 +62,7 @@ export const RUN_DEFAULTS: RunConfig = {
   role: "sender",
   rxRecycling: "page-pool",
   rxBacklogBytes: 87380,
+  iovaAllocator: "iova",
 };
 
 const SIZES = new Set<keyof RunConfig>(["messageBytes", "ioBytes", "rxBacklogBytes"]);
@@ -130,6 +132,7 @@ export function nicOptionsOf(c: RunConfig): NicOptions {
   return resolveNicOptions({
     platform: c.platform, linkGbps: c.link, queues: c.queues, cpus: c.cpus, mtu: c.mtu, invalidation: c.invalidation,
     test: c.test, role: c.role, messageBytes: c.messageBytes, rxRecycling: c.rxRecycling, rxBacklogBytes: c.rxBacklogBytes,
+    allocator: c.iovaAllocator,
   });
 }
 

@@ -204,15 +204,19 @@ function solve(o: ResolvedNicOptions, p: NicPrices, wk: Work, misses: number): N
     }
     return { cycles, b };
   };
-  let s = bounds(0).b[0][1];
-  let at = bounds(s);
-  for (let k = 0; k < 200; k++) {
-    const next = Math.min(...at.b.map(([, v]) => v));
-    const done = Math.abs(next - s) <= 1e-9 * s;
-    s = k === 0 ? next : 0.5 * s + 0.5 * next;
-    at = bounds(s);
-    if (done) break;
+  // the bounds fall as the rate rises (waits grow with it): the operating point is where the
+  // tightest bound equals the rate, found by bisection between nothing and the link
+  const tightest = (rate: number) => Math.min(...bounds(rate).b.map(([, v]) => v));
+  let lo = 0;
+  let hi = bounds(0).b[0][1];
+  if (tightest(hi) >= hi) lo = hi;
+  for (let k = 0; k < 200 && hi - lo > 1e-12 * hi; k++) {
+    const mid = 0.5 * (lo + hi);
+    if (tightest(mid) >= mid) lo = mid;
+    else hi = mid;
   }
+  let s = lo;
+  let at = bounds(s);
   // the binding bound: the smallest at the solution (ties go to the first, the link)
   let bottleneck: Bottleneck = at.b[0][0];
   let least = Infinity;

@@ -50,6 +50,11 @@ export interface NicOptions {
    * or "page-flip" (ixgbe / i40e: a page per descriptor, its two halves used in turn).
    */
   rxRecycling: "page-pool" | "page-flip";
+  /**
+   * The IOVA allocator: "iova" (per-CPU magazines in front of the tree, Linux ≥ 4.7) or "iova-tree"
+   * (the tree alone, every allocation and free under its lock, as before the magazines).
+   */
+  allocator: "iova" | "iova-tree";
   /** IOMMU platform and table (default: the IOVA allocator on the platform's table). */
   platform: PlatformName;
   tableSize?: string | number;
@@ -73,6 +78,7 @@ export const NIC_DEFAULTS: NicOptions = {
   rxBacklogBytes: 87380,
   txFragBytes: 32768,
   rxRecycling: "page-pool",
+  allocator: "iova",
   platform: "vtd",
   windowCalls: 3000,
 };
@@ -124,6 +130,7 @@ export function resolveNicOptions(given: Partial<NicOptions> = {}): ResolvedNicO
   if (o.txFragBytes !== 4096 && o.txFragBytes !== 32768) throw new ConfigError("txFragBytes", o.txFragBytes, "4096 (zero-copy: a page per frag) or 32768 (tcp_sendmsg's page_frag)");
   int("windowCalls", o.windowCalls, 100, 1 << 20);
   oneOf("rxRecycling", o.rxRecycling, ["page-pool", "page-flip"] as const);
+  oneOf("allocator", o.allocator, ["iova", "iova-tree"] as const);
   if (o.rxRecycling === "page-flip" && o.mtu > 1522) throw new ConfigError("rxRecycling", o.rxRecycling, `page-pool with mtu ${o.mtu}: page-flip splits a page into two 2 KiB halves, so frames up to an MTU of 1522`);
   // the platform kernel's default: strict where it invalidates per unmap (smmuv3), else the flush queue
   const invalidation = o.invalidation === "default" ? (PLATFORM_PRESETS[o.platform].flushPolicy === "strict" ? "strict" : "lazy") : o.invalidation;
@@ -134,7 +141,7 @@ export function resolveNicOptions(given: Partial<NicOptions> = {}): ResolvedNicO
 export function nicIommuOptions(o: ResolvedNicOptions, maxHandles: number): IommuOptions {
   const core: IommuOptions = {
     platform: o.platform,
-    allocator: "iova",
+    allocator: o.allocator,
     flushPolicy: o.invalidation === "strict" ? "strict" : "flush-queue",
     cpus: o.cpus,
     cache: o.iotlb.entries === 0 ? { entries: 0, ways: 0 } : { ...o.iotlb },
