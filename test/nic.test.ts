@@ -142,8 +142,14 @@ describe("the model", () => {
     expect(p.iommu.invalidationWait).toBe(900);
     expect(p.iommu.dmaApiEntry).toBe(300);
     expect(p.stack.copyPerByte).toBe(0.2);
-    // the 2007 profile's DMA-API entry is not a modern kernel's
-    expect(nicPrices({ cycles: { dmaApiEntry: 200, tceWrite: 350 } }).iommu.dmaApiEntry).toBe(250);
+    // a CostProfile's primitives compose the NIC's: the queued-invalidation ones where it has them
+    const q = nicPrices({ machine: { cores: 16, clockHz: 2.1e9 }, cycles: { dmaApiEntry: 150, tceWrite: 20, mmioWrite: 315, flushWaitPoll: 2100, invDescriptorWrite: 20, invWait: 2000, copyPerByte: 0.25 } });
+    expect(q.iommu).toMatchObject({ dmaApiEntry: 150, pageTableWrite: 20, iotlbInvalidation: 2 * 20 + 315, invalidationWait: 2000 });
+    expect(q.stack.copyPerByte).toBe(0.25);
+    expect(q.clockHz).toBe(2.1e9);
+    expect(nicPrices({ cycles: { mmioWrite: 600, flushWaitPoll: 3000 } }).iommu).toMatchObject({ iotlbInvalidation: 600, invalidationWait: 3000 });
+    // explicit NIC prices win
+    expect(nicPrices({ cycles: { invWait: 2000 }, nic: { iommu: { invalidationWait: 10 } } }).iommu.invalidationWait).toBe(10);
     expect(() => nicPrices({ nic: { stack: { bogus: 1 } as never } })).toThrow(/profile\.nic\.stack\.bogus: 1 is not allowed; expected no such price/);
   });
 });
@@ -159,7 +165,7 @@ describe("the platform kernel's default invalidation", () => {
 
 describe("refusals", () => {
   it.each([
-    [{ linkGbps: 33 }, /linkGbps: 33 is not allowed; expected one of 10, 25, 40, 100/],
+    [{ linkGbps: 33 }, /linkGbps: 33 is not allowed; expected one of 1, 10, 25, 40, 50, 100, 200/],
     [{ invalidation: "deferred" }, /invalidation: "deferred" is not allowed; expected one of default, strict, lazy/],
     [{ queues: 0 }, /queues: 0 is not allowed; expected an integer from 1 to 64/],
     [{ rxRing: 1000 }, /rxRing: 1000 is not allowed; expected a power of two from 64 to 8192/],
@@ -206,7 +212,7 @@ describe("iommu-sim run / sweep --workload nic", () => {
   });
 
   it.each([
-    [["--link", "33"], /link: 33 is not allowed; expected one of 10, 25, 40, 100/],
+    [["--link", "33"], /link: 33 is not allowed; expected one of 1, 10, 25, 40, 50, 100, 200/],
     [["--link", "fast"], /--link: "fast" is not allowed; expected a link speed in Gbit\/s/],
     [["--environment", "xen-dom0"], /environment: "xen-dom0" is not allowed; expected baremetal for the nic workload/],
     [["--strategy", "batched"], /strategy: "batched" is not allowed; expected straightforward for the nic workload/],

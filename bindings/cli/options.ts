@@ -101,7 +101,7 @@ export function addRunOptions(cmd: Command): Command {
     .option("--read-fraction <share>", "ffsb share of reads, 0 … 1")
     .option("--io-bytes <size>", "ffsb request size in bytes, a multiple of 4096 (64K … accepted)")
     .option("--queue-depth <n>", "ffsb requests outstanding")
-    .option("--link <gbps>", "nic link speed: 10, 25, 40 or 100 (Gbit/s; 10G, 10GbE accepted)")
+    .option("--link <gbps>", "nic link speed, Gbit/s: 10 (default), 25, 40, 100; also 1, 50, 200 (10G, 10GbE accepted)")
     .option("--queues <n>", "nic queue pairs (one flow each), 1 … 64")
     .option("--cpus <n>", "nic CPUs the queues and netperf run on, 1 … 64")
     .option("--mtu <bytes>", "nic MTU, 576 … 9000")

@@ -1,12 +1,17 @@
 // What the NIC workload's work costs on a modern server: the kernel's network stack per packet and
 // per byte, the dma-iommu primitives the core counts, and the device-side price of an IOTLB miss.
-// Every value has its unit and basis here; a profile overrides any of them:
-//   - profile.cycles.<name> for the IOMMU primitives (the names below, shared with the literature
-//     profile: dmaApiEntry, pageTableWrite, iotlbInvalidation, invalidationWait, iovaNodeVisit,
-//     lock, lockLineTransfer, flushQueueEntry);
-//   - profile.nic.stack.<name>, profile.nic.device.<name> for the rest;
-//   - profile.machine.clockHz for the clock.
-// The 2007 profile's own prices (a Calgary TCE write, …) are for another machine and are not used.
+// Every default has its unit and basis here. A cost profile prices a run instead, each NIC price
+// taken from the first of these the profile has:
+//   - profile.nic.iommu.<name>, profile.nic.stack.<name>, profile.nic.device.<name>: explicit;
+//   - profile.cycles.<name> under the NIC's own names (iotlbInvalidation, invalidationWait,
+//     pageTableWrite, iovaNodeVisit, lock, lockLineTransfer, flushQueueEntry);
+//   - the CostProfile primitives they are made of: dmaApiEntry; a PTE store is a table-entry write
+//     (tceWrite); posting an invalidation is its descriptor and the wait descriptor
+//     (2 × invDescriptorWrite) and the tail-register write (mmioWrite); its wait is invWait (or,
+//     before the queued-invalidation primitives, one uncached poll: flushWaitPoll); the user copy
+//     is copyPerByte;
+//   - the defaults below.
+// profile.machine.clockHz is the clock.
 
 import { ConfigError } from "../../errors.js";
 import type { CostProfile } from "../../sim/cost-profile.js";
@@ -116,30 +121,43 @@ function pick<T extends object>(field: string, defaults: T, given: unknown): T {
 /** A profile that may carry NIC prices (`nic`) and modern IOMMU primitives in `cycles`. */
 export type NicProfile = Partial<Omit<CostProfile, "cycles">> & {
   cycles?: Partial<Record<string, number>>;
-  nic?: { stack?: Partial<NicStackCosts>; device?: Partial<NicDeviceCosts> };
+  nic?: { iommu?: Partial<NicIommuCosts>; stack?: Partial<NicStackCosts>; device?: Partial<NicDeviceCosts> };
 };
 
-/** The prices a run uses: the defaults, overridden by what `profile` names. */
+/** The NIC's IOMMU prices composed from a CostProfile's primitives (undefined: the profile lacks one). */
+function composed(c: Partial<Record<string, number>>): Partial<Record<keyof NicIommuCosts, number | undefined>> {
+  const has = (...k: string[]) => k.every((x) => c[x] !== undefined);
+  return {
+    dmaApiEntry: c.dmaApiEntry,
+    pageTableWrite: c.tceWrite,
+    iotlbInvalidation: has("invDescriptorWrite", "mmioWrite") ? 2 * c.invDescriptorWrite! + c.mmioWrite! + (c.memoryBarrier ?? 0) : c.mmioWrite,
+    invalidationWait: c.invWait ?? c.flushWaitPoll,
+  };
+}
+
+/** The prices a run uses (see the head of this file for where each comes from). */
 export function nicPrices(profile?: NicProfile): NicPrices {
   if (profile === undefined) return structuredClone(NIC_DEFAULT_PRICES);
   if (profile === null || typeof profile !== "object") throw new ConfigError("profile", profile, "a cost profile object");
   const cycles = profile.cycles ?? {};
+  if (cycles === null || typeof cycles !== "object") throw new ConfigError("profile.cycles", cycles, "an object of cycles by primitive");
+  const from = composed(cycles);
   const iommu = { ...NIC_DEFAULT_PRICES.iommu };
   for (const k of Object.keys(iommu) as Array<keyof NicIommuCosts>) {
-    const v = cycles[k];
+    const v = cycles[k] ?? from[k];
     if (v === undefined) continue;
     if (typeof v !== "number" || !Number.isFinite(v) || v < 0) throw new ConfigError(`profile.cycles.${k}`, v, "a number of cycles ≥ 0");
-    // the 2007 profile's DMA-API entry is for a 2007 kernel; only a profile that names modern primitives overrides it
-    if (k === "dmaApiEntry" && cycles.iotlbInvalidation === undefined) continue;
     iommu[k] = v;
   }
+  const stack = { ...NIC_DEFAULT_PRICES.stack };
+  if (typeof cycles.copyPerByte === "number" && Number.isFinite(cycles.copyPerByte) && cycles.copyPerByte >= 0) stack.copyPerByte = cycles.copyPerByte;
   const clockHz = profile.machine?.clockHz ?? NIC_DEFAULT_PRICES.clockHz;
   if (typeof clockHz !== "number" || !(clockHz >= 1e6 && clockHz <= 1e11)) throw new ConfigError("profile.machine.clockHz", clockHz, "a clock from 1e6 to 1e11 Hz");
   return {
     name: profile.name ?? "profile",
     clockHz,
-    stack: pick("profile.nic.stack", NIC_DEFAULT_PRICES.stack, profile.nic?.stack),
-    iommu,
+    stack: pick("profile.nic.stack", stack, profile.nic?.stack),
+    iommu: pick("profile.nic.iommu", iommu, profile.nic?.iommu),
     device: pick("profile.nic.device", NIC_DEFAULT_PRICES.device, profile.nic?.device),
   };
 }
