@@ -44,10 +44,18 @@ describe("the driver's DMA-API calls", () => {
   });
 
   it("keeps recycled RX pages mapped: the core sees map calls only for pool misses, unmaps only for pool overflow", () => {
-    for (const rxBacklogBytes of [0, 87380, 256 << 10]) for (const rxRecycling of ["page-pool", "page-flip"] as const) {
+    for (const rxBacklogBytes of [0, 87380, 256 << 10]) for (const rxRecycling of ["page-pool", "page-flip", "none"] as const) {
       const { trace, iommuOptions } = traced({ role: "receiver", queues: 2, cpus: 2, rxBacklogBytes, rxRecycling, windowCalls: 3000 });
       const run = driveNic(createIommu(iommuOptions), trace);
       const w = trace.window;
+      if (rxRecycling === "none") {
+        // no recycling: a map and an unmap for every frame
+        expect(w.rxPagesRecycled).toBe(0);
+        expect(w.rxPagesMapped).toBe(w.rxFrames);
+        expect(w.rxPagesUnmapped).toBe(w.rxFrames);
+        expect(run.stats.maps).toBe(w.txMaps + w.rxPagesMapped);
+        continue;
+      }
       expect(w.rxPagesRecycled).toBeGreaterThan(0);
       // every core map in the window is a TX map or a page the pool did not have; nothing recycled was remapped
       expect(run.stats.maps).toBe(w.txMaps + w.rxPagesMapped);

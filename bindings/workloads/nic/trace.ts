@@ -14,7 +14,9 @@
 //     allocated and mapped. A page returned to a full pool (ring's pages + the 128-page cache) is
 //     unmapped and freed. Or (rxRecycling "page-flip") ixgbe / i40e's half-page flipping: each
 //     descriptor owns a mapped page; after a frame lands in one half the driver re-posts the other
-//     half if the stack has released it, else unmaps the page and maps a fresh one.
+//     half if the stack has released it, else unmaps the page and maps a fresh one. Or ("none")
+//     the drivers before either: a fresh buffer mapped per descriptor, unmapped when its frame
+//     arrives (every frame a map and an unmap).
 //   - GRO merges the frames of one poll into skbs of up to 64 KiB; the stack holds their buffers
 //     until the reader has copied them (rxBacklogBytes of payload), then releases them.
 //   - Descriptor rings are coherent allocations the device reads and writes through the IOTLB.
@@ -238,7 +240,17 @@ export function generateNicTrace(o: ResolvedNicOptions, shape: NicShape): NicTra
     return { handle: map(phys, rx.pageBytes, DIR.fromDevice), refs: 0, carved: 0, stack: 0 };
   };
   const flip = o.rxRecycling === "page-flip";
+  const perBuffer = o.rxRecycling === "none";
   const refill = (q: Queue) => {
+    // no recycling: every descriptor gets a fresh buffer of its own, mapped now (dma_map_single)
+    if (perBuffer) {
+      while (q.posted.length < o.rxRing) {
+        const phys = RX_PAGES + (rxPageSeq++ % (REGION_PAGES * (IO_PAGE_SIZE / rx.bufferBytes))) * rx.bufferBytes;
+        tally.rxPagesMapped++;
+        q.posted.push({ page: { handle: map(phys, rx.bufferBytes, DIR.fromDevice), refs: 1, carved: 1, stack: 0 }, offset: 0 });
+      }
+      return;
+    }
     // page-flip: every descriptor owns a page; only a page the driver gave up is replaced
     if (flip) {
       while (q.posted.length < o.rxRing) q.posted.push({ page: newPage(), offset: 0 });
@@ -259,6 +271,7 @@ export function generateNicTrace(o: ResolvedNicOptions, shape: NicShape): NicTra
   };
   const release = (q: Queue, b: Buffer) => {
     const page = b.page;
+    if (perBuffer) return; // unmapped when the frame arrived; the stack frees plain memory
     if (flip) {
       page.stack--; // the page's mapping is the driver's business (kept while it reuses the page)
       return;
@@ -279,7 +292,11 @@ export function generateNicTrace(o: ResolvedNicOptions, shape: NicShape): NicTra
     access(b.page.handle, b.offset, Math.min(frameBytes, rx.bufferBytes), true);
     access(q.rxRing, (q.rxSlot++ % o.rxRing) * DESCRIPTOR_BYTES, DESCRIPTOR_BYTES, true);
     tally.rxFrames++;
-    if (flip) {
+    if (perBuffer) {
+      // the driver unmaps the buffer before it hands the frame to the stack
+      unmap(b.page.handle);
+      tally.rxPagesUnmapped++;
+    } else if (flip) {
       // ixgbe_can_reuse_rx_page: reusable only if the stack has released the other half
       // (page_ref_count − pagecnt_bias ≤ 1); then the other half goes back on the ring, still mapped
       b.page.stack++;
