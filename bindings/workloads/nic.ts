@@ -13,8 +13,10 @@
 //   - the IOMMU's invalidation queue: every IOTLB invalidation (strict: one per unmap; lazy: one
 //     per flush-queue flush) posts and waits with the queue serialised across CPUs;
 //   - the IOTLB's page walks: each miss the core counted (device accesses to pages the IOTLB does
-//     not hold) occupies one of the IOMMU's walkers for iotlbMissNs, so misses/s ≤ walkers / miss
-//     time; beyond that the device's DMA stalls and the line cannot be filled;
+//     not hold) occupies one of the IOMMU's walkers for its walk — the memory reads the core's
+//     radix walk made × walkReadNs where the platform counts them (multi-level tables with their
+//     walk cache), else iotlbMissNs a miss — so walk time per second ≤ walkers; beyond that the
+//     device's DMA stalls and the line cannot be filled;
 //   - TCP_RR: one transaction outstanding per flow, so a flow's rate is 1 / its round trip: the
 //     base latency + both hosts' CPU time for it (the peer assumed to cost what this host does) +
 //     the IOTLB misses' walk time on both ends.
@@ -124,7 +126,8 @@ interface Work {
   /** Global resources: acquisitions per window and hold (cycles). */
   treeLock: { acquisitions: number; hold: number };
   invalidations: { acquisitions: number; hold: number };
-  walks: number;
+  /** Seconds of page walking (IOTLB misses) per window, summed over walks. */
+  walkSeconds: number;
   wireBytes: number;
   payloadBytes: number;
   dataFrames: number;
@@ -145,7 +148,7 @@ function work(o: ResolvedNicOptions, p: NicPrices, w: NicTally, run: NicCoreRun 
   const base = { wireBytes: wire, payloadBytes: w.payloadBytes, dataFrames: w.dataFrames, transactions: w.transactions };
   if (run === null) {
     const calls = w.txMaps + w.txUnmaps + w.rxPagesMapped + w.rxPagesUnmapped;
-    return { ...base, stack: stackCycles(o, p, w) + calls * p.stack.dmaDirect, iommu: 0, treeLock: { acquisitions: 0, hold: 0 }, invalidations: { acquisitions: 0, hold: 0 }, walks: 0 };
+    return { ...base, stack: stackCycles(o, p, w) + calls * p.stack.dmaDirect, iommu: 0, treeLock: { acquisitions: 0, hold: 0 }, invalidations: { acquisitions: 0, hold: 0 }, walkSeconds: 0 };
   }
   const c = run.stats;
   const calls = c.maps + c.unmaps + c.mapSgs + c.unmapSgs + c.allocs + c.frees;
@@ -161,12 +164,24 @@ function work(o: ResolvedNicOptions, p: NicPrices, w: NicTally, run: NicCoreRun 
   return {
     ...base,
     stack: stackCycles(o, p, w),
-    iommu: calls * i.dmaApiEntry + c.tceWrites * i.pageTableWrite + invalidations * (i.iotlbInvalidation + i.invalidationWait) +
+    iommu: calls * i.dmaApiEntry + pteWrites(c) * i.pageTableWrite + invalidations * (i.iotlbInvalidation + i.invalidationWait) +
       c.nodesVisited * i.iovaNodeVisit + treeOps * (i.lock + lineMoves) + lazyQueued * i.flushQueueEntry,
     treeLock: { acquisitions: treeOps, hold: treeHold + lineMoves },
     invalidations: { acquisitions: invalidations, hold: i.iotlbInvalidation + i.invalidationWait },
-    walks: c.misses,
+    walkSeconds: walkSeconds(c, p),
   };
+}
+
+/** Counters only some platforms have (multi-level page tables): absent or 0 elsewhere. */
+const counter = (c: Stats, name: string): number => (c as unknown as Partial<Record<string, number>>)[name] ?? 0;
+
+/** PTEs written: the radix tables' own count where the platform keeps one, else one per page mapped or cleared. */
+const pteWrites = (c: Stats) => counter(c, "ptWrites") || c.tceWrites;
+
+/** Device time the window's IOTLB misses spend walking. */
+function walkSeconds(c: Stats, p: NicPrices): number {
+  const reads = counter(c, "walkReads");
+  return (reads > 0 ? reads * p.device.walkReadNs : c.misses * p.device.iotlbMissNs) * 1e-9;
 }
 
 /** M/D/1 wait (cycles) per acquisition of a resource held `hold` cycles, `rate` acquisitions/s, `n` CPUs. */
@@ -177,7 +192,7 @@ function lockWait(hold: number, rate: number, clockHz: number, n: number): numbe
 }
 
 /** The operating point of `wk` (windows per second solved as a fixed point). */
-function solve(o: ResolvedNicOptions, p: NicPrices, wk: Work, misses: number): NicPoint {
+function solve(o: ResolvedNicOptions, p: NicPrices, wk: Work): NicPoint {
   const f = p.clockHz;
   const active = Math.min(o.cpus, o.queues);
   const perCpuQueues = Array.from({ length: o.cpus }, (_, c) => Math.floor(o.queues / o.cpus) + (c < o.queues % o.cpus ? 1 : 0));
@@ -193,11 +208,11 @@ function solve(o: ResolvedNicOptions, p: NicPrices, wk: Work, misses: number): N
     ];
     if (wk.treeLock.acquisitions > 0 && active > 1) b.push(["iova-lock", f / (wk.treeLock.acquisitions * wk.treeLock.hold)]);
     if (wk.invalidations.acquisitions > 0 && active > 1) b.push(["invalidation-queue", f / (wk.invalidations.acquisitions * wk.invalidations.hold)]);
-    if (wk.walks > 0) b.push(["iotlb-walks", p.device.pageWalkers / (wk.walks * p.device.iotlbMissNs * 1e-9)]);
+    if (wk.walkSeconds > 0) b.push(["iotlb-walks", p.device.pageWalkers / wk.walkSeconds]);
     if (o.test === "rr") {
       const perTxn = wk.transactions / o.queues;
       const cpuSeconds = cycles / wk.transactions / f;
-      const walkSeconds = (misses / wk.transactions) * p.device.iotlbMissNs * 1e-9;
+      const walkSeconds = wk.walkSeconds / wk.transactions;
       const serialise = (8 * wk.wireBytes) / wk.transactions / (o.linkGbps * 1e9);
       const roundTrip = p.device.rrBaseLatencyUs * 1e-6 + 2 * (cpuSeconds + walkSeconds + serialise);
       b.push(["round-trip", 1 / (roundTrip * perTxn)]);
@@ -252,7 +267,7 @@ function counts(run: NicCoreRun, w: NicTally, lockWaitPerAcquisition: number): N
     dmaUnmaps: c.unmaps + c.unmapSgs,
     pagesMapped: c.pagesMapped,
     pagesUnmapped: c.pagesUnmapped,
-    pageTableWrites: c.tceWrites,
+    pageTableWrites: pteWrites(c),
     iotlbInvalidations: c.flushes + c.entryInvalidations,
     flushQueueTimerFlushes: run.timerFlushes,
     magazineHits: c.rcacheHits,
@@ -303,12 +318,12 @@ export function simulateNicWith(makeIommu: (o: IommuOptions) => Iommu, options: 
   const o = resolveNicOptions(options);
   const p = nicPrices(profile);
   // no IOMMU: the same driver at its own operating point (the calls only, no core needed)
-  const baseline = settle(o, p, (shape) => ({ shape, point: solve(o, p, work(o, p, generateNicTrace(o, shape).window, null), 0) })).point;
+  const baseline = settle(o, p, (shape) => ({ shape, point: solve(o, p, work(o, p, generateNicTrace(o, shape).window, null)) })).point;
   const on = settle(o, p, (shape) => {
     const trace = generateNicTrace(o, shape);
     const run = driveNic(makeIommu(nicIommuOptions(o, trace.maxHandles)), trace);
     const wk = work(o, p, trace.window, run);
-    return { shape, trace, run, wk, point: solve(o, p, wk, run.stats.misses) };
+    return { shape, trace, run, wk, point: solve(o, p, wk) };
   });
   const { trace, run, wk, point, shape } = on;
   const windows = o.test === "rr" ? point.transactionsPerSecond / trace.window.transactions : (point.throughputGbps * 1e9) / (8 * trace.window.payloadBytes);

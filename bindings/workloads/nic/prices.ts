@@ -57,8 +57,10 @@ export interface NicIommuCosts {
 }
 
 export interface NicDeviceCosts {
-  /** ns an IOTLB miss adds to the DMA that takes it (the page walk). */
+  /** ns an IOTLB miss adds to the DMA that takes it (the page walk), where the core does not count the walk's reads. */
   iotlbMissNs: number;
+  /** ns per memory read of a page walk, where the core counts them (multi-level tables, walk cache). */
+  walkReadNs: number;
   /** Page walks the IOMMU serves at once (its miss handling throughput is walkers / iotlbMissNs). */
   pageWalkers: number;
   /** µs a TCP_RR transaction spends outside both hosts' CPUs: two NICs, PCIe, wire, wake-ups. */
@@ -79,7 +81,7 @@ export const NIC_DEFAULT_PRICES: NicPrices = {
   clockHz: 3.0e9,
   stack: { syscall: 1500, copyPerByte: 0.35, txSkb: 5000, txCompletion: 800, rxFrame: 700, rxSkb: 3000, interrupt: 2500, pageAlloc: 600, dmaDirect: 40 },
   iommu: { dmaApiEntry: 250, pageTableWrite: 50, iotlbInvalidation: 600, invalidationWait: 3500, iovaNodeVisit: 30, lock: 60, lockLineTransfer: 250, flushQueueEntry: 100 },
-  device: { iotlbMissNs: 300, pageWalkers: 4, rrBaseLatencyUs: 10 },
+  device: { iotlbMissNs: 300, walkReadNs: 90, pageWalkers: 4, rrBaseLatencyUs: 10 },
 };
 
 /** The basis of each default (README and --json carry it). */
@@ -102,6 +104,7 @@ export const NIC_PRICE_BASIS: Record<string, string> = {
   lockLineTransfer: "the lock's line coming from another core (~80 ns)",
   flushQueueEntry: "queue_iova: the per-CPU queue lock and one ring slot",
   iotlbMissNs: "a page walk with the upper levels in the paging-structure caches: one or two DRAM reads (assumption; IOTLB misses cut DMA throughput in Neugebauer et al., SIGCOMM 2018, and Farshin et al., PeerJ CS 2023)",
+  walkReadNs: "one DRAM read by the IOMMU's walker, ~90 ns loaded latency on a server part (assumption)",
   pageWalkers: "concurrent page walks in the IOMMU (assumption)",
   rrBaseLatencyUs: "NIC, PCIe, wire and process wake-up on both ends of a 10 GbE round trip (assumption)",
 };
