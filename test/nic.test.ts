@@ -225,6 +225,8 @@ describe("iommu-sim run / sweep --workload nic", () => {
     [["--environment", "xen-dom0"], /environment: "xen-dom0" is not allowed; expected baremetal for the nic workload/],
     [["--strategy", "batched"], /strategy: "batched" is not allowed; expected straightforward for the nic workload/],
     [["--queues", "0"], /queues: 0 is not allowed; expected an integer from 1 to 64/],
+    [["--iotlb-entries", "48"], /iotlbEntries: 48 is not allowed; expected 0 \(no IOTLB\) or a power of two up to 65536/],
+    [["--rx-backlog-bytes", "lots"], /--rx-backlog-bytes: "lots" is not allowed; expected a byte count/],
   ])("refuses %j (exit 1, naming the field)", (flags, message) => {
     const r = cli("run", "--workload", "nic", ...flags);
     expect(r.status).toBe(1);

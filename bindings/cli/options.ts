@@ -110,5 +110,6 @@ export function addRunOptions(cmd: Command): Command {
     .addOption(new Option("--role <r>", "nic stream: the simulated host sends the data or receives it").choices(["sender", "receiver"]))
     .addOption(new Option("--rx-recycling <how>", "nic RX buffers: page-pool (mlx5: pages stay mapped while they cycle), page-flip (ixgbe / i40e half pages) or none (a buffer mapped per frame)").choices(["page-pool", "page-flip", "none"]))
     .addOption(new Option("--iova-allocator <a>", "nic IOVA allocator: iova (per-CPU magazines, Linux ≥ 4.7) or iova-tree (the tree alone, every call under its lock)").choices(["iova", "iova-tree"]))
+    .option("--iotlb-entries <n>", "nic IOTLB entries, 4-way: 0 (none) or a power of two (default 64)")
     .option("--rx-backlog-bytes <size>", "nic receiver: payload the socket holds before the reader copies it (87380; 4M … accepted)");
 }

@@ -34,13 +34,15 @@ export interface RunConfig {
   rxRecycling: NicOptions["rxRecycling"];
   rxBacklogBytes: number;
   iovaAllocator: NicOptions["allocator"];
+  /** nic: IOTLB entries (4-way, or fully associative below 4; 0: none). */
+  iotlbEntries: number;
 }
 
 /** Settings only one workload reads (the others are left at their defaults and not printed for it). */
 export const WORKLOAD_KEYS: Record<RunConfig["workload"], Array<keyof RunConfig>> = {
   netperf: ["messageBytes"],
   ffsb: ["pattern", "readFraction", "ioBytes", "queueDepth"],
-  nic: ["messageBytes", "link", "queues", "cpus", "mtu", "invalidation", "test", "role", "rxRecycling", "rxBacklogBytes", "iovaAllocator"],
+  nic: ["messageBytes", "link", "queues", "cpus", "mtu", "invalidation", "test", "role", "rxRecycling", "rxBacklogBytes", "iovaAllocator", "iotlbEntries"],
 };
 
 export const RUN_DEFAULTS: RunConfig = {
@@ -63,10 +65,11 @@ export const RUN_DEFAULTS: RunConfig = {
   rxRecycling: "page-pool",
   rxBacklogBytes: 87380,
   iovaAllocator: "iova",
+  iotlbEntries: 64,
 };
 
 const SIZES = new Set<keyof RunConfig>(["messageBytes", "ioBytes", "rxBacklogBytes"]);
-const NUMERIC = new Set<keyof RunConfig>([...SIZES, "readFraction", "queueDepth", "link", "queues", "cpus", "mtu"]);
+const NUMERIC = new Set<keyof RunConfig>([...SIZES, "readFraction", "queueDepth", "link", "queues", "cpus", "mtu", "iotlbEntries"]);
 export const RUN_KEYS = Object.keys(RUN_DEFAULTS) as Array<keyof RunConfig>;
 
 /**
@@ -125,14 +128,18 @@ export function resolveRun(...layers: Array<Partial<Record<string, unknown>> | u
 
 /** The NIC workload's options for a run configuration (checked: errors name the run setting). */
 export function nicOptionsOf(c: RunConfig): NicOptions {
-  const as: Array<[keyof RunConfig, keyof NicOptions, readonly unknown[] | null]> = [
+  const as: Array<[keyof RunConfig, keyof NicOptions, readonly unknown[]]> = [
     ["link", "linkGbps", LINK_GBPS], ["invalidation", "invalidation", INVALIDATIONS], ["test", "test", NIC_TESTS], ["role", "role", NIC_ROLES],
   ];
-  for (const [k, , allowed] of as) if (allowed && !allowed.includes(c[k])) throw new ConfigError(k, c[k], `one of ${allowed.join(", ")}`);
+  for (const [k, , allowed] of as) if (!allowed.includes(c[k])) throw new ConfigError(k, c[k], `one of ${allowed.join(", ")}`);
+  if (c.iovaAllocator !== "iova" && c.iovaAllocator !== "iova-tree") throw new ConfigError("iovaAllocator", c.iovaAllocator, "one of iova, iova-tree");
+  const e = c.iotlbEntries;
+  if (!Number.isInteger(e) || e < 0 || e > 65536 || (e & (e - 1)) !== 0) throw new ConfigError("iotlbEntries", e, "0 (no IOTLB) or a power of two up to 65536");
   return resolveNicOptions({
     platform: c.platform, linkGbps: c.link, queues: c.queues, cpus: c.cpus, mtu: c.mtu, invalidation: c.invalidation,
     test: c.test, role: c.role, messageBytes: c.messageBytes, rxRecycling: c.rxRecycling, rxBacklogBytes: c.rxBacklogBytes,
     allocator: c.iovaAllocator,
+    iotlb: { entries: c.iotlbEntries, ways: Math.min(4, Math.max(1, c.iotlbEntries)) },
   });
 }
 
