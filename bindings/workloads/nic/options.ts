@@ -49,9 +49,10 @@ export interface NicOptions {
   /**
    * RX buffer recycling: "page-pool" (page_pool keeps pages mapped while they cycle: mlx5, bnxt),
    * "page-flip" (ixgbe / i40e: a page per descriptor, its two halves used in turn) or "none" (a
-   * buffer mapped per descriptor and unmapped when its frame arrives, as drivers did before).
+   * buffer mapped per descriptor and unmapped when its frame arrives, as drivers did before) or
+   * "hugepage-pool" (the page pool's pages carved from 2 MiB chunks, each mapped whole).
    */
-  rxRecycling: "page-pool" | "page-flip" | "none";
+  rxRecycling: "page-pool" | "page-flip" | "none" | "hugepage-pool";
   /**
    * The IOVA allocator: "iova" (per-CPU magazines in front of the tree, Linux ≥ 4.7) or "iova-tree"
    * (the tree alone, every allocation and free under its lock, as before the magazines).
@@ -131,7 +132,7 @@ export function resolveNicOptions(given: Partial<NicOptions> = {}): ResolvedNicO
   int("rxBacklogBytes", o.rxBacklogBytes, 0, 64 << 20);
   if (o.txFragBytes !== 4096 && o.txFragBytes !== 32768) throw new ConfigError("txFragBytes", o.txFragBytes, "4096 (zero-copy: a page per frag) or 32768 (tcp_sendmsg's page_frag)");
   int("windowCalls", o.windowCalls, 100, 1 << 20);
-  oneOf("rxRecycling", o.rxRecycling, ["page-pool", "page-flip", "none"] as const);
+  oneOf("rxRecycling", o.rxRecycling, ["page-pool", "page-flip", "none", "hugepage-pool"] as const);
   oneOf("allocator", o.allocator, ["iova", "iova-tree"] as const);
   if (o.rxRecycling === "page-flip" && o.mtu > 1522) throw new ConfigError("rxRecycling", o.rxRecycling, `page-pool with mtu ${o.mtu}: page-flip splits a page into two 2 KiB halves, so frames up to an MTU of 1522`);
   // the platform kernel's default: strict where it invalidates per unmap (smmuv3), else the flush queue
