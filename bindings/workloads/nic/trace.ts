@@ -442,18 +442,22 @@ export function generateNicTrace(o: ResolvedNicOptions, shape: NicShape): NicTra
 
   const pollRr = (q: Queue) => {
     cleanTx(q);
-    // the response to last poll's request: its frames, copied out and released at once
-    if (tally.transactions > 0 || q.completing.length > 0) {
+    // the response to this queue's last request: its frames in NAPI-budget batches (the ring is
+    // refilled between them), GRO'd into skbs of up to 64 KiB, copied out and released at once
+    if (q.txSlot > 0) {
       const frames = Math.ceil(o.messageBytes / mss);
-      const got: Buffer[] = [];
-      for (let i = 0; i < frames; i++) got.push(receive(q, Math.min(mss, o.messageBytes - i * mss) + HEADER_BYTES));
-      tally.rxSkbs++;
+      for (let first = 0; first < frames; first += NAPI_BUDGET) {
+        const got: Buffer[] = [];
+        for (let i = first; i < Math.min(frames, first + NAPI_BUDGET); i++) got.push(receive(q, Math.min(mss, o.messageBytes - i * mss) + HEADER_BYTES));
+        for (const b of got) release(q, b);
+        refill(q);
+      }
+      tally.rxSkbs += Math.ceil(frames / groMax);
       tally.recvs++;
-      for (const b of got) release(q, b);
     }
     refill(q);
-    // the next request
-    transmit(q, o.messageBytes);
+    // the next request, in skbs of up to the size goal
+    for (let left = o.messageBytes; left > 0; left -= goal) transmit(q, Math.min(goal, left));
     tally.sends++;
     tally.transactions++;
     tally.dataFrames += 2 * Math.ceil(o.messageBytes / mss);
