@@ -127,6 +127,38 @@ describe("the model", () => {
     );
   });
 
+  it("any valid configuration runs: finite figures, no more than the link carries, CPUs at most busy", () => {
+    const any = fc.record({
+      test: fc.constantFrom("stream" as const, "rr" as const),
+      role: fc.constantFrom("sender" as const, "receiver" as const),
+      linkGbps: fc.constantFrom(1 as const, 10 as const, 50 as const, 200 as const),
+      queues: fc.integer({ min: 1, max: 8 }),
+      cpus: fc.integer({ min: 1, max: 8 }),
+      mtu: fc.integer({ min: 576, max: 9000 }),
+      messageBytes: fc.integer({ min: 1, max: 1 << 20 }),
+      txRing: fc.constantFrom(64, 512),
+      rxRing: fc.constantFrom(64, 1024),
+      invalidation: fc.constantFrom("strict" as const, "lazy" as const),
+      rxRecycling: fc.constantFrom("page-pool" as const, "none" as const, "hugepage-pool" as const),
+      txFragBytes: fc.constantFrom(4096, 32768),
+      allocator: fc.constantFrom("iova" as const, "iova-tree" as const),
+    });
+    fc.assert(
+      fc.property(any, (c) => {
+        const r = simulateNic({ ...FAST, windowCalls: 200, ...c });
+        const goodput = c.linkGbps * (mssOf(c.mtu) / (mssOf(c.mtu) + 90));
+        for (const p of [r, r.baseline]) {
+          expect(Number.isFinite(p.throughputGbps) && p.throughputGbps > 0).toBe(true);
+          // a stream never beats the payload share of the line (rr counts both directions)
+          expect(p.throughputGbps).toBeLessThanOrEqual((c.test === "rr" ? 2 : 1) * goodput * (1 + 1e-9));
+          for (const u of p.cpuUtilisation) expect(u).toBeLessThanOrEqual(1 + 1e-9);
+        }
+        expect(r.iommu.staleDeviceHits).toBe(0);
+      }),
+      { numRuns: 8, seed: 7 },
+    );
+  });
+
   it("exposure: lazy leaves unmapped pages reachable until the flush, strict none", () => {
     const lazy = simulateNic({ ...FAST, role: "receiver", invalidation: "lazy" });
     const strict = simulateNic({ ...FAST, role: "receiver", invalidation: "strict" });

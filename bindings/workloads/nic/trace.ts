@@ -385,10 +385,14 @@ export function generateNicTrace(o: ResolvedNicOptions, shape: NicShape): NicTra
     // the peer's ACKs for what we sent last poll: tiny frames, processed and released within the poll
     const acks = Math.floor(q.ackCarry);
     q.ackCarry -= acks;
-    const got: Buffer[] = [];
-    for (let i = 0; i < acks; i++) got.push(receive(q, HEADER_BYTES));
+    // in NAPI-budget batches, the ring refilled between them (it may hold fewer buffers than ACKs came)
+    for (let first = 0; first < acks; first += NAPI_BUDGET) {
+      const got: Buffer[] = [];
+      for (let i = first; i < Math.min(acks, first + NAPI_BUDGET); i++) got.push(receive(q, HEADER_BYTES));
+      for (const b of got) release(q, b);
+      refill(q);
+    }
     tally.rxSkbs += acks;
-    for (const b of got) release(q, b);
     refill(q);
     // the application's send() calls: the stream is cut into skbs of up to the size goal;
     // what is left when the poll ends leaves as a smaller skb (autocorking ends at TX completion)
