@@ -1,6 +1,8 @@
 // The modern NIC workload (bindings/workloads/nic.ts): properties of the call sequence the driver
 // makes, of the core's counts on it, and of the throughput/CPU model; WASM ≡ reference on it.
 import { spawnSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -237,6 +239,7 @@ describe("WASM core ≡ reference on the generated call sequence", () => {
 describe("iommu-sim run / sweep --workload nic", () => {
   const CLI = join(__dirname, "..", "lib", "cli.js");
   const cli = (...args: string[]) => spawnSync("node", [CLI, ...args], { encoding: "utf8" });
+  const cliIn = (cwd: string, ...args: string[]) => spawnSync("node", [CLI, ...args], { encoding: "utf8", cwd });
 
   it("prints the NIC's settings and results, the same for the same settings", () => {
     const args = ["run", "--workload", "nic", "--link", "25G", "--queues", "2", "--cpus", "2", "--invalidation", "strict", "--json"];
@@ -280,5 +283,14 @@ describe("iommu-sim run / sweep --workload nic", () => {
     expect(pooled.stdout).toBe(serial.stdout);
     const runs = JSON.parse(serial.stdout).runs;
     expect(runs.map((r: { config: { link: number; invalidation: string } }) => `${r.config.link}/${r.config.invalidation}`)).toEqual(["10/strict", "10/lazy", "100/strict", "100/lazy"]);
+  });
+
+  it("shards a NIC sweep, and the merged parts are the serial sweep byte for byte", () => {
+    const dir = mkdtempSync(join(tmpdir(), "iommu-sim-nic-"));
+    const grid = ["sweep", "--workload", "nic", "--grid", "link=10,100", "--grid", "invalidation=strict,lazy", "--quiet"];
+    for (const i of [0, 1]) expect(cliIn(dir, ...grid, "--shard", `${i}/2`).status).toBe(0);
+    const merged = cliIn(dir, "merge", "sweep.part-0-of-2.json", "sweep.part-1-of-2.json", "--json");
+    expect(merged.status, merged.stderr).toBe(0);
+    expect(merged.stdout).toBe(cliIn(dir, ...grid, "--serial", "--json").stdout);
   });
 });
