@@ -220,6 +220,20 @@ describe("refusals", () => {
   });
 });
 
+describe("one core per device ring (how a ring IOMMU is driven)", () => {
+  it("routes each ring's calls to its own core, in order, and leaves the coherent descriptor rings out", () => {
+    const { trace, iommuOptions } = traced({ role: "receiver", queues: 2, cpus: 2, rxRecycling: "none" });
+    const made: number[] = [];
+    const run = driveNic({ perRing: (ring) => (made.push(ring), createIommu({ ...iommuOptions, cpus: 1 })) }, trace);
+    expect(made.sort()).toEqual([0, 1, 2, 3]); // TX and RX of two queues
+    const w = trace.window;
+    expect(run.stats.maps).toBe(w.txMaps + w.rxPagesMapped);
+    expect(run.stats.unmaps).toBe(w.txUnmaps + w.rxPagesUnmapped);
+    expect(run.stats.allocs).toBe(0);
+    expect(run.lateDma.probes).toBeGreaterThan(0);
+  });
+});
+
 describe("WASM core ≡ reference on the generated call sequence", () => {
   it.each([
     ["stream sender, lazy, 3 queues on 2 CPUs", { queues: 3, cpus: 2, invalidation: "lazy" }],

@@ -5,7 +5,7 @@
 
 import { ACCESS_OUTCOMES, BAD_RECORD, COUNTER_NAMES, type Stats } from "../../abi.js";
 import type { Iommu } from "../../types.js";
-import type { NicTrace } from "./trace.js";
+import { TAG_ALL, TAG_COHERENT, type NicTrace } from "./trace.js";
 
 export interface NicExposureSamples {
   samples: number;
@@ -34,28 +34,95 @@ const GAUGES = new Set(["pagesInUse", "peakPagesInUse", "pagesQueued"]);
 const STALE = ACCESS_OUTCOMES.indexOf("stale");
 const HIT = ACCESS_OUTCOMES.indexOf("hit");
 
-export function driveNic(io: Iommu, trace: NicTrace): NicCoreRun {
+/**
+ * The cores a trace runs on: one IOMMU for the whole NIC, or — a ring IOMMU, which keeps one
+ * translation ring per device ring — one core per device ring (`perRing(tag)`, made on first use;
+ * the descriptor rings' coherent buffers and CPU switches are not theirs and are left out).
+ */
+export type NicCores = Iommu | { perRing: (ring: number) => Iommu };
+
+class CoreSet {
+  private readonly rings = new Map<number, Iommu>();
+  constructor(private readonly cores: NicCores) {}
+
+  all(): Iommu[] {
+    return "perRing" in this.cores ? [...this.rings.values()] : [this.cores];
+  }
+
+  /** Runs `count` records (`tags` their device rings); `each` sees every record's result. */
+  run(ops: Uint32Array, tags: Uint16Array, count: number, each?: (result: number) => void): void {
+    if (!("perRing" in this.cores)) return runOn(this.cores, ops, count, each);
+    const groups = new Map<number, number[]>();
+    for (let i = 0; i < count; i++) {
+      const t = tags[i];
+      if (t === TAG_ALL || t === TAG_COHERENT) continue;
+      let g = groups.get(t);
+      if (!g) groups.set(t, (g = []));
+      g.push(i);
+    }
+    for (const [tag, idx] of groups) {
+      let io = this.rings.get(tag);
+      if (!io) this.rings.set(tag, (io = this.cores.perRing(tag)));
+      const mine = new Uint32Array(idx.length * 4);
+      idx.forEach((i, k) => mine.set(ops.subarray(i * 4, i * 4 + 4), k * 4));
+      runOn(io, mine, idx.length, each);
+    }
+  }
+
+  stats(): Stats {
+    const sum = Object.fromEntries(COUNTER_NAMES.map((k) => [k, 0])) as Stats;
+    for (const io of this.all()) {
+      const s = io.stats();
+      for (const k of COUNTER_NAMES) sum[k] += s[k];
+    }
+    return sum;
+  }
+
+  treeNodes(): number {
+    return this.all().reduce((n, io) => n + io.allocatorState().treeNodes, 0);
+  }
+
+  staleLines(): number {
+    return this.all().reduce((n, io) => n + io.staleLines(), 0);
+  }
+
+  flushQueueTimer(): boolean {
+    return this.all().map((io) => io.flushQueueTimer()).some(Boolean);
+  }
+
+  depotWork(): void {
+    for (const io of this.all()) io.depotWork();
+  }
+}
+
+function runOn(io: Iommu, ops: Uint32Array, count: number, each?: (result: number) => void): void {
   const cap = io.batch.capacity;
+  for (let at = 0; at < count; at += cap) {
+    const n = Math.min(cap, count - at);
+    io.batch.ops.set(ops.subarray(at * 4, (at + n) * 4));
+    io.batch.run(n);
+    const results = io.batch.results;
+    for (let i = 0; i < n; i++) {
+      if (results[i] === BAD_RECORD) throw new Error(`iommu-sim: the core refused NIC record ${at + i} (op ${ops[(at + i) * 4] & 15}); this is a bug, please report it`);
+      each?.(results[i]);
+    }
+  }
+}
+
+export function driveNic(cores: NicCores, trace: NicTrace): NicCoreRun {
+  const io = new CoreSet(cores);
   let end: Stats | undefined;
   let treeEnd = 0;
   const lateDma = { probes: 0, reached: 0 };
   let start: Stats = io.stats();
-  let treeStart = io.allocatorState().treeNodes;
+  let treeStart = io.treeNodes();
   let inWindow = false;
   let timerFlushes = 0;
   const ex = { samples: 0, staleSum: 0, stalePeak: 0, queuedSum: 0, queuedPeak: 0 };
   for (const s of trace.steps) {
     switch (s.kind) {
       case "records":
-        for (let at = 0; at < s.count; at += cap) {
-          const n = Math.min(cap, s.count - at);
-          io.batch.ops.set(s.ops.subarray(at * 4, (at + n) * 4));
-          io.batch.run(n);
-          const results = io.batch.results;
-          for (let i = 0; i < n; i++) {
-            if (results[i] === BAD_RECORD) throw new Error(`iommu-sim: the core refused NIC record ${at + i} (${s.ops[(at + i) * 4] & 15}); this is a bug, please report it`);
-          }
-        }
+        io.run(s.ops, s.tags, s.count);
         break;
       case "timer":
         if (io.flushQueueTimer() && inWindow) timerFlushes++;
@@ -64,25 +131,19 @@ export function driveNic(io: Iommu, trace: NicTrace): NicCoreRun {
         io.depotWork();
         break;
       case "probes":
-        for (let at = 0; at < s.count; at += cap) {
-          const n = Math.min(cap, s.count - at);
-          io.batch.ops.set(s.ops.subarray(at * 4, (at + n) * 4));
-          io.batch.run(n);
-          for (let i = 0; i < n; i++) {
-            const r = io.batch.results[i];
-            lateDma.probes++;
-            if (r === STALE || r === HIT) lateDma.reached++;
-          }
-        }
+        io.run(s.ops, s.tags, s.count, (r) => {
+          lateDma.probes++;
+          if (r === STALE || r === HIT) lateDma.reached++;
+        });
         break;
       case "probe":
         end = io.stats();
-        treeEnd = io.allocatorState().treeNodes;
+        treeEnd = io.treeNodes();
         inWindow = false;
         break;
       case "window":
         start = io.stats();
-        treeStart = io.allocatorState().treeNodes;
+        treeStart = io.treeNodes();
         inWindow = true;
         break;
       case "sample": {

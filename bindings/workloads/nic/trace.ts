@@ -99,7 +99,7 @@ export interface NicTally {
 }
 
 export type NicStep =
-  | { kind: "records"; ops: Uint32Array; count: number }
+  | { kind: "records"; ops: Uint32Array; tags: Uint16Array; count: number }
   | { kind: "timer" }
   | { kind: "depot" }
   | { kind: "sample" }
@@ -107,7 +107,7 @@ export type NicStep =
   /** The window ends: the core's counters are read here, before the probe rounds. */
   | { kind: "probe" }
   /** Late DMAs: the device reads each skb it just completed again, after its unmap (every record an access). */
-  | { kind: "probes"; ops: Uint32Array; count: number };
+  | { kind: "probes"; ops: Uint32Array; tags: Uint16Array; count: number };
 
 export interface NicTrace {
   steps: NicStep[];
@@ -147,6 +147,7 @@ interface Buffer {
 }
 
 interface Queue {
+  index: number;
   cpu: number;
   txRing: number;
   rxRing: number;
@@ -167,16 +168,30 @@ interface Queue {
   recvCarry: number;
 }
 
-/** Growing record buffer. */
+/**
+ * Which device ring a record belongs to (a ring IOMMU keeps one translation ring per device ring):
+ * queue q's TX ring is 2q, its RX ring 2q + 1; the descriptor rings' coherent buffers and the CPU
+ * switches belong to none.
+ */
+export const TAG_COHERENT = 0xfffe;
+export const TAG_ALL = 0xffff;
+
+/** Growing record buffer, each record tagged with its device ring. */
 class Records {
   ops = new Uint32Array(4 * 4096);
+  tags = new Uint16Array(4096);
   count = 0;
+  tag = TAG_ALL;
   room(n: number): Uint32Array {
     if ((this.count + n) * 4 > this.ops.length) {
       const grown = new Uint32Array(Math.max(this.ops.length * 2, (this.count + n) * 4));
       grown.set(this.ops);
       this.ops = grown;
+      const tags = new Uint16Array(grown.length / 4);
+      tags.set(this.tags);
+      this.tags = tags;
     }
+    this.tags.fill(this.tag, this.count, this.count + n);
     return this.ops;
   }
 }
@@ -193,7 +208,7 @@ export function generateNicTrace(o: ResolvedNicOptions, shape: NicShape): NicTra
   const steps: NicStep[] = [];
   let rec = new Records();
   const flush = () => {
-    if (rec.count > 0) steps.push({ kind: "records", ops: rec.ops.subarray(0, rec.count * 4), count: rec.count });
+    if (rec.count > 0) steps.push({ kind: "records", ops: rec.ops.subarray(0, rec.count * 4), tags: rec.tags.subarray(0, rec.count), count: rec.count });
     rec = new Records();
   };
   const step = (s: NicStep) => {
@@ -214,30 +229,45 @@ export function generateNicTrace(o: ResolvedNicOptions, shape: NicShape): NicTra
   let fragSeq = 0;
   let headSeq = 0;
 
+  /** The device ring the records being written belong to. */
+  let tagNow = TAG_ALL;
   const map = (phys: number, bytes: number, dir: number): number => {
     const h = take();
+    rec.tag = tagNow;
     const ops = rec.room(1);
     rec.count = putMap(ops, rec.count, h, phys, bytes, dir);
     return h;
   };
   const unmap = (h: number) => {
+    rec.tag = tagNow;
     rec.count = putUnmap(rec.room(1), rec.count, h);
     give(h);
   };
   const access = (h: number, offset: number, bytes: number, write: boolean) => {
+    rec.tag = tagNow;
     rec.count = putAccess(rec.room(1), rec.count, h, offset, bytes, write);
+  };
+  /** The device reads or writes a descriptor ring (a coherent buffer). */
+  const accessRing = (h: number, offset: number, bytes: number, write: boolean) => {
+    rec.tag = TAG_COHERENT;
+    rec.count = putAccess(rec.room(1), rec.count, h, offset, bytes, write);
+  };
+  const onCpu = (cpu: number) => {
+    rec.tag = TAG_ALL;
+    rec.count = putCpu(rec.room(1), rec.count, cpu);
   };
 
   const queues: Queue[] = [];
   for (let q = 0; q < o.queues; q++) {
     const cpu = q % o.cpus;
-    rec.count = putCpu(rec.room(1), rec.count, cpu);
+    onCpu(cpu);
     const txRing = take();
     const rxRing = take();
+    rec.tag = TAG_COHERENT;
     rec.count = putAlloc(rec.room(1), rec.count, txRing, o.txRing * DESCRIPTOR_BYTES);
     rec.count = putAlloc(rec.room(1), rec.count, rxRing, o.rxRing * DESCRIPTOR_BYTES);
     queues.push({
-      cpu, txRing, rxRing, txSlot: 0, rxSlot: 0, fragPhys: 0, fragUsed: o.txFragBytes, completing: [], sent: [],
+      index: q, cpu, txRing, rxRing, txSlot: 0, rxSlot: 0, fragPhys: 0, fragUsed: o.txFragBytes, completing: [], sent: [],
       pool: [], posted: [], carving: null, chunk: null, held: [], ackCarry: 0, recvCarry: 0,
     });
   }
@@ -262,6 +292,7 @@ export function generateNicTrace(o: ResolvedNicOptions, shape: NicShape): NicTra
   const flip = o.rxRecycling === "page-flip";
   const perBuffer = o.rxRecycling === "none";
   const refill = (q: Queue) => {
+    tagNow = 2 * q.index + 1;
     // no recycling: every descriptor gets a fresh buffer of its own, mapped now (dma_map_single)
     if (perBuffer) {
       while (q.posted.length < o.rxRing) {
@@ -290,6 +321,7 @@ export function generateNicTrace(o: ResolvedNicOptions, shape: NicShape): NicTra
     }
   };
   const release = (q: Queue, b: Buffer) => {
+    tagNow = 2 * q.index + 1;
     const page = b.page;
     if (perBuffer) return; // unmapped when the frame arrived; the stack frees plain memory
     if (flip) {
@@ -308,9 +340,10 @@ export function generateNicTrace(o: ResolvedNicOptions, shape: NicShape): NicTra
   };
   /** The device writes a frame into the next posted buffer and its completion descriptor. */
   const receive = (q: Queue, frameBytes: number): Buffer => {
+    tagNow = 2 * q.index + 1;
     const b = q.posted.shift()!;
     access(b.page.handle, b.offset, Math.min(frameBytes, rx.bufferBytes), true);
-    access(q.rxRing, (q.rxSlot++ % o.rxRing) * DESCRIPTOR_BYTES, DESCRIPTOR_BYTES, true);
+    accessRing(q.rxRing, (q.rxSlot++ % o.rxRing) * DESCRIPTOR_BYTES, DESCRIPTOR_BYTES, true);
     tally.rxFrames++;
     if (perBuffer) {
       // the driver unmaps the buffer before it hands the frame to the stack
@@ -335,6 +368,7 @@ export function generateNicTrace(o: ResolvedNicOptions, shape: NicShape): NicTra
   // ── TX ──────────────────────────────────────────────────────────────────────────────────
   /** One skb: the linear header part and `payload` bytes of page fragments; the device reads it all. */
   const transmit = (q: Queue, payload: number) => {
+    tagNow = 2 * q.index;
     const handles: number[] = [];
     const head = map(SKB_HEADS + (headSeq++ % 65536) * 1024, HEADER_BYTES, DIR.toDevice);
     handles.push(head);
@@ -352,7 +386,7 @@ export function generateNicTrace(o: ResolvedNicOptions, shape: NicShape): NicTra
       q.fragUsed += len;
       left -= len;
     }
-    access(q.txRing, (q.txSlot % o.txRing) * DESCRIPTOR_BYTES, DESCRIPTOR_BYTES * handles.length, false);
+    accessRing(q.txRing, (q.txSlot % o.txRing) * DESCRIPTOR_BYTES, DESCRIPTOR_BYTES * handles.length, false);
     q.txSlot += handles.length;
     tally.txMaps += handles.length;
     tally.txSkbs++;
@@ -362,7 +396,8 @@ export function generateNicTrace(o: ResolvedNicOptions, shape: NicShape): NicTra
   let probing = false;
   let probes = 0;
   const cleanTx = (q: Queue) => {
-    if (q.completing.length > 0) access(q.txRing, 0, DESCRIPTOR_BYTES, true); // completion write-back
+    tagNow = 2 * q.index;
+    if (q.completing.length > 0) accessRing(q.txRing, 0, DESCRIPTOR_BYTES, true); // completion write-back
     for (const skb of q.completing) for (const h of skb) {
       unmap(h);
       tally.txUnmaps++;
@@ -371,8 +406,9 @@ export function generateNicTrace(o: ResolvedNicOptions, shape: NicShape): NicTra
       // before any handle is reused: a device that DMAs to the header it was just done with
       flush();
       const probe = new Records();
+      probe.tag = 2 * q.index;
       for (const skb of q.completing) probe.count = putAccess(probe.room(1), probe.count, skb[0], 0, 64, false);
-      steps.push({ kind: "probes", ops: probe.ops.subarray(0, probe.count * 4), count: probe.count });
+      steps.push({ kind: "probes", ops: probe.ops.subarray(0, probe.count * 4), tags: probe.tags.subarray(0, probe.count), count: probe.count });
       probes += probe.count;
     }
     q.completing = q.sent;
@@ -481,7 +517,7 @@ export function generateNicTrace(o: ResolvedNicOptions, shape: NicShape): NicTra
   const warmupRounds = Math.max(32, Math.ceil(windowRounds / 2));
 
   for (const q of queues) {
-    rec.count = putCpu(rec.room(1), rec.count, q.cpu);
+    onCpu(q.cpu);
     refill(q);
   }
   const TIMER_S = 0.01;
@@ -501,7 +537,7 @@ export function generateNicTrace(o: ResolvedNicOptions, shape: NicShape): NicTra
       probing = true;
     }
     for (const q of queues) {
-      rec.count = putCpu(rec.room(1), rec.count, q.cpu);
+      onCpu(q.cpu);
       poll(q);
       tally.polls++;
     }
