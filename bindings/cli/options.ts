@@ -108,7 +108,7 @@ export function addRunOptions(cmd: Command): Command {
     .addOption(new Option("--invalidation <mode>", "nic IOTLB invalidation: strict (one per unmap), lazy (dma-iommu's flush queue: the flush-queue policy) or default (the platform kernel's: lazy on vtd / amd-vi, strict on smmuv3)").choices(["default", "strict", "lazy"]))
     .addOption(new Option("--test <t>", "nic netperf test: stream (TCP_STREAM) or rr (TCP_RR)").choices(["stream", "rr"]))
     .addOption(new Option("--role <r>", "nic stream: the simulated host sends the data or receives it").choices(["sender", "receiver"]))
-    .addOption(new Option("--rx-recycling <how>", "nic RX buffers: page-pool (mlx5: pages stay mapped while they cycle), page-flip (ixgbe / i40e half pages), none (a buffer mapped per frame) or hugepage-pool (pool pages from 2 MiB chunks mapped whole)").choices(["page-pool", "page-flip", "none", "hugepage-pool"]))
+    .addOption(new Option("--rx-recycling <how>", "nic RX buffers: page-pool (mlx5: pages stay mapped while they cycle), page-flip (ixgbe / i40e half pages), none (a buffer mapped per frame) hugepage-pool (pool pages from 2 MiB chunks mapped whole) or default (page-pool; none on a ring IOMMU)").choices(["default", "page-pool", "page-flip", "none", "hugepage-pool"]))
     .addOption(new Option("--iova-allocator <a>", "nic IOVA allocator: iova (per-CPU magazines, Linux ≥ 4.7) or iova-tree (the tree alone, every call under its lock)").choices(["iova", "iova-tree"]))
     .option("--iotlb-entries <n>", "nic IOTLB entries, 4-way: 0 (none) or a power of two (default 64)")
     .option("--rx-backlog-bytes <size>", "nic receiver: payload the socket holds before the reader copies it (87380; 4M … accepted)");

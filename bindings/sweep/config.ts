@@ -7,7 +7,7 @@ import { parseStrategy } from "../sim/strategies.js";
 import { checkFfsb, FFSB_DEFAULTS } from "../workloads/ffsb.js";
 import { ENVIRONMENTS, type EnvironmentName } from "../sim/environments.js";
 import { PLATFORMS, type PlatformName } from "../platforms.js";
-import { INVALIDATIONS, LINK_GBPS, NIC_ROLES, NIC_TESTS, resolveNicOptions, type Invalidation, type LinkGbps, type NicOptions } from "../workloads/nic/options.js";
+import { INVALIDATIONS, isRingIommu, LINK_GBPS, NIC_ROLES, NIC_TESTS, resolveNicOptions, type Invalidation, type LinkGbps, type NicOptions } from "../workloads/nic/options.js";
 
 export const WORKLOADS = ["netperf", "ffsb", "nic"] as const;
 
@@ -62,7 +62,7 @@ export const RUN_DEFAULTS: RunConfig = {
   invalidation: "default",
   test: "stream",
   role: "sender",
-  rxRecycling: "page-pool",
+  rxRecycling: "default",
   rxBacklogBytes: 87380,
   iovaAllocator: "iova",
   iotlbEntries: 64,
@@ -127,7 +127,7 @@ export function resolveRun(...layers: Array<Partial<Record<string, unknown>> | u
 }
 
 /** The NIC workload's options for a run configuration (checked: errors name the run setting). */
-export function nicOptionsOf(c: RunConfig): NicOptions {
+export function nicOptionsOf(c: RunConfig): Partial<NicOptions> {
   const as: Array<[keyof RunConfig, keyof NicOptions, readonly unknown[]]> = [
     ["link", "linkGbps", LINK_GBPS], ["invalidation", "invalidation", INVALIDATIONS], ["test", "test", NIC_TESTS], ["role", "role", NIC_ROLES],
   ];
@@ -135,12 +135,15 @@ export function nicOptionsOf(c: RunConfig): NicOptions {
   if (c.iovaAllocator !== "iova" && c.iovaAllocator !== "iova-tree") throw new ConfigError("iovaAllocator", c.iovaAllocator, "one of iova, iova-tree");
   const e = c.iotlbEntries;
   if (!Number.isInteger(e) || e < 0 || e > 65536 || (e & (e - 1)) !== 0) throw new ConfigError("iotlbEntries", e, "0 (no IOTLB) or a power of two up to 65536");
-  return resolveNicOptions({
+  const options: Partial<NicOptions> = {
     platform: c.platform, linkGbps: c.link, queues: c.queues, cpus: c.cpus, mtu: c.mtu, invalidation: c.invalidation,
     test: c.test, role: c.role, messageBytes: c.messageBytes, rxRecycling: c.rxRecycling, rxBacklogBytes: c.rxBacklogBytes,
     allocator: c.iovaAllocator,
-    iotlb: { entries: c.iotlbEntries, ways: Math.min(4, Math.max(1, c.iotlbEntries)) },
-  });
+    // the IOTLB setting left at its default means the platform's own (a ring IOMMU has its rIOTLB)
+    iotlb: c.iotlbEntries === RUN_DEFAULTS.iotlbEntries && isRingIommu(c.platform) ? undefined : { entries: c.iotlbEntries, ways: Math.min(4, Math.max(1, c.iotlbEntries)) },
+  };
+  resolveNicOptions(options); // checked now, before any simulation
+  return options;
 }
 
 /** `key=v1,v2,…` → the values, numbers where the key is numeric. */

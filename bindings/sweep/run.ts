@@ -76,7 +76,9 @@ export interface NicRunDetails {
   iommu: NicResult["iommu"];
   exposure: NicResult["exposure"];
   /** The invalidation run (the platform kernel's default resolved) and the price set's name. */
-  invalidation: "strict" | "lazy";
+  invalidation: "strict" | "lazy" | "end-of-burst";
+  /** The RX recycling run (the platform's default resolved). */
+  rxRecycling: string;
   prices: string;
 }
 
@@ -93,7 +95,7 @@ function nicRun(c: RunConfig): RunResult {
     nic: {
       throughputGbps: r.throughputGbps, transactionsPerSecond: r.transactionsPerSecond, cpuUtilisation: r.cpuUtilisation, cyclesPerPacket: r.cyclesPerPacket,
       baseline: { throughputGbps: b.throughputGbps, transactionsPerSecond: b.transactionsPerSecond, cpuUtilisation: b.cpuUtilisation, cyclesPerPacket: b.cyclesPerPacket, bottleneck: b.bottleneck },
-      iommu: r.iommu, exposure: r.exposure, invalidation: r.options.invalidation, prices: r.prices.name,
+      iommu: r.iommu, exposure: r.exposure, invalidation: r.options.invalidation, rxRecycling: r.options.rxRecycling, prices: r.prices.name,
     },
   };
 }

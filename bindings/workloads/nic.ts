@@ -25,7 +25,7 @@ import type { Stats } from "../abi.js";
 import type { IommuOptions } from "../config.js";
 import type { Iommu } from "../types.js";
 import { driveNic, type NicCoreRun } from "./nic/drive.js";
-import { nicIommuOptions, resolveNicOptions, type NicOptions, type ResolvedNicOptions } from "./nic/options.js";
+import { isRingIommu, nicIommuOptions, resolveNicOptions, type NicOptions, type ResolvedNicOptions } from "./nic/options.js";
 import { nicPrices, type NicPrices, type NicProfile } from "./nic/prices.js";
 import {
   generateNicTrace, groMaxOf, mssOf, NAPI_BUDGET, WIRE_OVERHEAD, type NicShape, type NicTally,
@@ -321,7 +321,8 @@ export function simulateNicWith(makeIommu: (o: IommuOptions) => Iommu, options: 
   const baseline = settle(o, p, (shape) => ({ shape, point: solve(o, p, work(o, p, generateNicTrace(o, shape).window, null)) })).point;
   const on = settle(o, p, (shape) => {
     const trace = generateNicTrace(o, shape);
-    const run = driveNic(makeIommu(nicIommuOptions(o, trace.maxHandles)), trace);
+    const core = nicIommuOptions(o, trace.maxHandles);
+    const run = driveNic(isRingIommu(o.platform) ? { perRing: () => makeIommu(core) } : makeIommu(core), trace);
     const wk = work(o, p, trace.window, run);
     return { shape, trace, run, wk, point: solve(o, p, wk) };
   });

@@ -50,9 +50,10 @@ export interface NicOptions {
    * RX buffer recycling: "page-pool" (page_pool keeps pages mapped while they cycle: mlx5, bnxt),
    * "page-flip" (ixgbe / i40e: a page per descriptor, its two halves used in turn) or "none" (a
    * buffer mapped per descriptor and unmapped when its frame arrives, as drivers did before) or
-   * "hugepage-pool" (the page pool's pages carved from 2 MiB chunks, each mapped whole).
+   * "hugepage-pool" (the page pool's pages carved from 2 MiB chunks, each mapped whole);
+   * "default": page-pool, or none on a ring IOMMU (which translates ring-ordered buffers only).
    */
-  rxRecycling: "page-pool" | "page-flip" | "none" | "hugepage-pool";
+  rxRecycling: "default" | "page-pool" | "page-flip" | "none" | "hugepage-pool";
   /**
    * The IOVA allocator: "iova" (per-CPU magazines in front of the tree, Linux ≥ 4.7) or "iova-tree"
    * (the tree alone, every allocation and free under its lock, as before the magazines).
@@ -80,14 +81,24 @@ export const NIC_DEFAULTS: NicOptions = {
   coalesceUs: 16,
   rxBacklogBytes: 87380,
   txFragBytes: 32768,
-  rxRecycling: "page-pool",
+  rxRecycling: "default",
   allocator: "iova",
   platform: "vtd",
   windowCalls: 3000,
 };
 
-/** With the invalidation decided (the platform's default resolved). */
-export type ResolvedNicOptions = NicOptions & { invalidation: "strict" | "lazy" };
+/**
+ * Ring IOMMUs: one translation ring per device ring, buffers mapped and unmapped in ring order,
+ * invalidation at the end of each burst (the rIOMMU of Malka et al., ASPLOS 2015).
+ */
+export const RING_IOMMUS: readonly string[] = ["riommu"];
+export const isRingIommu = (platform: string) => RING_IOMMUS.includes(platform);
+
+/** With the platform's defaults decided: its invalidation, its RX recycling. */
+export type ResolvedNicOptions = Omit<NicOptions, "invalidation" | "rxRecycling"> & {
+  invalidation: "strict" | "lazy" | "end-of-burst";
+  rxRecycling: "page-pool" | "page-flip" | "none" | "hugepage-pool";
+};
 
 const isPow2 = (n: number) => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
 
@@ -132,16 +143,33 @@ export function resolveNicOptions(given: Partial<NicOptions> = {}): ResolvedNicO
   int("rxBacklogBytes", o.rxBacklogBytes, 0, 64 << 20);
   if (o.txFragBytes !== 4096 && o.txFragBytes !== 32768) throw new ConfigError("txFragBytes", o.txFragBytes, "4096 (zero-copy: a page per frag) or 32768 (tcp_sendmsg's page_frag)");
   int("windowCalls", o.windowCalls, 100, 1 << 20);
-  oneOf("rxRecycling", o.rxRecycling, ["page-pool", "page-flip", "none", "hugepage-pool"] as const);
+  oneOf("rxRecycling", o.rxRecycling, ["default", "page-pool", "page-flip", "none", "hugepage-pool"] as const);
   oneOf("allocator", o.allocator, ["iova", "iova-tree"] as const);
   if (o.rxRecycling === "page-flip" && o.mtu > 1522) throw new ConfigError("rxRecycling", o.rxRecycling, `page-pool with mtu ${o.mtu}: page-flip splits a page into two 2 KiB halves, so frames up to an MTU of 1522`);
+  if (isRingIommu(o.platform)) {
+    // a ring IOMMU translates buffers mapped and unmapped in ring order, invalidating per burst
+    const why = `on ${o.platform}: it translates ring buffers mapped and unmapped in ring order and invalidates at the end of each burst`;
+    if (o.rxRecycling !== "default" && o.rxRecycling !== "none") throw new ConfigError("rxRecycling", o.rxRecycling, `none (or default) ${why}; a page pool keeps pages mapped out of ring order`);
+    if (o.invalidation !== "default") throw new ConfigError("invalidation", o.invalidation, `default ${why}`);
+    if (defined.iotlb !== undefined) throw new ConfigError("iotlb", JSON.stringify(defined.iotlb), `left out ${why}: its rIOTLB is its own`);
+    if (defined.allocator !== undefined && defined.allocator !== "iova") throw new ConfigError("allocator", defined.allocator, `left out ${why}: its ring allocator is its own`);
+    return { ...o, invalidation: "end-of-burst", rxRecycling: "none" };
+  }
   // the platform kernel's default: strict where it invalidates per unmap (smmuv3), else the flush queue
   const invalidation = o.invalidation === "default" ? (PLATFORM_PRESETS[o.platform].flushPolicy === "strict" ? "strict" : "lazy") : o.invalidation;
-  return { ...o, invalidation };
+  return { ...o, invalidation, rxRecycling: o.rxRecycling === "default" ? "page-pool" : o.rxRecycling };
 }
 
-/** The core the workload drives: the platform's table under today's IOVA allocator and the chosen invalidation. */
+/**
+ * The core the workload drives: the platform's table under today's IOVA allocator and the chosen
+ * invalidation; on a ring IOMMU, the platform as it is (one core per device ring).
+ */
 export function nicIommuOptions(o: ResolvedNicOptions, maxHandles: number): IommuOptions {
+  if (isRingIommu(o.platform)) {
+    const ring: IommuOptions = { platform: o.platform, maxHandles, batchCapacity: 4096 };
+    if (o.tableSize !== undefined) ring.tableSize = o.tableSize;
+    return ring;
+  }
   const core: IommuOptions = {
     platform: o.platform,
     allocator: o.allocator,
