@@ -152,24 +152,38 @@ function work(o: ResolvedNicOptions, p: NicPrices, w: NicTally, run: NicCoreRun 
   }
   const c = run.stats;
   const calls = c.maps + c.unmaps + c.mapSgs + c.unmapSgs + c.allocs + c.frees;
-  const treeAllocs = Math.max(0, c.rangesAllocated - c.rcacheHits);
-  const treeFrees = Math.max(0, treeAllocs - run.treeNodesGrowth);
+  const { treeAllocs, treeFrees } = treeWork(o, run);
   const treeOps = treeAllocs + treeFrees;
   const active = Math.min(o.cpus, o.queues);
   const i = p.iommu;
   const invalidations = c.flushes + c.entryInvalidations;
+  // a ring IOMMU's end-of-burst invalidation is a register write and read of its own ring, no queue
+  const ring = isRingIommu(o.platform);
+  const invalidationCycles = ring ? i.ringInvalidation : i.iotlbInvalidation + i.invalidationWait;
   const lazyQueued = o.invalidation === "lazy" ? c.unmaps + c.unmapSgs : 0;
   const lineMoves = active > 1 ? i.lockLineTransfer * (active - 1) / active : 0;
   const treeHold = treeOps > 0 ? i.lock + (c.nodesVisited / treeOps) * i.iovaNodeVisit : 0;
   return {
     ...base,
     stack: stackCycles(o, p, w),
-    iommu: calls * i.dmaApiEntry + pteWrites(c) * i.pageTableWrite + invalidations * (i.iotlbInvalidation + i.invalidationWait) +
+    iommu: calls * i.dmaApiEntry + pteWrites(c) * i.pageTableWrite + invalidations * invalidationCycles +
       c.nodesVisited * i.iovaNodeVisit + treeOps * (i.lock + lineMoves) + lazyQueued * i.flushQueueEntry,
     treeLock: { acquisitions: treeOps, hold: treeHold + lineMoves },
-    invalidations: { acquisitions: invalidations, hold: i.iotlbInvalidation + i.invalidationWait },
+    // per-ring registers: nothing shared to queue on
+    invalidations: ring ? { acquisitions: 0, hold: 0 } : { acquisitions: invalidations, hold: invalidationCycles },
     walkSeconds: walkSeconds(c, p),
   };
+}
+
+/**
+ * IOVA tree allocations (ranges the magazines did not supply) and frees (from the tree's growth);
+ * none on a ring IOMMU, whose ring allocator takes the ring's tail under no shared lock.
+ */
+function treeWork(o: ResolvedNicOptions, run: NicCoreRun): { treeAllocs: number; treeFrees: number } {
+  if (isRingIommu(o.platform)) return { treeAllocs: 0, treeFrees: 0 };
+  const c = run.stats;
+  const treeAllocs = Math.max(0, c.rangesAllocated - c.rcacheHits);
+  return { treeAllocs, treeFrees: Math.max(0, treeAllocs - run.treeNodesGrowth) };
 }
 
 /** Counters only some platforms have (multi-level page tables): absent or 0 elsewhere. */
@@ -256,10 +270,9 @@ function solve(o: ResolvedNicOptions, p: NicPrices, wk: Work): NicPoint {
   };
 }
 
-function counts(run: NicCoreRun, w: NicTally, lockWaitPerAcquisition: number): NicIommuCounts {
+function counts(o: ResolvedNicOptions, run: NicCoreRun, w: NicTally, lockWaitPerAcquisition: number): NicIommuCounts {
   const c: Stats = run.stats;
-  const treeAllocs = Math.max(0, c.rangesAllocated - c.rcacheHits);
-  const treeFrees = Math.max(0, treeAllocs - run.treeNodesGrowth);
+  const { treeAllocs, treeFrees } = treeWork(o, run);
   const per = (n: number) => (w.dataFrames ? n / w.dataFrames : 0);
   const refills = w.rxPagesRecycled + w.rxPagesMapped;
   return {
@@ -335,7 +348,7 @@ export function simulateNicWith(makeIommu: (o: IommuOptions) => Iommu, options: 
     prices: p,
     ...point,
     baseline,
-    iommu: counts(run, trace.window, lockWaitPerAcquisition),
+    iommu: counts(o, run, trace.window, lockWaitPerAcquisition),
     exposure: {
       staleIotlbLinesPeak: run.exposure.staleLinesPeak,
       staleIotlbLinesMean: run.exposure.staleLinesMean,

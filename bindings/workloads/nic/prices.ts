@@ -8,8 +8,9 @@
 //   - the CostProfile primitives they are made of: dmaApiEntry; a PTE store is a table-entry write
 //     (tceWrite); posting an invalidation is its descriptor and the wait descriptor
 //     (2 × invDescriptorWrite) and the tail-register write (mmioWrite); its wait is invWait (or,
-//     before the queued-invalidation primitives, one uncached poll: flushWaitPoll); the user copy
-//     is copyPerByte;
+//     before the queued-invalidation primitives, one uncached poll: flushWaitPoll); a ring IOMMU's
+//     end-of-burst invalidation is a register write and read (mmioWrite + mmioRead); the user
+//     copy is copyPerByte;
 //   - the defaults below.
 // profile.machine.clockHz is the clock.
 
@@ -46,6 +47,8 @@ export interface NicIommuCosts {
   iotlbInvalidation: number;
   /** cycles the CPU waits for that invalidation to complete (wait descriptor). */
   invalidationWait: number;
+  /** cycles of a ring IOMMU's end-of-burst invalidation: a register write and a read back. */
+  ringInvalidation: number;
   /** cycles per IOVA red-black tree node visited under the tree's lock. */
   iovaNodeVisit: number;
   /** cycles of an uncontended spin_lock_irqsave + unlock. */
@@ -80,7 +83,7 @@ export const NIC_DEFAULT_PRICES: NicPrices = {
   name: "nic-defaults-modern-x86",
   clockHz: 3.0e9,
   stack: { syscall: 1500, copyPerByte: 0.35, txSkb: 5000, txCompletion: 800, rxFrame: 700, rxSkb: 3000, interrupt: 2500, pageAlloc: 600, dmaDirect: 40 },
-  iommu: { dmaApiEntry: 250, pageTableWrite: 50, iotlbInvalidation: 600, invalidationWait: 3500, iovaNodeVisit: 30, lock: 60, lockLineTransfer: 250, flushQueueEntry: 100 },
+  iommu: { dmaApiEntry: 250, pageTableWrite: 50, iotlbInvalidation: 600, invalidationWait: 3500, ringInvalidation: 1200, iovaNodeVisit: 30, lock: 60, lockLineTransfer: 250, flushQueueEntry: 100 },
   device: { iotlbMissNs: 300, walkReadNs: 90, pageWalkers: 4, rrBaseLatencyUs: 10 },
 };
 
@@ -99,6 +102,7 @@ export const NIC_PRICE_BASIS: Record<string, string> = {
   pageTableWrite: "a PTE store in a cached page-table line (coherent page walks: no clflush)",
   iotlbInvalidation: "posting a queued-invalidation descriptor and the tail-register MMIO write",
   invalidationWait: "the wait descriptor's completion; with the post ≈ the 4593 hardware cycles of a strict VT-d unmap (Amit et al., vIOMMU, USENIX ATC 2011)",
+  ringInvalidation: "an uncached register write and a read of it in the root complex, ~0.4 µs (assumption)",
   iovaNodeVisit: "one rb-tree node (pointer chase, often a cache miss)",
   lock: "uncontended spin_lock_irqsave + unlock on a local line",
   lockLineTransfer: "the lock's line coming from another core (~80 ns)",
@@ -135,6 +139,7 @@ function composed(c: Partial<Record<string, number>>): Partial<Record<keyof NicI
     pageTableWrite: c.tceWrite,
     iotlbInvalidation: has("invDescriptorWrite", "mmioWrite") ? 2 * c.invDescriptorWrite! + c.mmioWrite! + (c.memoryBarrier ?? 0) : c.mmioWrite,
     invalidationWait: c.invWait ?? c.flushWaitPoll,
+    ringInvalidation: has("mmioWrite", "mmioRead") ? c.mmioWrite! + c.mmioRead! : undefined,
   };
 }
 
