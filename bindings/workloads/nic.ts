@@ -64,6 +64,8 @@ export interface NicIommuCounts {
   deviceAccesses: number;
   iotlbHits: number;
   iotlbMisses: number;
+  /** Memory reads the misses' page walks made (platforms with radix tables and a walk cache; else 0). */
+  walkReads: number;
   /** Device accesses through a translation already unmapped: a correct driver makes none. */
   staleDeviceHits: number;
   /** RX pages the refill took from the pool (mapping kept), mapped anew, and unmapped from a full pool. */
@@ -292,6 +294,7 @@ function counts(o: ResolvedNicOptions, run: NicCoreRun, w: NicTally, lockWaitPer
     deviceAccesses: c.accesses,
     iotlbHits: c.hits,
     iotlbMisses: c.misses,
+    walkReads: counter(c, "walkReads"),
     staleDeviceHits: c.staleHits,
     rxPagesRecycled: w.rxPagesRecycled,
     rxPagesMapped: w.rxPagesMapped,
