@@ -158,21 +158,21 @@ function work(o: ResolvedNicOptions, p: NicPrices, w: NicTally, run: NicCoreRun 
   const treeOps = treeAllocs + treeFrees;
   const active = Math.min(o.cpus, o.queues);
   const i = p.iommu;
-  const invalidations = c.flushes + c.entryInvalidations;
   // a ring IOMMU's end-of-burst invalidation is a register write and read of its own ring, no queue
   const ring = isRingIommu(o.platform);
-  const invalidationCycles = ring ? i.ringInvalidation : i.iotlbInvalidation + i.invalidationWait;
+  const inv = invalidationWork(c, p, ring);
+  const invalidations = inv.syncs;
   const lazyQueued = o.invalidation === "lazy" ? c.unmaps + c.unmapSgs : 0;
   const lineMoves = active > 1 ? i.lockLineTransfer * (active - 1) / active : 0;
   const treeHold = treeOps > 0 ? i.lock + (c.nodesVisited / treeOps) * i.iovaNodeVisit : 0;
   return {
     ...base,
     stack: stackCycles(o, p, w),
-    iommu: calls * i.dmaApiEntry + pteWrites(c) * i.pageTableWrite + invalidations * invalidationCycles +
+    iommu: calls * i.dmaApiEntry + pteWrites(c) * i.pageTableWrite + inv.cycles +
       c.nodesVisited * i.iovaNodeVisit + treeOps * (i.lock + lineMoves) + lazyQueued * i.flushQueueEntry,
     treeLock: { acquisitions: treeOps, hold: treeHold + lineMoves },
     // per-ring registers: nothing shared to queue on
-    invalidations: ring ? { acquisitions: 0, hold: 0 } : { acquisitions: invalidations, hold: invalidationCycles },
+    invalidations: ring || invalidations === 0 ? { acquisitions: 0, hold: 0 } : { acquisitions: invalidations, hold: inv.cycles / invalidations },
     walkSeconds: walkSeconds(c, p),
   };
 }
@@ -186,6 +186,25 @@ function treeWork(o: ResolvedNicOptions, run: NicCoreRun): { treeAllocs: number;
   const c = run.stats;
   const treeAllocs = Math.max(0, c.rangesAllocated - c.rcacheHits);
   return { treeAllocs, treeFrees: Math.max(0, treeAllocs - run.treeNodesGrowth) };
+}
+
+/**
+ * The window's IOTLB invalidations: how many times a CPU synchronised with the IOMMU (each one a
+ * turn on its invalidation queue) and the cycles they cost. Where the core models the queued
+ * interface (VT-d's invalidation queue, AMD-Vi's command buffer, SMMUv3's command queue) it counts
+ * what was written and waited for: descriptors, doorbells, waits, barriers. Elsewhere each flush
+ * or entry invalidation is one post and one wait.
+ */
+function invalidationWork(c: Stats, p: NicPrices, ring: boolean): { syncs: number; cycles: number } {
+  const i = p.iommu;
+  const waits = counter(c, "invWaits");
+  if (waits > 0) {
+    const cycles = counter(c, "invDescriptors") * i.invDescriptorWrite + counter(c, "invDoorbells") * i.invDoorbell +
+      waits * i.invalidationWait + counter(c, "invBarriers") * i.memoryBarrier;
+    return { syncs: waits, cycles };
+  }
+  const n = c.flushes + c.entryInvalidations;
+  return { syncs: n, cycles: n * (ring ? i.ringInvalidation : i.iotlbInvalidation + i.invalidationWait) };
 }
 
 /** Counters only some platforms have (multi-level page tables): absent or 0 elsewhere. */
@@ -283,7 +302,7 @@ function counts(o: ResolvedNicOptions, run: NicCoreRun, w: NicTally, lockWaitPer
     pagesMapped: c.pagesMapped,
     pagesUnmapped: c.pagesUnmapped,
     pageTableWrites: pteWrites(c),
-    iotlbInvalidations: c.flushes + c.entryInvalidations,
+    iotlbInvalidations: counter(c, "invWaits") || c.flushes + c.entryInvalidations,
     flushQueueTimerFlushes: run.timerFlushes,
     magazineHits: c.rcacheHits,
     iovaTreeAllocs: treeAllocs,
@@ -303,7 +322,7 @@ function counts(o: ResolvedNicOptions, run: NicCoreRun, w: NicTally, lockWaitPer
     dataFrames: w.dataFrames,
     perPacket: {
       dmaCalls: per(c.maps + c.unmaps + c.mapSgs + c.unmapSgs),
-      iotlbInvalidations: per(c.flushes + c.entryInvalidations),
+      iotlbInvalidations: per(counter(c, "invWaits") || c.flushes + c.entryInvalidations),
       iotlbMisses: per(c.misses),
       globalLockAcquisitions: per(treeAllocs + treeFrees),
     },

@@ -49,6 +49,10 @@ export interface NicIommuCosts {
   invalidationWait: number;
   /** cycles of a ring IOMMU's end-of-burst invalidation: a register write and a read back. */
   ringInvalidation: number;
+  /** Where the core models the queued interface: cycles per command written, per doorbell (tail register write), per barrier. */
+  invDescriptorWrite: number;
+  invDoorbell: number;
+  memoryBarrier: number;
   /** cycles per IOVA red-black tree node visited under the tree's lock. */
   iovaNodeVisit: number;
   /** cycles of an uncontended spin_lock_irqsave + unlock. */
@@ -83,7 +87,7 @@ export const NIC_DEFAULT_PRICES: NicPrices = {
   name: "nic-defaults-modern-x86",
   clockHz: 3.0e9,
   stack: { syscall: 1500, copyPerByte: 0.35, txSkb: 5000, txCompletion: 800, rxFrame: 700, rxSkb: 3000, interrupt: 2500, pageAlloc: 600, dmaDirect: 40 },
-  iommu: { dmaApiEntry: 250, pageTableWrite: 50, iotlbInvalidation: 600, invalidationWait: 3500, ringInvalidation: 1200, iovaNodeVisit: 30, lock: 60, lockLineTransfer: 250, flushQueueEntry: 100 },
+  iommu: { dmaApiEntry: 250, pageTableWrite: 50, iotlbInvalidation: 600, invalidationWait: 3500, ringInvalidation: 1200, invDescriptorWrite: 20, invDoorbell: 560, memoryBarrier: 40, iovaNodeVisit: 30, lock: 60, lockLineTransfer: 250, flushQueueEntry: 100 },
   device: { iotlbMissNs: 300, walkReadNs: 90, pageWalkers: 4, rrBaseLatencyUs: 10 },
 };
 
@@ -103,6 +107,9 @@ export const NIC_PRICE_BASIS: Record<string, string> = {
   iotlbInvalidation: "posting a queued-invalidation descriptor and the tail-register MMIO write",
   invalidationWait: "the wait descriptor's completion; with the post ≈ the 4593 hardware cycles of a strict VT-d unmap (Amit et al., vIOMMU, USENIX ATC 2011)",
   ringInvalidation: "an uncached register write and a read of it in the root complex, ~0.4 µs (assumption)",
+  invDescriptorWrite: "one 16-byte command stored into the queue's cache-resident ring",
+  invDoorbell: "the tail-register MMIO write that hands the commands to the IOMMU",
+  memoryBarrier: "a store barrier ordering the commands before the doorbell",
   iovaNodeVisit: "one rb-tree node (pointer chase, often a cache miss)",
   lock: "uncontended spin_lock_irqsave + unlock on a local line",
   lockLineTransfer: "the lock's line coming from another core (~80 ns)",
@@ -140,6 +147,7 @@ function composed(c: Partial<Record<string, number>>): Partial<Record<keyof NicI
     iotlbInvalidation: has("invDescriptorWrite", "mmioWrite") ? 2 * c.invDescriptorWrite! + c.mmioWrite! + (c.memoryBarrier ?? 0) : c.mmioWrite,
     invalidationWait: c.invWait ?? c.flushWaitPoll,
     ringInvalidation: has("mmioWrite", "mmioRead") ? c.mmioWrite! + c.mmioRead! : undefined,
+    invDoorbell: c.mmioWrite,
   };
 }
 
