@@ -6,6 +6,7 @@
 // The IO addresses are dma-iommu's: on a 64K table (8192 pages) the IOVA allocator hands out the
 // highest free range below the limit, aligned to its size rounded to a power of two: the first
 // page is 0x1fff (DMA 0x1fff000); a 512-page buffer after it gets [0x1c00, 0x1e00), 2 MiB aligned.
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   createIommu, createPricedSimulation, createReferenceIommu, createSimulation, parseTrace, replayThroughSimulation,
@@ -229,5 +230,67 @@ describe("large pages through the priced model ≡ the reference (exposure track
     }
     expect(large).toBeGreaterThan(0);
     expect(stale).toBeGreaterThan(0);
+  });
+});
+
+describe("every live mapping translates to its own physical page, every freed page to nothing (property)", () => {
+  /**
+   * The physical page a leaf gives IO page `page`, decoded by the format's rules (not the model's
+   * code); `atLevel2`: the walk ended at level 2 (the level-1 entry on its path is 0).
+   */
+  function target(platform: string, word: bigint, page: number, atLevel2: boolean): number | null {
+    if (word === 0n) return null;
+    const addr = Number((word & 0x000ffffffffff000n) >> 12n);
+    if (platform === "vtd") return word & 0x80n ? addr + (page % 512) : addr; // PS
+    if (platform === "smmuv3") return (word & 3n) === 1n ? addr + (page % 512) : addr; // block
+    if (((word >> 9n) & 7n) === 7n) {
+      // replicated: the lowest clear address bit from 12 is bit order + 11; the page is 2^order IO pages
+      let order = 1;
+      while (addr & (2 ** (order - 1))) order++;
+      const span = 2 ** order;
+      return addr - (addr % span) + (page % span);
+    }
+    return atLevel2 ? addr + (page % 512) : addr; // Next Level 0: the page size of the entry's level
+  }
+
+  it.each(["vtd", "amd-vi", "smmuv3"] as const)("%s", (platform) => {
+    let large = 0;
+    fc.assert(fc.property(
+      fc.array(fc.oneof(
+        fc.record({ t: fc.constant("map" as const), pfn: fc.oneof(fc.integer({ min: 0, max: 2 ** 30 }), fc.integer({ min: 0, max: 2 ** 21 }).map((x) => x * 512)), pages: fc.oneof(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 500, max: 1100 })) }),
+        fc.record({ t: fc.constant("unmap" as const), pick: fc.nat() }),
+      ), { minLength: 1, maxLength: 120 }),
+      (ops) => {
+        for (const make of [createIommu, createReferenceIommu]) {
+          const io = make({ platform, tableSize: "64K", flushPolicy: "strict" });
+          const live: Array<{ dma: number; pfn: number; pages: number }> = [];
+          const freed = new Set<number>();
+          for (const op of ops) {
+            if (op.t === "map") {
+              const dma = io.mapSingle(op.pfn * 4096, op.pages * 4096, "bidirectional");
+              if (dma === null) continue;
+              live.push({ dma, pfn: op.pfn, pages: op.pages });
+              for (let i = 0; i < op.pages; i++) freed.delete(dma / 4096 + i);
+            } else if (live.length) {
+              const [m] = live.splice(op.pick % live.length, 1);
+              io.unmapSingle(m.dma, m.pages * 4096);
+              for (let i = 0; i < m.pages; i++) freed.add(m.dma / 4096 + i);
+            }
+          }
+          for (const m of live) {
+            for (let i = 0; i < m.pages; i++) {
+              const page = m.dma / 4096 + i;
+              expect(target(platform, io.entryWord(page), page, io.pageTableEntry(page, 1) === 0n)).toBe(m.pfn + i);
+            }
+          }
+          for (const page of freed) expect(io.entryWord(page)).toBe(0n);
+          const s = io.stats();
+          large += s.largePages;
+          // never more tables than the IO space can need: root + 1 per level below + 16 leaf tables (8192 pages)
+          expect(s.ptTablesAllocated - s.ptTablesFreed).toBeLessThanOrEqual(platform === "amd-vi" ? 1 + 1 + 16 : 1 + 1 + 1 + 16);
+        }
+      },
+    ), { numRuns: 40, seed: 2026 });
+    expect(large).toBeGreaterThan(0);
   });
 });
