@@ -11,7 +11,10 @@ import { entryBytesOf, PLATFORM_PRESETS, PLATFORMS, type InvalidationCaps, type 
 export interface IommuOptions {
   /** Which IOMMU and driver era. */
   platform: PlatformName;
-  /** Bytes of translation table: Calgary "64K" … "8M" (default "8M", 4 GiB of IO space); DART "2M". */
+  /**
+   * Bytes of translation table: Calgary "64K" … "8M" (default "8M", 4 GiB of IO space); DART "2M";
+   * vtd, amd-vi, smmuv3: the IO space dma-iommu hands out, as 8 bytes a page ("8M" = 4 GiB, the default).
+   */
   tableSize?: string | number;
   /**
    * Highest RAM address of the machine, in bytes. Without `tableSize`, Calgary sizes its table
