@@ -287,19 +287,38 @@ function mapSgIova(sg: usize, count: u32, dir: u32): u32 {
     stats.mapFailures++;
     return 0;
   }
+  // iommu_map_sg: elements that continue the previous one in IO space and in physical memory
+  // are mapped by one iommu_map call, so a page-table format can give the run large leaves.
+  let runFirst: u32 = 0;
+  let runPfn: u64 = 0;
+  let runPages: u32 = 0;
   for (let i: u32 = 0; i < count; i++) {
     let el = sg + <usize>(i * SG_ELEM_SIZE);
     let first = <u32>e + <u32>load<i32>(el, SG_ENTRY);
     let npages = pagesSpanned(sgOffset(el), load<u32>(el, SG_LEN));
-    buildEntries(first, npages, sgPfn(el), dir);
-    onBuild(first, npages);
-    stats.pagesMapped += <u64>npages;
+    let pfn = sgPfn(el);
+    if (runPages != 0 && first == runFirst + runPages && pfn == runPfn + <u64>runPages) {
+      runPages += npages;
+    } else {
+      if (runPages != 0) mapRun(runFirst, runPages, runPfn, dir);
+      runFirst = first;
+      runPfn = pfn;
+      runPages = npages;
+    }
     store<i32>(el, <i32>first, SG_ENTRY);
   }
+  mapRun(runFirst, runPages, runPfn, dir);
   stats.mapSgs++;
   onMapped();
   onCallEnd(false);
   return count;
+}
+
+/** One iommu_map call of map_sg: the entries, the build hook, the count. */
+function mapRun(first: u32, npages: u32, pfn: u64, dir: u32): void {
+  buildEntries(first, npages, pfn, dir);
+  onBuild(first, npages);
+  stats.pagesMapped += <u64>npages;
 }
 
 /**

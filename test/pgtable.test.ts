@@ -114,6 +114,20 @@ describe.each(MODELS)("large pages: where iommu_map makes them (%s)", (_, make) 
   });
 });
 
+describe.each(MODELS)("map_sg: physically contiguous elements are one iommu_map call (%s)", (_, make) => {
+  it("two 1 MiB elements, contiguous and 2 MiB-aligned: one 2 MiB leaf over both; apart: 512 leaves", () => {
+    const io = make({ platform: "vtd", tableSize: "64K" });
+    const [a, b] = io.mapSg([{ phys: 0x40000000, bytes: 1 << 20 }, { phys: 0x40100000, bytes: 1 << 20 }], "bidirectional")!;
+    expect([a, b]).toEqual([0x1e00 * 4096, 0x1f00 * 4096]);
+    expect(io.pageTableEntry(0x1e00, 2)).toBe(0x40000083n);
+    expect(io.stats().largePages).toBe(1);
+    const apart = make({ platform: "vtd", tableSize: "64K" });
+    apart.mapSg([{ phys: 0x40000000, bytes: 1 << 20 }, { phys: 0x40200000, bytes: 1 << 20 }], "bidirectional");
+    expect(apart.stats().largePages).toBe(0);
+    expect(apart.pageTableEntry(0x1f00, 1)).toBe(0x40200003n);
+  });
+});
+
 describe.each(MODELS)("AMD-Vi v1 pages between the natural sizes: replicated Next-Level-7 entries (%s)", (_, make) => {
   // AMD_IOMMU_PGSIZES offers every power of two from 4 KiB: iommu_map gives a range aligned to
   // 2^k pages (IO and physical) one 2^k-page page. PAGE_SIZE_PTE(addr, size) sets address bits

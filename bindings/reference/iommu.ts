@@ -494,15 +494,22 @@ export class ReferenceIommu implements Iommu {
     this.n.pagesInUse += total;
     this.n.rangesAllocated++;
     this.n.peakPagesInUse = Math.max(this.n.peakPagesInUse, this.n.pagesInUse);
+    // iommu_map_sg: elements continuing the previous one in IO space and physical memory share one iommu_map
+    const runs: Array<{ first: number; pfn: number; pages: number }> = [];
     list.forEach((el, i) => {
       const first = e + at[i];
       const npages = pagesSpanned(el.offset, el.bytes);
-      this.build(first, npages, el.pfn, dir);
-      this.n.tceWrites += npages;
-      this.afterBuild(first, npages);
-      this.n.pagesMapped += npages;
+      const run = runs.at(-1);
+      if (run && first === run.first + run.pages && el.pfn === run.pfn + run.pages) run.pages += npages;
+      else runs.push({ first, pfn: el.pfn, pages: npages });
       el.entry = first;
     });
+    for (const run of runs) {
+      this.build(run.first, run.pages, run.pfn, dir);
+      this.n.tceWrites += run.pages;
+      this.afterBuild(run.first, run.pages);
+      this.n.pagesMapped += run.pages;
+    }
     this.n.mapSgs++;
     this.afterMap();
     this.callEnd(false);
