@@ -6,6 +6,8 @@
 // The IO addresses are dma-iommu's: on a 64K table (8192 pages) the IOVA allocator hands out the
 // highest free range below the limit, aligned to its size rounded to a power of two: the first
 // page is 0x1fff (DMA 0x1fff000); a 512-page buffer after it gets [0x1c00, 0x1e00), 2 MiB aligned.
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -306,5 +308,22 @@ describe("every live mapping translates to its own physical page, every freed pa
       },
     ), { numRuns: 40, seed: 2026 });
     expect(large).toBeGreaterThan(0);
+  });
+});
+
+describe("replay --page-table-levels", () => {
+  const cli = (...args: string[]) => spawnSync("node", [join(__dirname, "..", "lib", "cli.js"), ...args], { encoding: "utf8" });
+  const trace = join(__dirname, "..", "examples", "nic-ring.trace");
+
+  it("a 5-level VT-d table: one more table per first walk than 4 levels, the same addresses", () => {
+    const [four, five] = ["4", "5"].map((n) => JSON.parse(cli("replay", trace, "--platform", "vtd", "--page-table-levels", n, "--json", "--emit", "addresses").stdout));
+    expect(five.addresses).toEqual(four.addresses);
+    expect(five.stats.ptTablesAllocated).toBe(four.stats.ptTablesAllocated + 1);
+  });
+
+  it("refuses a level count the platform does not have, exit 1", () => {
+    const r = cli("replay", trace, "--platform", "smmuv3", "--page-table-levels", "5");
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/pageTableLevels: 5 is not allowed; expected for smmuv3 one of 4/);
   });
 });

@@ -29,6 +29,7 @@ const GRID_KEYS: Record<string, (v: string) => unknown> = {
   cache: cacheGeometry,
   cpus: wholeNumber,
   batchSize: wholeNumber,
+  pageTableLevels: wholeNumber,
 };
 
 function choice(allowed: readonly string[]): (v: string) => string {
@@ -81,7 +82,7 @@ function flagsOf(spec: ReplayGridSpec, values: Record<string, string>): ReplayFl
   return flags as unknown as ReplayFlags;
 }
 
-const BASE_KEYS = ["platform", "strategy", "environment", "profile", "batchSize", "tableSize", "cache", "flushPolicy", "allocator", "cpus", "lenient"] as const;
+const BASE_KEYS = ["platform", "strategy", "environment", "profile", "batchSize", "tableSize", "cache", "flushPolicy", "allocator", "cpus", "pageTableLevels", "lenient"] as const;
 
 /** The grid the traces and flags describe, checked before any replay. */
 export function replayGridStudy(traces: string[], flags: ReplayFlags & { grid?: string[] }): { study: Study; cells: ReturnType<typeof cellsOf>; spec: ReplayGridSpec } {

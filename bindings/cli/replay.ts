@@ -31,6 +31,7 @@ export interface ReplayFlags {
   flushPolicy?: FlushPolicyName;
   allocator?: AllocatorName;
   cpus?: number;
+  pageTableLevels?: number;
   emit?: string;
   lenient?: boolean;
   json?: boolean;
@@ -81,6 +82,7 @@ function iommuOptions(flags: ReplayFlags): IommuOptions {
   if (flags.cache !== undefined) options.cache = flags.cache;
   if (flags.flushPolicy !== undefined) options.flushPolicy = flags.flushPolicy;
   if (flags.allocator !== undefined) options.allocator = flags.allocator;
+  if (flags.pageTableLevels !== undefined) options.pageTableLevels = flags.pageTableLevels;
   return options;
 }
 
@@ -158,6 +160,7 @@ async function pricedRun(file: string, flags: ReplayFlags) {
   if (flags.cache !== undefined) iommu.cache = flags.cache;
   if (flags.allocator !== undefined) iommu.allocator = flags.allocator;
   if (flags.cpus !== undefined) iommu.cpus = flags.cpus;
+  if (flags.pageTableLevels !== undefined) iommu.pageTableLevels = flags.pageTableLevels;
   if (flags.flushPolicy !== undefined) throw new ConfigError("--flush-policy", flags.flushPolicy, "to be left out with --strategy: use deferred-flush or strict-flush in the strategy");
   const sim = createPricedSimulation({
     platform: flags.platform as SimPlatform,
@@ -214,14 +217,15 @@ export function addReplayOptions(cmd: Command): Command {
     .addOption(new Option("--environment <e>", "who runs the driver and programs the IOMMU (prices the run)").choices(ENVIRONMENTS))
     .option("--profile <file>", "CostProfile JSON (default: the built-in assumed profile)")
     .option("--batch-size <n>", "operations per dma_map_multi / dma_unmap_multi (batched)", wholeNumber)
-    .option("--table-size <bytes>", 'translation table size: Calgary 64K|128K|256K|512K|1M|2M|4M|8M (default 8M), DART 2M')
+    .option("--table-size <bytes>", 'translation table size: Calgary 64K|128K|256K|512K|1M|2M|4M|8M (default 8M), DART 2M; vtd, amd-vi, smmuv3: the IO space at 8 bytes a page, 64K … 8M (default 8M = 4 GiB)')
+    .option("--page-table-levels <n>", "levels of the I/O page table: vtd 4 (default) or 5; amd-vi 3; smmuv3 4", wholeNumber)
     .option("--cache <geometry>", 'device-side cache as ENTRIESxWAYS (default 64x4; "0" for none)', cacheGeometry)
     .addOption(new Option("--flush-policy <policy>", "override the platform's flush policy").choices(FLUSH_POLICIES))
     .addOption(new Option("--allocator <name>", "override the platform's IO-space allocator").choices(ALLOCATORS))
     .option("--cpus <n>", "CPUs modelled (per-CPU IOVA magazines and flush queues; default: the 64 a trace can name with `cpu N` lines or the [NNN] column of tracepoint lines, CPUs it never switches to changing nothing); a per-CPU allocator refuses a CPU beyond them", wholeNumber)
     .addOption(new Option("--emit <what>", "print the DMA address handed out for every map/alloc before the counters").choices(["addresses"]))
     .option("--lenient", "skip malformed or out-of-sequence lines and count them, instead of stopping")
-    .option("--grid <key=v1,v2,...>", "replay every trace under every configuration of a grid, one row a run; repeat for more axes; keys: platform, strategy, environment, allocator, flushPolicy, tableSize, cache, cpus, batchSize", (v: string, prev: string[] = []) => [...prev, v])
+    .option("--grid <key=v1,v2,...>", "replay every trace under every configuration of a grid, one row a run; repeat for more axes; keys: platform, strategy, environment, allocator, flushPolicy, tableSize, cache, cpus, batchSize, pageTableLevels", (v: string, prev: string[] = []) => [...prev, v])
     .option("--csv <file>", "several traces or --grid: write the runs as CSV")
     .option("--quiet", "no progress bar")
     .option("--json", "print one JSON object");
