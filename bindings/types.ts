@@ -63,9 +63,9 @@ export interface Iommu {
   /** The device reads or writes `bytes` at `dma`; the worst outcome over the pages touched. */
   deviceAccess(dma: number, bytes: number, kind: "read" | "write"): AccessOutcome;
   stats(): Stats;
-  /** Table entry `index` decoded (host order): Calgary TCE or DART entry. */
+  /** Table entry `index` decoded (host order): Calgary TCE or DART entry; on a page table, the leaf translating IO page `index` (0n: none). */
   entryWord(index: number): bigint;
-  /** Table entry `index` as its bytes sit in memory, big-endian, read back as a little-endian word. */
+  /** Table entry `index` as its bytes sit in memory, big-endian, read back as a little-endian word (page tables are little-endian: the leaf itself). */
   entryRaw(index: number): bigint;
   entryInUse(index: number): boolean;
   /**

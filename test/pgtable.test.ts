@@ -197,6 +197,8 @@ describe.each(MODELS)("the device side: IOTLB, walks, the walk cache (%s)", (_, 
     expect(() => make({ platform: "calgary-pcix", tableSize: "64K" }).pageTableEntry(0, 1)).toThrow(/platform: "calgary-pcix" .* a page-table platform/);
     expect(() => make({ platform: "amd-vi", tableSize: "64K" }).pageTableEntry(0, 4)).toThrow(/level: 4 .* from 1 \(leaf\) to 3 \(root\)/);
     expect(() => make({ platform: "smmuv3", tableSize: "64K", pageTableLevels: 5 })).toThrow(/pageTableLevels: 5 .* for smmuv3 one of 4/);
+    expect(() => make({ platform: "dart-u4", pageTableLevels: 4 })).toThrow(/pageTableLevels: 4 .* left out on dart-u4: its table is flat/);
+    expect(() => make({ platform: "vtd", pageTableLevels: "5" as unknown as number })).toThrow(/pageTableLevels: "5" .* for vtd one of 4, 5/);
   });
 });
 
