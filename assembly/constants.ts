@@ -30,6 +30,8 @@
 @inline export const FORMAT_ARM_LPAE: u32 = 4;  // Arm SMMUv3 stage 1, VMSAv8-64 4 KiB granule
 // @ts-ignore: decorator
 @inline export const FORMAT_RIOMMU: u32 = 5; // rIOMMU rRING of rPTEs (riommu/ring.ts)
+// @ts-ignore: decorator
+@inline export const FORMAT_VTD_FL: u32 = 6;    // Intel VT-d first-level (scalable mode) page table
 
 /** IO-space allocators. */
 // @ts-ignore: decorator

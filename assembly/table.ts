@@ -5,7 +5,7 @@
 // as io-pgtable's ops pick a format. For a page table, an entry index is an IO page and its word is
 // the leaf translating it.
 
-import { FORMAT_AMD_V1, FORMAT_ARM_LPAE, FORMAT_CALGARY, FORMAT_DART, FORMAT_RIOMMU, FORMAT_VTD } from "./constants";
+import { FORMAT_AMD_V1, FORMAT_ARM_LPAE, FORMAT_CALGARY, FORMAT_DART, FORMAT_RIOMMU, FORMAT_VTD, FORMAT_VTD_FL } from "./constants";
 import { ptInit, ptLeafWord, ptLineWord, ptMap, ptPermits, ptUnmap } from "./pgtable/radix";
 import { walkCacheOff } from "./pgtable/walkcache";
 import { tceEncode, tceLoad, tcePermits, tceStore, TCE_EMPTY, TCE_ENTRY_SHIFT } from "./tce";
@@ -38,7 +38,7 @@ export function entryBytes(fmt: u32): u32 {
 /** A multi-level page-table format (VT-d, AMD-Vi, Arm LPAE). */
 // @ts-ignore: decorator
 @inline export function isPageTable(fmt: u32): bool {
-  return fmt == FORMAT_VTD || fmt == FORMAT_AMD_V1 || fmt == FORMAT_ARM_LPAE;
+  return fmt == FORMAT_VTD || fmt == FORMAT_AMD_V1 || fmt == FORMAT_ARM_LPAE || fmt == FORMAT_VTD_FL;
 }
 
 export function tableInit(base: usize, fmt: u32, entries: u32, empty: u64, levels: u32): void {

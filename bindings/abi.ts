@@ -31,6 +31,8 @@ export const FORMAT_AMD_V1 = 3;
 /** Arm SMMUv3 stage 1: the VMSAv8-64 (LPAE) long-descriptor table, 4 KiB granule. */
 export const FORMAT_ARM_LPAE = 4;
 export const FORMAT_RIOMMU = 5;
+/** Intel VT-d first-level (scalable-mode) table: the x86-64 paging format, 4 KiB pages. */
+export const FORMAT_VTD_FL = 6;
 export const ALLOC_CALGARY = 0;
 export const ALLOC_PPC2007 = 1;
 export const ALLOC_FIRST_FIT = 2;

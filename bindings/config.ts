@@ -2,8 +2,8 @@
 // the value and what is allowed.
 
 import {
-  ALLOC_IOVA, ALLOCATORS, CAP_RIL, CAP_RWBF, isIova, INVALIDATIONS, MAX_CPUS, FLUSH_POLICIES, FORMAT_CALGARY, FORMAT_DART, FORMAT_RIOMMU,
-  IO_PAGE_SIZE, type AllocatorName, type FlushPolicyName, type InvalidationName,
+  ALLOC_IOVA, ALLOCATORS, CAP_RIL, CAP_RWBF, isIova, INVALIDATIONS, MAX_CPUS, FLUSH_POLICIES, FORMAT_CALGARY, FORMAT_DART, FORMAT_RIOMMU, FORMAT_VTD,
+  FORMAT_VTD_FL, IO_PAGE_SIZE, type AllocatorName, type FlushPolicyName, type InvalidationName,
 } from "./abi.js";
 import { ConfigError } from "./errors.js";
 import { entryBytesOf, PLATFORM_PRESETS, PLATFORMS, type InvalidationCaps, type PlatformName, type ReservedRange } from "./platforms.js";
@@ -61,6 +61,11 @@ export interface IommuOptions {
   invalidation?: InvalidationName;
   /** Capabilities of the queued interface (VT-d mamv, rwbf; SMMUv3 rangeInvalidation); the platform's by default. */
   invalidationCaps?: InvalidationCaps;
+  /**
+   * vtd only: "second-level" (legacy mode; the default) or "first-level" (the x86-64 paging
+   * format Linux uses for DMA domains in scalable mode when the hardware has it).
+   */
+  pageTableFormat?: "second-level" | "first-level";
 }
 
 /** The levels option against the platform; 0 for the flat tables. */
@@ -140,7 +145,7 @@ export function resolveConfig(options: IommuOptions): ResolvedConfig {
   }
   const known = new Set([
     "platform", "tableSize", "ramBytes", "cache", "allocator", "flushPolicy", "pciWindows", "segmentBoundary",
-    "dartDummyPfn", "coherentBasePfn", "maxHandles", "batchCapacity", "cpus", "vmerge", "pageTableLevels", "invalidation", "invalidationCaps",
+    "dartDummyPfn", "coherentBasePfn", "maxHandles", "batchCapacity", "cpus", "vmerge", "pageTableLevels", "invalidation", "invalidationCaps", "pageTableFormat",
   ]);
   for (const k of Object.keys(options)) {
     if (!known.has(k)) throw new ConfigError(k, (options as unknown as Record<string, unknown>)[k], `no such option; known: ${[...known].join(", ")}`);
@@ -220,11 +225,19 @@ export function resolveConfig(options: IommuOptions): ResolvedConfig {
     }
   }
   const { invalidation, invCaps } = resolveInvalidation(options, p.invalidation, p.invalidationCaps);
+  let format: number = p.format;
+  if (options.pageTableFormat !== undefined) {
+    if (p.format !== FORMAT_VTD) throw new ConfigError("pageTableFormat", options.pageTableFormat, `left out on ${p.name}: only vtd has two table formats`);
+    if (options.pageTableFormat !== "second-level" && options.pageTableFormat !== "first-level") {
+      throw new ConfigError("pageTableFormat", options.pageTableFormat, "second-level or first-level");
+    }
+    if (options.pageTableFormat === "first-level") format = FORMAT_VTD_FL;
+  }
   const emptyWord = p.format === FORMAT_DART ? BigInt((0x80000000 | dummyPfn) >>> 0) : 0n;
 
   return {
     platform: p.name,
-    format: p.format,
+    format,
     allocator,
     flushPolicy,
     tableBytes,

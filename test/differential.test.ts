@@ -29,6 +29,8 @@ const configArb = (platform: PlatformName): fc.Arbitrary<IommuOptions> =>
     cache: fc.constantFrom({ entries: 64, ways: 4 }, { entries: 4, ways: 1 }, { entries: 16, ways: 16 }, { entries: 0, ways: 0 }),
     flushPolicy: fc.constantFrom("on-wrap", "strict", "all-after-map", "one-per-page", "never", "flush-queue") as fc.Arbitrary<IommuOptions["flushPolicy"]>,
     segmentBoundary: fc.constantFrom(undefined, 1 << 20, 1 << 24),
+    // VT-d's two table formats: second level (legacy mode) and first level (scalable mode)
+    pageTableFormat: platform === "vtd" ? fc.constantFrom(undefined, "first-level" as const) : fc.constant(undefined),
   }).map((o) => (o.segmentBoundary === undefined ? { ...o, segmentBoundary: undefined } : o)) as fc.Arbitrary<IommuOptions>;
 
 function clean(o: IommuOptions): IommuOptions {

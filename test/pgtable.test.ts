@@ -39,6 +39,21 @@ describe.each(MODELS)("page-table entries, bit for bit (%s)", (_, make) => {
     expect([s.ptTablesAllocated, s.ptWrites]).toEqual([4, 6]); // root + 3 tables; 3 table entries + 3 leaves
   });
 
+  it("VT-d first level (scalable mode): x86-64 entries — table = next | P | RW | US | A; leaf = page | P | US | A, + RW | D when writable", () => {
+    const io = open({ platform: "vtd", pageTableFormat: "first-level" });
+    io.mapSingle(0x12345000, 4096, "bidirectional");
+    // P 0x1 | RW 0x2 | US 0x4 | A 0x20 = 0x27; a writable leaf adds D 0x40: 0x67
+    expect(walk(io, PAGE, 4)).toEqual([0x80001027n, 0x80002027n, 0x80003027n, 0x12345067n]);
+    io.mapSingle(0x2000, 1, "to-device");
+    io.mapSingle(0x3000, 1, "from-device");
+    expect(io.pageTableEntry(PAGE - 1, 1)).toBe(0x2025n); // read-only: P | US | A
+    expect(io.pageTableEntry(PAGE - 2, 1)).toBe(0x3067n); // P makes it readable too: no write-only
+    expect(io.mapSingle(0x40000000, 2 << 20, "bidirectional")).toBe(BIG * 4096);
+    expect(io.pageTableEntry(BIG, 2)).toBe(0x400000e7n); // + PS 0x80
+    expect(io.deviceAccess((PAGE - 2) * 4096, 64, "read")).toBe("miss");
+    expect(io.deviceAccess((PAGE - 1) * 4096, 64, "write")).toBe("fault");
+  });
+
   it("VT-d with 5 levels: one more table above, the same leaf", () => {
     const io = open({ platform: "vtd", pageTableLevels: 5 });
     io.mapSingle(0x12345000, 4096, "bidirectional");
@@ -197,6 +212,8 @@ describe.each(MODELS)("the device side: IOTLB, walks, the walk cache (%s)", (_, 
     expect(() => make({ platform: "calgary-pcix", tableSize: "64K" }).pageTableEntry(0, 1)).toThrow(/platform: "calgary-pcix" .* a page-table platform/);
     expect(() => make({ platform: "amd-vi", tableSize: "64K" }).pageTableEntry(0, 4)).toThrow(/level: 4 .* from 1 \(leaf\) to 3 \(root\)/);
     expect(() => make({ platform: "smmuv3", tableSize: "64K", pageTableLevels: 5 })).toThrow(/pageTableLevels: 5 .* for smmuv3 one of 4/);
+    expect(() => make({ platform: "smmuv3", tableSize: "64K", pageTableFormat: "first-level" })).toThrow(/pageTableFormat: "first-level" .* left out on smmuv3: only vtd has two table formats/);
+    expect(() => make({ platform: "vtd", tableSize: "64K", pageTableFormat: "third" as "first-level" })).toThrow(/pageTableFormat: "third" .* second-level or first-level/);
     expect(() => make({ platform: "dart-u4", pageTableLevels: 4 })).toThrow(/pageTableLevels: 4 .* left out on dart-u4: its table is flat/);
     expect(() => make({ platform: "vtd", pageTableLevels: "5" as unknown as number })).toThrow(/pageTableLevels: "5" .* for vtd one of 4, 5/);
   });
@@ -271,7 +288,9 @@ describe("every live mapping translates to its own physical page, every freed pa
     return atLevel2 ? addr + (page % 512) : addr; // Next Level 0: the page size of the entry's level
   }
 
-  it.each(["vtd", "amd-vi", "smmuv3"] as const)("%s", (platform) => {
+  it.each(["vtd", "vtd-first-level", "amd-vi", "smmuv3"] as const)("%s", (name) => {
+    const platform = name === "vtd-first-level" ? "vtd" : name;
+    const extra = name === "vtd-first-level" ? { pageTableFormat: "first-level" as const } : {};
     let large = 0;
     fc.assert(fc.property(
       fc.array(fc.oneof(
@@ -280,7 +299,7 @@ describe("every live mapping translates to its own physical page, every freed pa
       ), { minLength: 1, maxLength: 120 }),
       (ops) => {
         for (const make of [createIommu, createReferenceIommu]) {
-          const io = make({ platform, tableSize: "64K", flushPolicy: "strict" });
+          const io = make({ platform, tableSize: "64K", flushPolicy: "strict", ...extra });
           const live: Array<{ dma: number; pfn: number; pages: number }> = [];
           const freed = new Set<number>();
           for (const op of ops) {

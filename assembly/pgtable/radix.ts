@@ -26,12 +26,12 @@
 // Table i stands at physical page PT_PFN_BASE + i: that is the address its parent entry holds.
 // Freed tables form a LIFO list linked through their first word; a reused table is zeroed again.
 
-import { FORMAT_AMD_V1, FORMAT_VTD } from "../constants";
+import { FORMAT_AMD_V1, FORMAT_VTD, FORMAT_VTD_FL } from "../constants";
 import { stats } from "../counters";
 import { cacheNoteWrite, cacheTracking, LARGE_TAG } from "../cache";
 import { amdLarge, amdLeaf, amdPermits, amdPresent, amdReplicated, amdReplicatedOrder, amdTable, AMD_NL_MASK } from "./amd";
 import { lpaeLarge, lpaeLeaf, lpaePermits, lpaePresent, lpaeTable, LPAE_TYPE_BLOCK, LPAE_TYPE_TABLE } from "./lpae";
-import { vtdLarge, vtdLeaf, vtdPermits, vtdPresent, vtdTable, VTD_PS } from "./vtd";
+import { vtdFlLeaf, vtdFlPermits, vtdFlTable, vtdLarge, vtdLeaf, vtdPermits, vtdPresent, vtdTable, VTD_PS } from "./vtd";
 import { walkCacheFill, walkCacheHas, walkCacheInit, walkCacheInvalidateRegion, WALK_CACHE_BYTES } from "./walkcache";
 
 /** Physical page of table 0 (2 GiB): tables sit in memory the modelled buffers do not use. */
@@ -101,17 +101,19 @@ export function ptWalkEndedLarge(): bool {
 
 // @ts-ignore: decorator
 @inline function present(e: u64): bool {
+  // VT-d first level: P is bit 0, as the AMD and Arm valid bits
   return fmt == FORMAT_VTD ? vtdPresent(e) : fmt == FORMAT_AMD_V1 ? amdPresent(e) : lpaePresent(e);
 }
 
 /** A present entry above level 1 that maps a page (not a table). */
 // @ts-ignore: decorator
 @inline function large(e: u64): bool {
-  return fmt == FORMAT_VTD ? vtdLarge(e) : fmt == FORMAT_AMD_V1 ? amdLarge(e) : lpaeLarge(e);
+  return fmt == FORMAT_VTD || fmt == FORMAT_VTD_FL ? vtdLarge(e) : fmt == FORMAT_AMD_V1 ? amdLarge(e) : lpaeLarge(e);
 }
 
 // @ts-ignore: decorator
 @inline function leafWord(pfn: u64, dir: u32, big: bool): u64 {
+  if (fmt == FORMAT_VTD_FL) return vtdFlLeaf(pfn, dir, big);
   return fmt == FORMAT_VTD ? vtdLeaf(pfn, dir, big) : fmt == FORMAT_AMD_V1 ? amdLeaf(pfn, dir) : lpaeLeaf(pfn, dir, big);
 }
 
@@ -119,6 +121,7 @@ export function ptWalkEndedLarge(): bool {
 // @ts-ignore: decorator
 @inline function tableWord(idx: u32, level: u32): u64 {
   let pfn = PT_PFN_BASE + <u64>idx;
+  if (fmt == FORMAT_VTD_FL) return vtdFlTable(pfn);
   return fmt == FORMAT_VTD ? vtdTable(pfn) : fmt == FORMAT_AMD_V1 ? amdTable(pfn, level) : lpaeTable(pfn);
 }
 
@@ -129,7 +132,7 @@ export function ptWalkEndedLarge(): bool {
  */
 // @ts-ignore: decorator
 @inline function smallOf(e: u64, base: u32): u64 {
-  if (fmt == FORMAT_VTD) return e & ~VTD_PS;
+  if (fmt == FORMAT_VTD || fmt == FORMAT_VTD_FL) return e & ~VTD_PS;
   if (fmt != FORMAT_AMD_V1) return (e & ~(<u64>3)) | LPAE_TYPE_TABLE;
   if ((e & AMD_NL_MASK) == 0) return e;
   let order = amdReplicatedOrder(e);
@@ -139,6 +142,7 @@ export function ptWalkEndedLarge(): bool {
 }
 
 export function ptPermits(e: u64, write: bool): bool {
+  if (fmt == FORMAT_VTD_FL) return vtdFlPermits(e, write);
   return fmt == FORMAT_VTD ? vtdPermits(e, write) : fmt == FORMAT_AMD_V1 ? amdPermits(e, write) : lpaePermits(e, write);
 }
 

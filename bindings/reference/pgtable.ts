@@ -2,7 +2,7 @@
 // to be read against assembly/pgtable/radix.ts and the drivers it names: the same tables in the
 // same order (so the same table addresses in the same entries), the same counters.
 
-import { FORMAT_AMD_V1, FORMAT_VTD } from "../abi.js";
+import { FORMAT_AMD_V1, FORMAT_VTD, FORMAT_VTD_FL } from "../abi.js";
 
 const PT_PFN_BASE = 0x80000n;
 const ADDR_MASK = 0x000ffffffffff000n;
@@ -40,6 +40,16 @@ const VTD: EntryFormat = {
   large: (e) => (e & 0x80n) !== 0n,
   small: (e) => e & ~0x80n,
   permits: (e, write) => (e & (write ? 2n : 1n)) !== 0n,
+};
+
+const VTD_FL: EntryFormat = {
+  // the x86-64 paging format: P = 1, RW = 2, US = 4, A = 0x20, D = 0x40 (writable leaves), PS = 0x80
+  leaf: (pfn, dir, large) => (pfn << 12n) | 0x25n | (dir !== TO_DEVICE ? 0x42n : 0n) | (large ? 0x80n : 0n),
+  table: (t) => (t << 12n) | 0x27n,
+  present: (e) => (e & 1n) !== 0n,
+  large: (e) => (e & 0x80n) !== 0n,
+  small: (e) => e & ~0x80n,
+  permits: (e, write) => (e & 1n) !== 0n && (!write || (e & 2n) !== 0n),
 };
 
 const IR = 1n << 61n;
@@ -91,7 +101,7 @@ export class ReferencePageTable {
   readonly n: PageTableCounts = { ptWrites: 0, ptTablesAllocated: 0, ptTablesFreed: 0, walkReads: 0, walkCacheHits: 0, largePages: 0 };
 
   constructor(format: number, readonly levels: number) {
-    this.f = format === FORMAT_VTD ? VTD : format === FORMAT_AMD_V1 ? AMD : LPAE;
+    this.f = format === FORMAT_VTD ? VTD : format === FORMAT_VTD_FL ? VTD_FL : format === FORMAT_AMD_V1 ? AMD : LPAE;
     this.freesTables = format !== FORMAT_AMD_V1;
     this.amd = format === FORMAT_AMD_V1;
     this.root = this.alloc();
