@@ -121,6 +121,12 @@ export function cacheLookup(page: u32): usize {
   return load<u64>(slot, WORD);
 }
 
+/** While tracking: the line's copy differs from the table (kept exact by cacheNoteWrite). */
+// @ts-ignore: decorator
+@inline export function slotStale(slot: usize): bool {
+  return load<u32>(slot, STALE) != 0;
+}
+
 /** Fills `page` after a walk: first empty way, else the least recently used one. */
 export function cacheInsert(page: u32, word: u64): void {
   let s = setBase(page);
