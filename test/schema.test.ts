@@ -30,6 +30,8 @@ const trace = join(root, "examples", "nic-ring.trace");
 function outputs(): Array<[string, unknown]> {
   const read = (f: string) => JSON.parse(readFileSync(join(dir, f), "utf8"));
   cli("reproduce", "--quiet", "--json", "repro.json");
+  cli("reproduce", "--study", "viommu-2011", "--json", "study.json");
+  cli("reproduce", "--study", "riommu-2015", "--json", "study-ranges.json");
   cli("calibrate", "--quiet", "--holdout", "--data", join(root, "data", "seed-netperf.csv"), "--out", "cal.json");
   cli("sweep", "--grid", "strategy=batched,preallocated", "--serial", "--shard", "1/2", "--out", "sweep.part.json");
   cli("allocators", "--workload", "ring:8", "--steps", "50", "--trace", trace, "--shard", "0/3", "--out", "allocators.part.json");
@@ -45,6 +47,8 @@ function outputs(): Array<[string, unknown]> {
     ["sweep", JSON.parse(cli("sweep", "--grid", "strategy=batched,preallocated", "--grid", "messageBytes=64,64K", "--serial", "--json"))],
     ["allocators", JSON.parse(cli("allocators", "--workload", "ring:8", "--steps", "50", "--trace", trace, "--json"))],
     ["reproduce", read("repro.json")],
+    ["study", read("study.json")],
+    ["study", read("study-ranges.json")],
     ["calibration", read("cal.json")],
     ["part", read("sweep.part.json")],
     ["part", read("replay.part.json")],

@@ -13,6 +13,7 @@ export const OUTPUT_SCHEMAS = {
   sweep: 1,
   allocators: 1,
   reproduce: 2,
+  study: 1,
   calibration: 2,
   part: 1,
   "replay-grid": 1,

@@ -2,6 +2,7 @@
 // tables per strategy.
 
 import type { Command } from "commander";
+import { ConfigError } from "../errors.js";
 import { csvFormatRows } from "d3-dsv";
 import { createIommu } from "../node.js";
 import { writeAtomicallySync } from "../io/atomic.js";
@@ -19,6 +20,7 @@ import { EXTRAPOLATION_FROM_BYTES, type MeasuredRow } from "../workloads/reprodu
 import { FITTED } from "../workloads/netperf.js";
 import type { DmaCounts } from "../workloads/reproduction.js";
 import { jsonOutput } from "./json.js";
+import { reproduceStudy } from "./reproduce-study.js";
 import { loadCalibration } from "./load-calibration.js";
 import { checkOutputs, DEFAULT_CALIBRATION, DEFAULT_MEASURED, EXTRAPOLATION_CALIBRATION, HOLDOUT_CALIBRATION, IOMMU_OFF_CALIBRATION, readText } from "./options.js";
 import { textTable } from "./table.js";
@@ -119,10 +121,22 @@ interface ReproduceFlags {
   calibration?: string;
   data?: string;
   whatIf?: boolean;
+  study?: string;
+  profile?: string;
 }
 
 async function reproduce(flags: ReproduceFlags): Promise<void> {
   const started = performance.now();
+  if (flags.study !== undefined) {
+    // the modern studies have their own inputs and outputs; the 2007 study's options do not apply
+    for (const [opt, v] of [["--csv", flags.csv], ["--plot", flags.plot], ["--holdout", flags.holdout], ["--calibration", flags.calibration], ["--data", flags.data]] as const) {
+      if (v !== undefined) throw new ConfigError(opt, v, "no value with --study (it applies to the 2007 study only)");
+    }
+    if (flags.json) checkOutputs(["--json", flags.json]);
+    reproduceStudy(flags.study, flags);
+    return;
+  }
+  if (flags.profile !== undefined) throw new ConfigError("--profile", flags.profile, "no value without --study (the 2007 study takes its prices from --calibration)");
   checkOutputs(["--json", flags.json], ["--csv", flags.csv], ["--plot", flags.plot]);
   if (flags.plot) await loadRenderer("--plot", flags.plot); // a missing renderer is reported before the run, not after
   const measured = parseMeasured(readText("--data", flags.data ?? DEFAULT_MEASURED), flags.data ? `--data ${flags.data}` : undefined);
@@ -190,5 +204,7 @@ export function registerReproduce(program: Command): void {
     .option("--csv <file>", "also write the rows as CSV")
     .option("--plot <file>", "also plot: FILE.svg (throughput and CPU against message size; -2.svg: the price-of-safety frontier; -3.svg: the same across IOMMUs, the rIOMMU among them) or FILE.html")
     .option("--quiet", "no progress output")
+    .option("--study <name>", "a published modern study instead of the 2007 one: predicted beside measured with error and source (\"list\" names them)")
+    .option("--profile <file>", "with --study: the CostProfile JSON to price with (default: profiles/xeon-skylake-sp.json)")
     .action((flags: ReproduceFlags) => reproduce(flags));
 }
