@@ -9,7 +9,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../bindings/errors.js";
-import { loadStudyProfile, STUDY_NIC } from "../bindings/cli/reproduce-study.js";
+import { loadStudyProfile, studyCells, STUDY_NIC } from "../bindings/cli/reproduce-study.js";
 import type { CostProfile } from "../bindings/sim/cost-profile.js";
 import { compare, predictStudy } from "../bindings/studies/predict.js";
 import { loadStudy, studyNames, validateStudy, type Measured, type Study } from "../bindings/studies/study.js";
@@ -142,5 +142,19 @@ describe("reproduce --study", () => {
     const bad = cli("reproduce", "--study", "viommu-2011", "--profile", join(dir, "missing.json"));
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain("--profile");
+  });
+});
+
+describe("README", () => {
+  it("its table of predictions is what the model computes now, every study and row of it", () => {
+    const readme = readFileSync(join(root, "README.md"), "utf8");
+    const start = readme.indexOf("<!-- studies-table");
+    expect(start).toBeGreaterThan(0);
+    const lines = readme.slice(start).split("\n").slice(3);
+    const table = lines.slice(0, lines.findIndex((l) => !l.startsWith("|"))).map((l) => l.split("|").slice(1, -1).map((c) => c.trim()));
+    const expected = names.flatMap((n) => studyCells(predictStudy(loadStudy(n), profile, STUDY_NIC)).map((r) => [n, r.id, r.unit, ...r.cells]));
+    const key = (r: string[]) => `${r[0]}/${r[1]}`;
+    expect(table.map(key).sort()).toEqual(expected.map(key).sort());
+    for (const row of expected) expect(table.find((t) => key(t) === key(row))).toEqual(row);
   });
 });

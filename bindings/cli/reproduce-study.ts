@@ -31,6 +31,14 @@ export function loadStudyProfile(file: string | URL = DEFAULT_STUDY_PROFILE): Co
 const fmt = (v: number, unit: string) => (unit === "×" ? v.toFixed(2) : v.toFixed(1));
 const signed = (v: number, unit: string) => (v > 0 ? "+" : "") + fmt(v, unit);
 
+/** Each row as printed (and as the README's table shows it): predicted, measured, error, rel. error, verdict. */
+export function studyCells(p: StudyPrediction): Array<{ id: string; unit: string; cells: [string, string, string, string, string] }> {
+  return p.rows.map((r) => ({
+    id: r.id, unit: r.unit,
+    cells: [fmt(r.predicted, r.unit), formatMeasured(r.measured), signed(r.error, r.unit), r.relErrorPct === null ? "" : `${signed(r.relErrorPct, "%")} %`, r.verdict],
+  }));
+}
+
 export function formatStudy(study: Study, p: StudyPrediction): string {
   const out = [
     `iommu-sim reproduce --study ${study.name}: ${study.title}`,
@@ -40,7 +48,7 @@ export function formatStudy(study: Study, p: StudyPrediction): string {
     `prices: profile ${p.profile.name} v${p.profile.version} (literature prices, none taken from this source); model: ${p.model}`,
   ];
   if (p.model.includes("stub")) out.push("NOTE: predicted with the stub NIC model (bindings/studies/nic-model.ts), not the NIC workload: these are not the project's predictions yet");
-  const body = p.rows.map((r) => [r.id, r.unit, fmt(r.predicted, r.unit), formatMeasured(r.measured), signed(r.error, r.unit), r.relErrorPct === null ? "" : `${signed(r.relErrorPct, "%")} %`, r.verdict, `${study.name}: ${study.source.locator.split(" ")[0]}`]);
+  const body = studyCells(p).map((r) => [r.id, r.unit, ...r.cells, `${study.name}: ${study.source.locator.split(" ")[0]}`]);
   out.push(textTable(["row", "unit", "predicted", "measured", "error", "rel. error", "verdict", "source"], body, [undefined, undefined, "right", "right", "right", "right"]));
   out.push("error: predicted − the nearest value the source allows (0 inside its range or under its \"up to\")");
   return out.join("\n");

@@ -69,5 +69,6 @@ export function predictStudy(study: Study, profile: CostProfile, nic: NicModel):
 export function formatMeasured(m: Measured, digits = 2): string {
   if ("value" in m) return String(m.value);
   if ("upTo" in m) return `≤ ${m.upTo}`;
-  return `${m.low.toFixed(digits)}–${m.high.toFixed(digits)}`;
+  const show = (v: number) => (Number.isInteger(m.low) && Number.isInteger(m.high) ? String(v) : v.toFixed(digits));
+  return `${show(m.low)}–${show(m.high)}`;
 }
