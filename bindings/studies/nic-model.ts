@@ -24,8 +24,6 @@ export type NicModel = (run: NicRun, profile: CostProfile) => NicOutcome;
 const FLUSH_QUEUE_ENTRIES = 256;
 /** Stub assumption, not from a source: kernel cycles per received 1500-byte frame with GRO, its ACK share included. */
 const STUB_STACK_CYCLES_PER_FRAME = 5000;
-/** Stub assumption: per small UDP datagram, send side (syscall, UDP/IP, qdisc, driver). */
-const STUB_STACK_CYCLES_PER_DATAGRAM = 3000;
 const FRAME_PAYLOAD = 1448;
 const FRAME_WIRE = 1538;
 
@@ -42,10 +40,9 @@ function dmaPairCycles(run: NicRun, c: CostProfile["cycles"]): number {
 export const stubNic: NicModel = (run, profile) => {
   const clock = profile.machine.clockHz;
   const pair = dmaPairCycles(run, profile.cycles);
-  const udp = run.protocol === "udp";
-  const payload = udp ? (run.messageBytes ?? 64) : FRAME_PAYLOAD;
-  const wire = udp ? Math.max(payload + 42, 64) + 20 : FRAME_WIRE;
-  const perFrame = (udp ? STUB_STACK_CYCLES_PER_DATAGRAM : STUB_STACK_CYCLES_PER_FRAME) + payload * profile.cycles.copyPerByte + pair;
+  const payload = FRAME_PAYLOAD;
+  const wire = FRAME_WIRE;
+  const perFrame = STUB_STACK_CYCLES_PER_FRAME + payload * profile.cycles.copyPerByte + pair;
   const cpuFrames = clock / perFrame;
   const lineFrames = (run.linkGbps * 1e9) / (wire * 8);
   const frames = Math.min(cpuFrames, lineFrames);

@@ -34,7 +34,6 @@ function quantityOf(row: StudyRow, t: (role: string) => number, line: number): n
     case "pct-of-line": return (t("run") / line) * 100;
     case "throughput-ratio": return t("numerator") / t("denominator");
     case "drop-pct": return ((t("without") - t("with")) / t("without")) * 100;
-    case "recovered-pct": return ((t("lazy") - t("strict")) / (t("off") - t("strict"))) * 100;
   }
 }
 

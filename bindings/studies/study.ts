@@ -15,22 +15,22 @@ export interface NicRun {
   /** strict: invalidate on every unmap; lazy: Linux's flush queue; off: no IOMMU in the path. */
   mode: "strict" | "lazy" | "off";
   linkGbps: number;
-  protocol?: "tcp" | "udp";
+  /** The simulated host's end of the stream (the NIC workload's default when absent). */
+  role?: "sender" | "receiver";
   messageBytes?: number;
-  cores?: number;
-  hugepages?: boolean;
+  /** Queue pairs and CPUs (one flow per queue; the NIC workload's default when absent). */
+  cpus?: number;
 }
 
 /**
  * What a row's runs are turned into, each a function of modelled throughput only:
  * pct-of-line: run ÷ line × 100; throughput-ratio: numerator ÷ denominator;
- * drop-pct: (without − with) ÷ without × 100; recovered-pct: (lazy − strict) ÷ (off − strict) × 100.
+ * drop-pct: (without − with) ÷ without × 100.
  */
 export const QUANTITIES = {
   "pct-of-line": ["run"],
   "throughput-ratio": ["numerator", "denominator"],
   "drop-pct": ["with", "without"],
-  "recovered-pct": ["strict", "lazy", "off"],
 } as const;
 export type Quantity = keyof typeof QUANTITIES;
 
@@ -103,11 +103,12 @@ function validateRun(r: unknown, where: string): NicRun {
   if (!MODES.includes(o.mode as string)) throw new ConfigError(`${where}.mode`, o.mode, MODES.join(" | "));
   if ((o.mode === "off") !== (o.platform === "none")) throw new ConfigError(`${where}.mode`, o.mode, 'off exactly when platform is "none"');
   if (!isNum(o.linkGbps) || o.linkGbps <= 0) throw new ConfigError(`${where}.linkGbps`, o.linkGbps, "a positive link rate in Gbit/s");
-  if (o.protocol !== undefined && o.protocol !== "tcp" && o.protocol !== "udp") throw new ConfigError(`${where}.protocol`, o.protocol, "tcp | udp");
-  for (const k of ["messageBytes", "cores"] as const) {
+  if (o.role !== undefined && o.role !== "sender" && o.role !== "receiver") throw new ConfigError(`${where}.role`, o.role, "sender | receiver");
+  for (const k of ["messageBytes", "cpus"] as const) {
     if (o[k] !== undefined && !(Number.isInteger(o[k]) && (o[k] as number) >= 1)) throw new ConfigError(`${where}.${k}`, o[k], "a whole number ≥ 1");
   }
-  if (o.hugepages !== undefined && typeof o.hugepages !== "boolean") throw new ConfigError(`${where}.hugepages`, o.hugepages, "true | false");
+  const known = ["platform", "mode", "linkGbps", "role", "messageBytes", "cpus"];
+  for (const k of Object.keys(o)) if (!known.includes(k)) throw new ConfigError(`${where}.${k}`, o[k], `no such run setting; known: ${known.join(", ")}`);
   return o as unknown as NicRun;
 }
 
