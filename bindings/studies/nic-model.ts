@@ -34,6 +34,7 @@ function dmaPairCycles(run: NicRun, c: CostProfile["cycles"]): number {
   // an invalidation: tail-register write, then wait for its completion (one uncached poll)
   const invalidation = c.mmioWrite + c.flushWaitPoll;
   if (run.platform === "riommu") return software + invalidation / 64; // one per ring burst
+  // the x86 platforms' default is the flush queue
   return software + (run.mode === "strict" ? invalidation : invalidation / FLUSH_QUEUE_ENTRIES);
 }
 

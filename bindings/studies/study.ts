@@ -12,14 +12,19 @@ export type Measured = { value: number } | { low: number; high: number } | { upT
 export interface NicRun {
   /** "none": no IOMMU; the others are platforms the NIC workload runs on. */
   platform: string;
-  /** strict: invalidate on every unmap; lazy: Linux's flush queue; off: no IOMMU in the path. */
-  mode: "strict" | "lazy" | "off";
+  /**
+   * strict: invalidate on every unmap; lazy: Linux's flush queue; default: the platform's own rule
+   * (a ring IOMMU invalidates at the end of each burst); off: no IOMMU in the path.
+   */
+  mode: "strict" | "lazy" | "default" | "off";
   linkGbps: number;
   /** The simulated host's end of the stream (the NIC workload's default when absent). */
   role?: "sender" | "receiver";
   messageBytes?: number;
   /** Queue pairs and CPUs (one flow per queue; the NIC workload's default when absent). */
   cpus?: number;
+  /** How RX buffers are recycled: a page pool of 4 KiB pages, or pool pages carved from 2 MiB chunks mapped whole. */
+  rxRecycling?: "page-pool" | "hugepage-pool";
 }
 
 /**
@@ -62,7 +67,8 @@ export interface Study {
 }
 
 export const STUDIES_DIR = new URL("../../data/studies/", import.meta.url);
-const MODES = ["strict", "lazy", "off"];
+const MODES = ["strict", "lazy", "default", "off"];
+const RX_RECYCLING = ["page-pool", "hugepage-pool"];
 
 /** The studies shipped in data/studies/, by name, sorted. */
 export function studyNames(dir: URL = STUDIES_DIR): string[] {
@@ -107,7 +113,8 @@ function validateRun(r: unknown, where: string): NicRun {
   for (const k of ["messageBytes", "cpus"] as const) {
     if (o[k] !== undefined && !(Number.isInteger(o[k]) && (o[k] as number) >= 1)) throw new ConfigError(`${where}.${k}`, o[k], "a whole number ≥ 1");
   }
-  const known = ["platform", "mode", "linkGbps", "role", "messageBytes", "cpus"];
+  if (o.rxRecycling !== undefined && !RX_RECYCLING.includes(o.rxRecycling as string)) throw new ConfigError(`${where}.rxRecycling`, o.rxRecycling, RX_RECYCLING.join(" | "));
+  const known = ["platform", "mode", "linkGbps", "role", "messageBytes", "cpus", "rxRecycling"];
   for (const k of Object.keys(o)) if (!known.includes(k)) throw new ConfigError(`${where}.${k}`, o[k], `no such run setting; known: ${known.join(", ")}`);
   return o as unknown as NicRun;
 }
