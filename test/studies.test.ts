@@ -63,7 +63,7 @@ describe("predictions", () => {
   it("are computed from the profile: a dearer invalidation wait lowers strict throughput, lazy barely moves", () => {
     const study = loadStudy("viommu-2011");
     const base = predictStudy(study, profile, STUDY_NIC).rows;
-    const dear = predictStudy(study, withPrice("flushWaitPoll", 4), STUDY_NIC).rows;
+    const dear = predictStudy(study, withPrice("invWait", 4), STUDY_NIC).rows;
     expect(dear[0].predicted).toBeLessThan(base[0].predicted);
     expect(Math.abs(dear[1].predicted - base[1].predicted)).toBeLessThan(Math.abs(dear[0].predicted - base[0].predicted));
   });

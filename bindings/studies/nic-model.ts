@@ -31,8 +31,8 @@ const FRAME_WIRE = 1538;
 function dmaPairCycles(run: NicRun, c: CostProfile["cycles"]): number {
   if (run.mode === "off") return 0;
   const software = 2 * c.dmaApiEntry + 2 * c.tceWrite;
-  // an invalidation: tail-register write, then wait for its completion (one uncached poll)
-  const invalidation = c.mmioWrite + c.flushWaitPoll;
+  // a queued invalidation: its command and a wait command, the tail-register write, the wait
+  const invalidation = 2 * c.invDescriptorWrite + c.mmioWrite + c.invWait;
   if (run.platform === "riommu") return software + invalidation / 64; // one per ring burst
   // the x86 platforms' default is the flush queue
   return software + (run.mode === "strict" ? invalidation : invalidation / FLUSH_QUEUE_ENTRIES);
