@@ -60,12 +60,17 @@ describe("study files", () => {
 describe("predictions", () => {
   const withPrice = (k: keyof CostProfile["cycles"], factor: number): CostProfile => ({ ...profile, cycles: { ...profile.cycles, [k]: profile.cycles[k] * factor } });
 
-  it("are computed from the profile: a dearer invalidation wait lowers strict throughput, lazy barely moves", () => {
+  it("are computed from the profile: a dearer invalidation wait lowers strict throughput and leaves lazy's, and costs CPU first", () => {
     const study = loadStudy("viommu-2011");
     const base = predictStudy(study, profile, STUDY_NIC).rows;
-    const dear = predictStudy(study, withPrice("invWait", 4), STUDY_NIC).rows;
-    expect(dear[0].predicted).toBeLessThan(base[0].predicted);
-    expect(Math.abs(dear[1].predicted - base[1].predicted)).toBeLessThan(Math.abs(dear[0].predicted - base[0].predicted));
+    // at 10 GbE with today's prices one CPU fills the link in both modes; 50× the wait does not
+    const dear = predictStudy(study, withPrice("invWait", 50), STUDY_NIC).rows;
+    expect(dear[0].predicted).toBeLessThan(base[0].predicted - 10);
+    expect(dear[1].predicted).toBeCloseTo(base[1].predicted, 6);
+    // below the point where it costs throughput, a dearer wait shows as CPU
+    const twice = predictStudy(study, withPrice("invWait", 2), STUDY_NIC).rows;
+    expect(twice[0].runs.run.cpuPct).toBeGreaterThan(base[0].runs.run.cpuPct);
+    expect(base[0].runs.run.cpuPct).toBeGreaterThan(base[1].runs.run.cpuPct);
   });
 
   it("never read the measured values: any measured value leaves every prediction unchanged", () => {

@@ -6,7 +6,9 @@ import { readFileSync } from "node:fs";
 import { ConfigError } from "../errors.js";
 import { writeAtomicallySync } from "../io/atomic.js";
 import { validateProfile, type CostProfile } from "../sim/cost-profile.js";
-import { stubNic, type NicModel } from "../studies/nic-model.js";
+import { createIommu } from "../node.js";
+import type { NicModel } from "../studies/nic-model.js";
+import { nicWorkloadOn } from "../studies/nic-workload.js";
 import { formatMeasured, predictStudy, type StudyPrediction } from "../studies/predict.js";
 import { loadStudy, studyNames, type Study } from "../studies/study.js";
 import { jsonOutput } from "./json.js";
@@ -15,8 +17,8 @@ import { textTable } from "./table.js";
 
 export const DEFAULT_STUDY_PROFILE = new URL("profiles/xeon-skylake-sp.json", PACKAGE_ROOT);
 
-/** The NIC model the studies are predicted with (the stub until the NIC workload lands). */
-export const STUDY_NIC: NicModel = stubNic;
+/** The NIC model the studies are predicted with: the NIC workload on the WASM core. */
+export const STUDY_NIC: NicModel = nicWorkloadOn(createIommu);
 
 export function loadStudyProfile(file: string | URL = DEFAULT_STUDY_PROFILE): CostProfile {
   let json: unknown;
@@ -47,7 +49,6 @@ export function formatStudy(study: Study, p: StudyPrediction): string {
     `conditions: ${study.conditions}`,
     `prices: profile ${p.profile.name} v${p.profile.version} (literature prices, none taken from this source); model: ${p.model}`,
   ];
-  if (p.model.includes("stub")) out.push("NOTE: predicted with the stub NIC model (bindings/studies/nic-model.ts), not the NIC workload: these are not the project's predictions yet");
   const body = studyCells(p).map((r) => [r.id, r.unit, ...r.cells, `${study.name}: ${study.source.locator.split(" ")[0]}`]);
   out.push(textTable(["row", "unit", "predicted", "measured", "error", "rel. error", "verdict", "source"], body, [undefined, undefined, "right", "right", "right", "right"]));
   out.push("error: predicted − the nearest value the source allows (0 inside its range or under its \"up to\")");
