@@ -4,7 +4,7 @@
 // Slurm scripts of `slurm … --dry-run` hold what a compute node needs, and run (as Slurm would
 // run them, task by task) to the serial output. A real Slurm: `npm run test:cluster`.
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -171,6 +171,14 @@ describe("shards of a replay grid (traces × configurations), merged, are the un
     refused(["replay", trace, "--grid", "colour=red"], /--grid: "colour=red" is not allowed; expected KEY=V1,V2,… with KEY one of platform, strategy/);
     refused(["replay", trace, "--grid", "allocator=iova"], /--platform: undefined is not allowed; expected one of .*, or --grid platform=…/);
     refused(["replay", trace, "--platform", "dart-u4", "--csv", join(d, "x.csv")], /--csv: .* expected to be given with several traces or --grid/);
+    // every configuration is checked before the first run, naming the configuration: a bad value
+    // in the grid's last cell costs no replays (and, through `slurm replay`, no queueing)
+    refused(["replay", trace, "--platform", "vtd", "--grid", "tableSize=8M,3K"], /tableSize: "3K" is not allowed; expected for vtd one of 8M, .* \(in the grid's configuration tableSize=3K\)/);
+    refused(["replay", trace, "--platform", "vtd", "--grid", "strategy=straightforward,bogus"], /strategy: "bogus" is not allowed; .* \(in the grid's configuration strategy=bogus\)/);
+    refused(["replay", trace, "--grid", "platform=vtd,riommu", "--grid", "cache=64x4"], /cache: .* expected \{ entries: 2, ways: 2 \} on riommu .*\(in the grid's configuration platform=riommu cache=64x4\)/);
+    refused(["replay", trace, "--grid", "platform=vtd", "--strategy", "batched", "--flush-policy", "strict"], /--flush-policy: "strict" is not allowed; expected to be left out with --strategy/);
+    refused(["slurm", "replay", trace, "--platform", "vtd", "--grid", "tableSize=8M,3K", "--shards", "2", "--dir", join(d, "job")], /tableSize: "3K" is not allowed/);
+    expect(existsSync(join(d, "job"))).toBe(false);
     // the same name, other bytes: another grid
     writeFileSync(join(d, "t.trace"), readFileSync(trace));
     ok(["replay", "t.trace", "--grid", "platform=dart-u4,calgary-pcix", "--shard", "0/2", "--out", "p0.json"], {}, d);

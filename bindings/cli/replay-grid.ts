@@ -14,7 +14,7 @@ import { ENVIRONMENTS } from "../sim/environments.js";
 import { fileDigest, type Study } from "../shard/part.js";
 import { jsonOutput } from "./json.js";
 import { cacheGeometry, checkOutputs, wholeNumber } from "./options.js";
-import { replayJson, type ReplayFlags } from "./replay.js";
+import { checkReplayFlags, replayJson, type ReplayFlags } from "./replay.js";
 import type { GridOutputs } from "./shard.js";
 import { textTable } from "./table.js";
 
@@ -92,12 +92,25 @@ export function replayGridStudy(traces: string[], flags: ReplayFlags & { grid?: 
   for (const k of BASE_KEYS) if (flags[k] !== undefined) (base as Record<string, unknown>)[k] = flags[k];
   const spec: ReplayGridSpec = { traces, base, grid: (flags.grid ?? []).map(parseReplayGridArg) };
   const cells = cellsOf(spec);
-  for (const c of cells.slice(0, cells.length / traces.length)) flagsOf(spec, c.values);
+  // every configuration checked before the first run (and before `slurm replay` queues anything)
+  for (const c of cells.slice(0, cells.length / traces.length)) {
+    try {
+      checkReplayFlags(flagsOf(spec, c.values));
+    } catch (e) {
+      throw inConfiguration(e, c.values);
+    }
+  }
   // the results depend on the traces' and the profile's bytes, not on their names
   const inputs: Record<string, string> = {};
   for (const t of new Set(traces)) inputs[`trace ${t}`] = fileDigest("TRACE", t, "trace file");
   if (flags.profile !== undefined) inputs.profile = fileDigest("--profile", flags.profile, "cost profile");
   return { study: { command: "replay", spec, inputs, configurations: cells.length }, cells, spec };
+}
+
+/** A configuration's refusal, saying which configuration of the grid it is. */
+function inConfiguration(e: unknown, values: Record<string, string>): unknown {
+  if (!(e instanceof ConfigError) || Object.keys(values).length === 0) return e;
+  return new ConfigError(e.field, e.value, `${e.allowed} (in the grid's configuration ${Object.entries(values).map(([k, v]) => `${k}=${v}`).join(" ")})`);
 }
 
 /** Replays the runs at `indices` (grid order), each as `replay --json` would. */

@@ -11,7 +11,7 @@ import { createIommu, createPricedSimulation } from "../node.js";
 import { PLATFORM_PRESETS, PLATFORMS, type PlatformName } from "../platforms.js";
 import { DEFAULT_PROFILE, validateProfile, type CostProfile } from "../sim/cost-profile.js";
 import { ENVIRONMENTS, type EnvironmentName } from "../sim/environments.js";
-import type { SimPlatform } from "../sim/setup.js";
+import { resolveSimulation, type SimPlatform, type SimulationOptions } from "../sim/setup.js";
 import { STRATEGIES } from "../sim/strategies.js";
 import { traceChunks } from "../io/trace-source.js";
 import { replayStreamOnto, replayTraceStream, STREAM_SIZING } from "../trace/stream.js";
@@ -105,8 +105,25 @@ export async function replayJson(file: string, flags: ReplayFlags): Promise<{ sc
     return { schema: "replay-priced", body: { ...r.report, operations: r.operations, skipped: r.skipped } };
   }
   const options = iommuOptions(flags);
-  const result = await replayTraceStream(traceChunks(file), (sizing) => createIommu({ ...options, ...sizing, cpus: flags.cpus ?? sizing.cpus }), { lenient: flags.lenient });
+  const result = await replayTraceStream(traceChunks(file), (sizing) => createIommu(unpricedOptions(options, sizing, flags)), { lenient: flags.lenient });
   return { schema: "replay", body: unpricedBody(flags, result, false) };
+}
+
+/** The unpriced replay's core options: the flags' over the stream's sizing. */
+const unpricedOptions = (options: IommuOptions, sizing: Pick<IommuOptions, "maxHandles" | "batchCapacity" | "cpus">, flags: ReplayFlags): IommuOptions =>
+  ({ ...options, ...sizing, cpus: flags.cpus ?? sizing.cpus });
+
+/**
+ * Checks one replay's settings as the replay itself would (every refusal that does not depend on
+ * the trace's contents), without building a core: a grid checks every configuration before its
+ * first run, and `slurm replay` before anything is queued.
+ */
+export function checkReplayFlags(flags: ReplayFlags): void {
+  if (isPriced(flags)) {
+    resolvePricedRun(flags);
+    return;
+  }
+  resolveConfig(unpricedOptions(iommuOptions(flags), STREAM_SIZING, flags));
 }
 
 async function replay(file: string, flags: ReplayFlags): Promise<void> {
@@ -119,7 +136,7 @@ async function replay(file: string, flags: ReplayFlags): Promise<void> {
   const emit = flags.emit === "addresses";
   const result = await replayTraceStream(
     paced(traceChunks(file), out),
-    (sizing) => createIommu({ ...options, ...sizing, cpus: flags.cpus ?? sizing.cpus }),
+    (sizing) => createIommu(unpricedOptions(options, sizing, flags)),
     {
       lenient: flags.lenient,
       collectAddresses: emit && flags.json,
@@ -151,8 +168,8 @@ export function loadProfile(file: string | undefined): CostProfile {
   return validateProfile(json, `profile ${file}`);
 }
 
-/** The priced run: the simulation's report, the operations replayed and the lines skipped. */
-async function pricedRun(file: string, flags: ReplayFlags) {
+/** The priced run's options from the flags, checked (the profile read, the simulation and its core resolved). */
+function resolvePricedRun(flags: ReplayFlags): SimulationOptions {
   // 2^18 live buffers (a priced buffer keeps 32 bytes, cached and persistent slots more): room for
   // any NIC's rings or disk queue, and the whole run within 200 MB
   const iommu: Omit<IommuOptions, "platform" | "flushPolicy"> = { ...STREAM_SIZING, maxHandles: 1 << 18 };
@@ -162,14 +179,22 @@ async function pricedRun(file: string, flags: ReplayFlags) {
   if (flags.cpus !== undefined) iommu.cpus = flags.cpus;
   if (flags.pageTableLevels !== undefined) iommu.pageTableLevels = flags.pageTableLevels;
   if (flags.flushPolicy !== undefined) throw new ConfigError("--flush-policy", flags.flushPolicy, "to be left out with --strategy: use deferred-flush or strict-flush in the strategy");
-  const sim = createPricedSimulation({
+  const options: SimulationOptions = {
     platform: flags.platform as SimPlatform,
     strategy: flags.strategy,
     environment: flags.environment,
     profile: loadProfile(flags.profile),
     iommu,
     batchSize: flags.batchSize,
-  });
+  };
+  const { core } = resolveSimulation(options);
+  if (core) resolveConfig(core);
+  return options;
+}
+
+/** The priced run: the simulation's report, the operations replayed and the lines skipped. */
+async function pricedRun(file: string, flags: ReplayFlags) {
+  const sim = createPricedSimulation(resolvePricedRun(flags));
   const { cpus, perCpu } = sim.cpus;
   const streamed = await replayStreamOnto(traceChunks(file), sim.batch, {
     handles: sim.handles, cpus, perCpu, lenient: flags.lenient, refusal: (_op, result) => sim.refusal(result),
