@@ -179,6 +179,9 @@ describe("shards of a replay grid (traces × configurations), merged, are the un
     refused(["replay", trace, "--grid", "platform=vtd", "--strategy", "batched", "--flush-policy", "strict"], /--flush-policy: "strict" is not allowed; expected to be left out with --strategy/);
     refused(["slurm", "replay", trace, "--platform", "vtd", "--grid", "tableSize=8M,3K", "--shards", "2", "--dir", join(d, "job")], /tableSize: "3K" is not allowed/);
     expect(existsSync(join(d, "job"))).toBe(false);
+    // a key given twice would override itself in every run: two identical rows under one label
+    refused(["replay", trace, "--grid", "platform=vtd", "--grid", "platform=amd-vi"], /--grid: "platform" is not allowed; expected each key once: give all its values in one --grid KEY=V1,V2,…/);
+    refused(["sweep", "--grid", "strategy=straightforward", "--grid", "strategy=batched"], /--grid: "strategy" is not allowed; expected each key once/);
     // the same name, other bytes: another grid
     writeFileSync(join(d, "t.trace"), readFileSync(trace));
     ok(["replay", "t.trace", "--grid", "platform=dart-u4,calgary-pcix", "--shard", "0/2", "--out", "p0.json"], {}, d);

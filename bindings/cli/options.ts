@@ -49,6 +49,18 @@ export function readText(field: string, file: string | URL): string {
 }
 
 /**
+ * A grid's axes (parsed `--grid KEY=…`, in the order given) name each key once: a second axis of
+ * the same key would override the first in every configuration, running each twice under one label.
+ */
+export function checkDistinctAxes<K extends string>(grid: ReadonlyArray<readonly [K, readonly unknown[]]>): void {
+  const seen = new Set<K>();
+  for (const [key] of grid) {
+    if (seen.has(key)) throw new ConfigError("--grid", key, "each key once: give all its values in one --grid KEY=V1,V2,…");
+    seen.add(key);
+  }
+}
+
+/**
  * Output files named by `field` (e.g. ["--csv", "out.csv"]) can be written: each into a writable
  * directory and not itself a directory. Checked before the run, so a typo costs no simulation.
  */

@@ -13,7 +13,7 @@ import { PLATFORMS } from "../platforms.js";
 import { ENVIRONMENTS } from "../sim/environments.js";
 import { fileDigest, type Study } from "../shard/part.js";
 import { jsonOutput } from "./json.js";
-import { cacheGeometry, checkOutputs, wholeNumber } from "./options.js";
+import { cacheGeometry, checkDistinctAxes, checkOutputs, wholeNumber } from "./options.js";
 import { checkReplayFlags, replayJson, type ReplayFlags } from "./replay.js";
 import type { GridOutputs } from "./shard.js";
 import { textTable } from "./table.js";
@@ -91,6 +91,7 @@ export function replayGridStudy(traces: string[], flags: ReplayFlags & { grid?: 
   const base: Partial<ReplayFlags> = {};
   for (const k of BASE_KEYS) if (flags[k] !== undefined) (base as Record<string, unknown>)[k] = flags[k];
   const spec: ReplayGridSpec = { traces, base, grid: (flags.grid ?? []).map(parseReplayGridArg) };
+  checkDistinctAxes(spec.grid);
   const cells = cellsOf(spec);
   // every configuration checked before the first run (and before `slurm replay` queues anything)
   for (const c of cells.slice(0, cells.length / traces.length)) {

@@ -12,7 +12,7 @@ import { expandGrid, parseGridArg, resolveRun, type RunConfig } from "../sweep/c
 import type { RunResult } from "../sweep/run.js";
 import { sweep } from "../sweep/sweep.js";
 import { jsonOutput } from "./json.js";
-import { addRunOptions, checkOutputs, DEFAULT_CALIBRATION, readConfig, runLayer, threadCount, type RunFlags } from "./options.js";
+import { addRunOptions, checkDistinctAxes, checkOutputs, DEFAULT_CALIBRATION, readConfig, runLayer, threadCount, type RunFlags } from "./options.js";
 import { csvOf, formatResults } from "./results.js";
 import { addShardOptions, runShard, shardOf, type GridOutputs, type ShardFlags } from "./shard.js";
 
@@ -49,6 +49,7 @@ export function sweepStudy(flags: SweepFlags): { study: Study; configs: RunConfi
   const base = resolveRun(readConfig(flags.config), runLayer(flags));
   const grid = (flags.grid ?? []).map(parseGridArg);
   if (grid.length === 0) throw new ConfigError("--grid", undefined, "at least one axis, KEY=V1,V2,…");
+  checkDistinctAxes(grid);
   const configs = expandGrid(base, grid);
   const spec: SweepSpec = { base, grid };
   // netperf runs are priced with the shipped calibration: another profile is another grid
