@@ -179,6 +179,10 @@ describe("shards of a replay grid (traces × configurations), merged, are the un
     refused(["replay", trace, "--grid", "platform=vtd", "--strategy", "batched", "--flush-policy", "strict"], /--flush-policy: "strict" is not allowed; expected to be left out with --strategy/);
     refused(["slurm", "replay", trace, "--platform", "vtd", "--grid", "tableSize=8M,3K", "--shards", "2", "--dir", join(d, "job")], /tableSize: "3K" is not allowed/);
     expect(existsSync(join(d, "job"))).toBe(false);
+    // a batch size only the priced run uses: on an unpriced run every row would be the same
+    refused(["replay", trace, "--platform", "vtd", "--grid", "batchSize=1,16"], /--batch-size: 1 is not allowed; expected to be given with a priced run .* \(in the grid's configuration batchSize=1\)/);
+    refused(["replay", trace, "--platform", "vtd", "--batch-size", "4"], /--batch-size: 4 is not allowed; expected to be given with a priced run/);
+    ok(["replay", trace, "--platform", "vtd", "--strategy", "batched", "--grid", "batchSize=1,16"]);
     // a key given twice would override itself in every run: two identical rows under one label
     refused(["replay", trace, "--grid", "platform=vtd", "--grid", "platform=amd-vi"], /--grid: "platform" is not allowed; expected each key once: give all its values in one --grid KEY=V1,V2,…/);
     refused(["sweep", "--grid", "strategy=straightforward", "--grid", "strategy=batched"], /--grid: "strategy" is not allowed; expected each key once/);

@@ -77,6 +77,8 @@ export const isPriced = (flags: ReplayFlags): boolean =>
   flags.strategy !== undefined || flags.environment !== undefined || flags.profile !== undefined || flags.platform === "none";
 
 function iommuOptions(flags: ReplayFlags): IommuOptions {
+  // the unpriced replay makes one DMA-API call per trace line: a batch size would change nothing
+  if (flags.batchSize !== undefined) throw new ConfigError("--batch-size", flags.batchSize, "to be given with a priced run (--strategy, --environment or --profile): the unpriced replay makes one call per trace line");
   const options: IommuOptions = { platform: flags.platform as PlatformName };
   if (flags.tableSize !== undefined) options.tableSize = flags.tableSize;
   if (flags.cache !== undefined) options.cache = flags.cache;
