@@ -115,8 +115,10 @@ const DART = {
  * per-CPU magazines. dma-iommu first allocates below 4 GiB for a PCI device (iommu_dma_alloc_iova:
  * the 32-bit try unless iommu.forcedac), so the IO space modelled is those 2^20 pages; pfn 0 is never
  * handed out (iovad start_pfn 1, iova.ts). No frees are ignored as bad (iommu_dma_unmap looks the
- * IOVA up). alloc_coherent: the buddy allocator's largest block, MAX_PAGE_ORDER 10 on x86-64 and on
- * arm64 with 4 KiB pages (ARCH_FORCE_MAX_ORDER 10).
+ * IOVA up). alloc_coherent: one physically contiguous block (iommu_dma_alloc_pages, the non-blocking
+ * path), at most the buddy allocator's largest, MAX_PAGE_ORDER 10 on x86-64 and on arm64 with 4 KiB
+ * pages (ARCH_FORCE_MAX_ORDER 10); a blocking allocation (iommu_dma_alloc_remap, page by page, no
+ * such limit) is not modelled.
  * The IOTLB geometry is not architectural and not published for any of the three: 64 entries,
  * 4 ways is an assumption (Neugebauer et al., SIGCOMM 2018, estimate ~64 IOTLB entries on Xeon
  * E5), exposed as the `cache` option.
