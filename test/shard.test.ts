@@ -327,6 +327,13 @@ describe("refusals, each naming its problem (exit 1)", () => {
     refused([...gridA, "--shard", "auto"], /SLURM_ARRAY_TASK_ID: undefined is not allowed/);
   });
 
+  it("a plot file named other than FILE.svg or FILE.html (it would have been filled with HTML)", () => {
+    refused(["merge", A(0), A(1), "--plot", join(d, "plot.png")], /--plot: ".*plot\.png" is not allowed; expected a file named FILE\.svg .* or FILE\.html/);
+    refused(["slurm", "sweep", "--grid", "messageBytes=64,1k", "--shards", "2", "--plot", "plot.pdf", "--dry-run"], /--plot: "plot\.pdf" is not allowed/);
+    refused([...gridA, "--plot", join(d, "plot.png")], /--plot: ".*plot\.png" is not allowed/);
+    expect(existsSync(join(d, "plot.png"))).toBe(false);
+  });
+
   it("outputs that belong to the merge, given to a shard; --out without --shard", () => {
     refused([...gridA, "--shard", "0/2", "--json"], /--json: true is not allowed; expected to be left out with --shard: a shard writes a part file; give --json to `iommu-sim merge`/);
     refused([...gridA, "--shard", "0/2", "--csv", "x.csv"], /--csv: "x\.csv" is not allowed; expected to be left out with --shard/);

@@ -9,7 +9,7 @@ import { writeAtomicallySync } from "../io/atomic.js";
 import { progress } from "../io/progress.js";
 import { frontierSpec, messageSizeSpec, platformFrontierSpec, type FrontierPoint, type VegaLiteSpec } from "../plot/specs.js";
 import { platformFrontier } from "../workloads/platform-frontier.js";
-import { loadRenderer, writePlot } from "../plot/render.js";
+import { checkPlotFile, loadRenderer, writePlot } from "../plot/render.js";
 import { parseMeasured } from "../workloads/reproduction.js";
 import { ENVIRONMENTS, type EnvironmentName } from "../sim/environments.js";
 import {
@@ -138,6 +138,7 @@ async function reproduce(flags: ReproduceFlags): Promise<void> {
   }
   if (flags.profile !== undefined) throw new ConfigError("--profile", flags.profile, "no value without --study (the 2007 study takes its prices from --calibration)");
   checkOutputs(["--json", flags.json], ["--csv", flags.csv], ["--plot", flags.plot]);
+  checkPlotFile("--plot", flags.plot);
   if (flags.plot) await loadRenderer("--plot", flags.plot); // a missing renderer is reported before the run, not after
   const measured = parseMeasured(readText("--data", flags.data ?? DEFAULT_MEASURED), flags.data ? `--data ${flags.data}` : undefined);
   const cal = loadCalibration(flags.calibration ?? (flags.holdout ? HOLDOUT_CALIBRATION : DEFAULT_CALIBRATION));

@@ -8,6 +8,7 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Command, InvalidArgumentError } from "commander";
 import { ConfigError } from "../errors.js";
+import { checkPlotFile } from "../plot/render.js";
 import { checkSbatchValue, scriptFiles, slurmScripts, type SlurmJob } from "../shard/slurm.js";
 import { addAllocatorsOptions, allocatorsStudy, type AllocatorsFlags } from "./allocators.js";
 import { checkOutputs, wholeNumber } from "./options.js";
@@ -114,6 +115,7 @@ export function registerSlurm(program: Command): void {
       const workdir = process.cwd();
       checkSbatchValue("the working directory", workdir, true);
       if (!flags.dryRun) checkOutputs(["--csv", flags.csv as string | undefined], ["--plot", flags.plot as string | undefined]);
+      checkPlotFile("--plot", flags.plot as string | undefined);
       const forward = forwarded(cmd, grid, flags);
       const { mergeArgs } = forward;
       const args = [...positional, ...forward.args];

@@ -5,7 +5,7 @@ import type { Command } from "commander";
 import { ConfigError } from "../errors.js";
 import { writeAtomicallySync } from "../io/atomic.js";
 import { progress } from "../io/progress.js";
-import { loadRenderer, writePlot } from "../plot/render.js";
+import { checkPlotFile, loadRenderer, writePlot } from "../plot/render.js";
 import { sweepCpuSpec } from "../plot/specs.js";
 import { fileDigest, type Study } from "../shard/part.js";
 import { expandGrid, parseGridArg, resolveRun, type RunConfig } from "../sweep/config.js";
@@ -59,6 +59,7 @@ export function sweepStudy(flags: SweepFlags): { study: Study; configs: RunConfi
 /** Checks the output files and the renderer before any work (a typo costs no simulation). */
 export async function checkSweepOutputs(out: GridOutputs): Promise<void> {
   checkOutputs(["--csv", out.csv], ["--plot", out.plot]);
+  checkPlotFile("--plot", out.plot);
   if (out.plot) await loadRenderer("--plot", out.plot);
 }
 

@@ -35,6 +35,11 @@ export async function renderSvg(spec: VegaLiteSpec): Promise<string> {
   return svg;
 }
 
+/** A plot file's name says what is written: FILE.svg or FILE.html; any other name is refused, not filled with HTML. */
+export function checkPlotFile(field: string, file: string | undefined): void {
+  if (file !== undefined && !/\.(svg|html)$/.test(file)) throw new ConfigError(field, file, "a file named FILE.svg (the plot) or FILE.html (the plot with its specification)");
+}
+
 /** `.svg`: the rendered plot; `.html`: the same SVG inline, with the specification beside it for live use. */
 export async function writePlot(file: string, specs: VegaLiteSpec[]): Promise<void> {
   const svgs = await Promise.all(specs.map(renderSvg));
