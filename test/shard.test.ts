@@ -339,6 +339,8 @@ describe("refusals, each naming its problem (exit 1)", () => {
     refused([...gridA, "--shard", "0/2", "--csv", "x.csv"], /--csv: "x\.csv" is not allowed; expected to be left out with --shard/);
     refused([...gridA, "--out", "x.json"], /--out: "x\.json" is not allowed; expected to be given with --shard/);
     refused(["allocators", "--workload", "ring:4", "--steps", "10", "--shard", "0/2", "--trace", "-"], /--trace: "-" is not allowed; expected a file with --shard/);
+    // nor can the array's tasks, on other nodes, read the stdin of the command that wrote them
+    refused(["slurm", "allocators", "--workload", "ring:4", "--steps", "10", "--trace", "-", "--shards", "2", "--dry-run"], /--trace: "-" is not allowed; expected a file with --shard or slurm/);
   });
 });
 

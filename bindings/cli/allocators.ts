@@ -91,6 +91,11 @@ export function allocatorsStudy(flags: AllocatorsFlags): { study: Study; spec: A
   return { study, spec, cells, traceRows };
 }
 
+/** Every shard reads the trace again (`--shard`, `slurm allocators`): stdin cannot be read twice, nor on another node. */
+export function checkShardedTrace(trace: string | undefined): void {
+  if (trace === "-") throw new ConfigError("--trace", "-", "a file with --shard or slurm (every shard reads it)");
+}
+
 export function registerAllocators(program: Command): void {
   addShardOptions(addAllocatorsOptions(
     program
@@ -99,7 +104,7 @@ export function registerAllocators(program: Command): void {
   ))
     .action(async (flags: AllocatorsFlags) => {
       const { study, spec, cells, traceRows } = allocatorsStudy(flags);
-      if (flags.trace === "-" && flags.shard !== undefined) throw new ConfigError("--trace", "-", "a file with --shard (every shard reads it)");
+      if (flags.shard !== undefined) checkShardedTrace(flags.trace);
       const target = shardOf("allocators", flags, { json: flags.json, csv: flags.csv });
       // every input is checked before the workloads run: a bad trace or output path must not wait for them
       checkOutputs(["--csv", flags.csv]);

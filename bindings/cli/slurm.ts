@@ -10,7 +10,7 @@ import { type Command, InvalidArgumentError } from "commander";
 import { ConfigError } from "../errors.js";
 import { checkPlotFile } from "../plot/render.js";
 import { checkSbatchValue, scriptFiles, slurmScripts, type SlurmJob } from "../shard/slurm.js";
-import { addAllocatorsOptions, allocatorsStudy, type AllocatorsFlags } from "./allocators.js";
+import { addAllocatorsOptions, allocatorsStudy, checkShardedTrace, type AllocatorsFlags } from "./allocators.js";
 import { checkOutputs, wholeNumber } from "./options.js";
 import { addReplayOptions, type ReplayFlags } from "./replay.js";
 import { replayGridStudy } from "./replay-grid.js";
@@ -37,7 +37,13 @@ interface GridCommand {
 
 const GRID_COMMANDS: GridCommand[] = [
   { name: "sweep", addOptions: addSweepOptions, configurations: (f) => sweepStudy(f as SweepFlags).study.configurations, outputs: ["json", "csv", "plot"] },
-  { name: "allocators", addOptions: addAllocatorsOptions, configurations: (f) => allocatorsStudy(f as unknown as AllocatorsFlags).study.configurations, outputs: ["json", "csv"] },
+  {
+    name: "allocators", addOptions: addAllocatorsOptions, outputs: ["json", "csv"],
+    configurations: (f) => {
+      checkShardedTrace((f as unknown as AllocatorsFlags).trace);
+      return allocatorsStudy(f as unknown as AllocatorsFlags).study.configurations;
+    },
+  },
   { name: "replay", addOptions: addReplayOptions, configurations: (f, traces) => replayGridStudy(traces, f as unknown as ReplayFlags).study.configurations, outputs: ["json", "csv"] },
 ];
 
