@@ -36,6 +36,9 @@ describe("run settings", () => {
     expect(() => resolveRun({ strategy: "grant-table" })).toThrow(/needs the xen-domU environment/);
     expect(() => resolveRun({ workload: "ffsb", queueDepth: 0 })).toThrow(/queueDepth: 0 is not allowed; expected an integer from 1 to 256/);
     expect(() => resolveRun({ workload: "ffsb", ioBytes: "6K" })).toThrow(/ioBytes: 6144 .* multiple of 4096/);
+    // ffsb maps scatter lists, which the rIOMMU refuses: a grid with both is refused whole, not by a worker (or a cluster node) later
+    expect(() => expandGrid({ ...RUN_DEFAULTS, workload: "ffsb" }, [["platform", ["vtd", "riommu"]]])).toThrow(/platform: "riommu" is not allowed; expected a platform with map_sg for the ffsb workload/);
+    expect(resolveRun({ platform: "riommu" }).platform).toBe("riommu"); // netperf maps single buffers: runs
   });
 });
 

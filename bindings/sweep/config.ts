@@ -6,7 +6,7 @@ import { ConfigError } from "../errors.js";
 import { parseStrategy } from "../sim/strategies.js";
 import { checkFfsb, FFSB_DEFAULTS } from "../workloads/ffsb.js";
 import { ENVIRONMENTS, type EnvironmentName } from "../sim/environments.js";
-import { PLATFORMS, type PlatformName } from "../platforms.js";
+import { PLATFORMS, RIOMMU_RING_ONLY, type PlatformName } from "../platforms.js";
 import { INVALIDATIONS, isRingIommu, LINK_GBPS, NIC_ROLES, NIC_TESTS, resolveNicOptions, type Invalidation, type LinkGbps, type NicOptions } from "../workloads/nic/options.js";
 
 export const WORKLOADS = ["netperf", "ffsb", "nic"] as const;
@@ -123,6 +123,8 @@ export function resolveRun(...layers: Array<Partial<Record<string, unknown>> | u
     }
   }
   if (c.workload === "ffsb") checkFfsb({ ...FFSB_DEFAULTS, pattern: c.pattern, readFraction: c.readFraction, ioBytes: c.ioBytes, queueDepth: c.queueDepth });
+  // ffsb maps every IO as a scatter list, which the rIOMMU refuses: said here, not by a worker mid-sweep
+  if (c.workload === "ffsb" && c.platform === "riommu") throw new ConfigError("platform", c.platform, `a platform with map_sg for the ffsb workload (${RIOMMU_RING_ONLY})`);
   return c;
 }
 
