@@ -232,6 +232,35 @@ describe("iommu-sim", () => {
     expect(whatIf.find((l) => / preallocated /.test(l))).toMatch(/│ +0\.0 % │ +0\.0 % │ +0 │ +100 % │ 256\.00 MiB$/);
   });
 
+  it("the README's figures for the ring across IOMMUs are the ones reproduce prints (bare metal)", () => {
+    const table = cli("reproduce", "--quiet").stdout.split("Across IOMMUs")[1];
+    const printed = (label: string) => {
+      const row = table.split("\n").find((l) => new RegExp(`^ baremetal +│ ${label.replace(/[+,]/g, "\\$&")} +│`).test(l));
+      expect(row, label).toBeDefined();
+      return Number(row!.split("│")[2].trim());
+    };
+    const readme = readFileSync(join(__dirname, "..", "README.md"), "utf8").replace(/\s+/g, " ");
+    const quoted = (phrase: string) => {
+      const m = new RegExp(`${phrase} (\\d{1,3}(?: \\d{3})*)`).exec(readme);
+      expect(m, phrase).not.toBeNull();
+      return Number(m![1].replace(/ /g, ""));
+    };
+    // the README's phrase → the table's label
+    const figures: Array<[string, string[]]> = [
+      ["VT-d / AMD-Vi lazy", ["vtd lazy", "amd-vi lazy"]],
+      ["rIOMMU in bursts", ["riommu, bursts of 16"]],
+      ["Calgary deferred", ["calgary-pcix deferred"]],
+      ["VT-d strict", ["vtd strict"]],
+      ["SMMUv3 strict", ["smmuv3 strict"]],
+      ["AMD-Vi strict", ["amd-vi strict"]],
+      ["rIOMMU one at a time", ["riommu"]],
+      ["DART U4", ["dart-u4"]],
+      ["Calgary strict", ["calgary-pcix strict"]],
+    ];
+    for (const [phrase, labels] of figures) for (const label of labels) expect(printed(label), `${phrase} / ${label}`).toBe(quoted(phrase));
+    expect(printed("vtd shadow buffers")).toBe(Number(/persistent` on VT-d \((\d+) cycles per map \+ unmap/.exec(readme)![1]));
+  });
+
   it("an output path that cannot be written is refused before the run, exit 1, naming the option", () => {
     const missing = join(dir, "no-such-dir", "out");
     const cases: Array<[string[], string]> = [
