@@ -9,19 +9,16 @@ import { fileURLToPath } from "node:url";
 import { type Command, InvalidArgumentError } from "commander";
 import { ConfigError } from "../errors.js";
 import { checkPlotFile } from "../plot/render.js";
-import { checkSbatchValue, scriptFiles, slurmScripts, type SlurmJob } from "../shard/slurm.js";
+import { checkSbatchValue, scriptFiles, slurmScripts, type SbatchOptions, type SlurmJob } from "../shard/slurm.js";
 import { addAllocatorsOptions, allocatorsStudy, checkShardedTrace, type AllocatorsFlags } from "./allocators.js";
 import { checkOutputs, wholeNumber } from "./options.js";
 import { addReplayOptions, type ReplayFlags } from "./replay.js";
 import { replayGridStudy } from "./replay-grid.js";
 import { addSweepOptions, sweepStudy, type SweepFlags } from "./sweep.js";
 
-interface SlurmFlags {
+/** The #SBATCH settings (SbatchOptions) and what `slurm` itself takes. */
+interface SlurmFlags extends SbatchOptions {
   shards: number;
-  partition?: string;
-  time?: string;
-  cpusPerTask?: number;
-  account?: string;
   dir?: string;
   submit?: boolean;
   dryRun?: boolean;
