@@ -281,20 +281,25 @@ export function ptMap(first: u32, npages: u32, pfn: u64, dir: u32): void {
       left -= 512;
       continue;
     }
-    let table = tableFor(p, 1);
     let n: u32 = 512 - (p & 511);
     if (n > left) n = left;
-    let tracking = cacheTracking();
-    for (let i: u32 = 0; i < n; i++) {
-      let w = leafWord(f + <u64>i, dir, false);
-      store<u64>(table + (<usize>((p + i) & 511) << 3), w);
-      if (tracking) cacheNoteWrite(p + i, w);
-    }
-    stats.ptWrites += <u64>n;
+    // consecutive physical pages: each leaf is the one before it plus a page of address
+    writeLeaves(tableFor(p, 1), p, n, leafWord(f, dir, false), <u64>1 << 12);
     p += n;
     f += <u64>n;
     left -= n;
   }
+}
+
+/** `n` level-1 entries of `table` from IO page `p`: `first`, then each `step` more than the one before, counted and told to the IOTLB's stale tracking. */
+function writeLeaves(table: usize, p: u32, n: u32, first: u64, step: u64): void {
+  let tracking = cacheTracking();
+  for (let i: u32 = 0; i < n; i++) {
+    let w = first + <u64>i * step;
+    store<u64>(table + (<usize>((p + i) & 511) << 3), w);
+    if (tracking) cacheNoteWrite(p + i, w);
+  }
+  stats.ptWrites += <u64>n;
 }
 
 /**
@@ -314,14 +319,8 @@ function mapAmd(first: u32, npages: u32, pfn: u64, dir: u32): void {
     if (k >= 9) {
       mapLarge(p, f, dir, k);
     } else {
-      let table = tableFor(p, 1);
-      let w = k == 0 ? leafWord(f, dir, false) : amdReplicated(f, k, dir);
-      let tracking = cacheTracking();
-      for (let i: u32 = 0; i < count; i++) {
-        store<u64>(table + (<usize>((p + i) & 511) << 3), w);
-        if (tracking) cacheNoteWrite(p + i, w);
-      }
-      stats.ptWrites += <u64>count;
+      // one page of 2^k IO pages: 2^k identical entries (k = 0: one plain leaf)
+      writeLeaves(tableFor(p, 1), p, count, k == 0 ? leafWord(f, dir, false) : amdReplicated(f, k, dir), 0);
     }
     p += count;
     f += <u64>count;
