@@ -339,6 +339,9 @@ describe("refusals, each naming its problem (exit 1)", () => {
     refused([...gridA, "--shard", "0/2", "--csv", "x.csv"], /--csv: "x\.csv" is not allowed; expected to be left out with --shard/);
     refused([...gridA, "--out", "x.json"], /--out: "x\.json" is not allowed; expected to be given with --shard/);
     refused(["allocators", "--workload", "ring:4", "--steps", "10", "--shard", "0/2", "--trace", "-"], /--trace: "-" is not allowed; expected a file with --shard/);
+    // the rIOMMU has no allocator to choose: refused as a platform, before any shard or queueing, not as an allocator the user never named
+    refused(["allocators", "--platform", "riommu", "--workload", "ring:4", "--steps", "10"], /--platform: "riommu" is not allowed; expected a platform whose IO-space allocator can be chosen/);
+    refused(["slurm", "allocators", "--platform", "riommu", "--workload", "ring:4", "--steps", "10", "--shards", "2", "--dry-run"], /--platform: "riommu" is not allowed/);
     // nor can the array's tasks, on other nodes, read the stdin of the command that wrote them
     refused(["slurm", "allocators", "--workload", "ring:4", "--steps", "10", "--trace", "-", "--shards", "2", "--dry-run"], /--trace: "-" is not allowed; expected a file with --shard or slurm/);
   });

@@ -75,6 +75,8 @@ export function addAllocatorsOptions(cmd: Command): Command {
 
 /** The grid the flags describe: the workloads' cells, then the trace's, one per allocator. */
 export function allocatorsStudy(flags: AllocatorsFlags): { study: Study; spec: AllocatorsSpec; cells: CompareCell[]; traceRows: readonly AllocatorName[] } {
+  // every row sets the allocator, which the rIOMMU's ring does not let one choose
+  if (flags.platform === "riommu") throw new ConfigError("--platform", flags.platform, `a platform whose IO-space allocator can be chosen (${PLATFORMS.filter((p) => p !== "riommu").join(", ")}): the rIOMMU appends at its ring's tail, there is no allocator to compare`);
   const base: IommuOptions = { platform: flags.platform };
   base.tableSize = flags.tableSize ?? (PLATFORM_PRESETS[flags.platform].tableSizes.includes(1 << 20) ? "1M" : undefined);
   if (base.tableSize === undefined) delete base.tableSize;
