@@ -232,8 +232,12 @@ describe("iommu-sim", () => {
     expect(whatIf.find((l) => / preallocated /.test(l))).toMatch(/│ +0\.0 % │ +0\.0 % │ +0 │ +100 % │ 256\.00 MiB$/);
   });
 
-  it("the README's figures for the ring across IOMMUs are the ones reproduce prints (bare metal)", () => {
-    const table = cli("reproduce", "--quiet").stdout.split("Across IOMMUs")[1];
+  it("the README's figures for the ring across IOMMUs are the ones reproduce prints (bare metal), and --json carries them", () => {
+    const jsonFile = join(dir, "across.json");
+    const table = cli("reproduce", "--quiet", "--json", jsonFile).stdout.split("Across IOMMUs")[1];
+    const across = (JSON.parse(readFileSync(jsonFile, "utf8")) as { acrossIommus: Array<{ environment: string; strategy: string; price: number }> }).acrossIommus;
+    const rows = table.split("\n").filter((l) => /^ (baremetal|xen-dom0|xen-domU) +│/.test(l));
+    expect(across.map((p) => `${p.environment} ${p.strategy} ${Math.round(p.price)}`)).toEqual(rows.map((l) => l.split("│").slice(0, 3).map((c) => c.trim()).join(" ")));
     const printed = (label: string) => {
       const row = table.split("\n").find((l) => new RegExp(`^ baremetal +│ ${label.replace(/[+,]/g, "\\$&")} +│`).test(l));
       expect(row, label).toBeDefined();

@@ -178,6 +178,7 @@ async function reproduce(flags: ReproduceFlags): Promise<void> {
       validation: valid ? { extrapolation: valid.extrapolation, holdout: valid.holdout, iommuFromSharedPrices: valid.iommuFromSharedPrices } : null,
       claims: valid ? { largestCpuIncrease: valid.largestCpuIncrease, multicall: valid.multicall, bareMetalLineRateLossPct: valid.bareMetalLineRateLossPct } : null,
       whatIf: what,
+      acrossIommus: across,
     };
     writeAtomicallySync(flags.json, jsonOutput("reproduce", json));
   }
