@@ -232,9 +232,10 @@ describe("iommu-sim", () => {
     expect(whatIf.find((l) => / preallocated /.test(l))).toMatch(/│ +0\.0 % │ +0\.0 % │ +0 │ +100 % │ 256\.00 MiB$/);
   });
 
-  it("the README's figures for the ring across IOMMUs are the ones reproduce prints (bare metal), and --json carries them", () => {
+  it("the README's figures for the ring across IOMMUs (bare metal) and the rIOMMU's what-if rows are the ones reproduce prints, and --json carries the ring across IOMMUs", () => {
     const jsonFile = join(dir, "across.json");
-    const table = cli("reproduce", "--quiet", "--json", jsonFile).stdout.split("Across IOMMUs")[1];
+    const printedOut = cli("reproduce", "--quiet", "--json", jsonFile).stdout;
+    const table = printedOut.split("Across IOMMUs")[1];
     const across = (JSON.parse(readFileSync(jsonFile, "utf8")) as { acrossIommus: Array<{ environment: string; strategy: string; price: number }> }).acrossIommus;
     const rows = table.split("\n").filter((l) => /^ (baremetal|xen-dom0|xen-domU) +│/.test(l));
     expect(across.map((p) => `${p.environment} ${p.strategy} ${Math.round(p.price)}`)).toEqual(rows.map((l) => l.split("│").slice(0, 3).map((c) => c.trim()).join(" ")));
@@ -263,6 +264,13 @@ describe("iommu-sim", () => {
     ];
     for (const [phrase, labels] of figures) for (const label of labels) expect(printed(label), `${phrase} / ${label}`).toBe(quoted(phrase));
     expect(printed("vtd shadow buffers")).toBe(Number(/persistent` on VT-d \((\d+) cycles per map \+ unmap/.exec(readme)![1]));
+    // the what-if table's rIOMMU rows and Calgary's beside them, as the rIOMMU section quotes them (CPU overhead @64 KiB)
+    const whatIf = printedOut.split("What if:")[1].split("Across IOMMUs")[0].split("\n");
+    const cpu = (env: string, strategy: string) => whatIf.find((l) => l.startsWith(` ${env} `) && l.split("│")[1].trim() === strategy)!.split("│")[2].trim();
+    const m = /bare metal ([\d.]+ %) one at a time, ([\d.]+ %) in bursts \(Calgary: ([\d.]+ %) deferred, ([\d.]+ %) strict\); Xen dom0 ([\d.]+ %) \/ ([\d.]+ %) \(([\d.]+ %), ([\d.]+ %)\); Xen domU ([\d.]+ %) \/ ([\d.]+ %) \(([\d.]+ %), ([\d.]+ %)\)/.exec(readme);
+    expect(m, "the rIOMMU section's what-if sentence").not.toBeNull();
+    expect(m!.slice(1)).toEqual(["baremetal", "xen-dom0", "xen-domU"].flatMap((env) =>
+      ["rIOMMU (riommu platform)", "rIOMMU, bursts of 16", "straightforward", "straightforward+strict-flush"].map((s) => cpu(env, s))));
   });
 
   it("an output path that cannot be written is refused before the run, exit 1, naming the option", () => {
