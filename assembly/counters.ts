@@ -91,10 +91,15 @@ export namespace stats {
   export let invWriteBufferFlushes: u64 = 0;
   /** CPU memory barriers ordering the commands before the doorbell (SMMUv3: dma_wmb per submission) */
   export let invBarriers: u64 = 0;
+  // ── the per-device structures before the page table (assembly/pgtable/context.ts) ──
+  /** root / context entries, device table entries, stream table entries and context descriptors written at setup */
+  export let ctxWrites: u64 = 0;
+  /** those entries the IOMMU read on IOTLB misses its context cache did not cover */
+  export let ctxReads: u64 = 0;
 }
 
 // @ts-ignore: decorator
-@inline export const N_COUNTERS: u32 = 42;
+@inline export const N_COUNTERS: u32 = 44;
 
 /** Pages-in-use gauge with its peak. */
 // @ts-ignore: decorator
@@ -159,6 +164,8 @@ export function writeCounters(base: usize): void {
   store<u64>(base, stats.invDomainSelective, 312);
   store<u64>(base, stats.invWriteBufferFlushes, 320);
   store<u64>(base, stats.invBarriers, 328);
+  store<u64>(base, stats.ctxWrites, 336);
+  store<u64>(base, stats.ctxReads, 344);
 }
 
 export function resetCounters(): void {
@@ -205,4 +212,6 @@ export function resetCounters(): void {
   stats.invDomainSelective = 0;
   stats.invWriteBufferFlushes = 0;
   stats.invBarriers = 0;
+  stats.ctxWrites = 0;
+  stats.ctxReads = 0;
 }

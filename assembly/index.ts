@@ -28,6 +28,7 @@ import { bitmapInit, largestZeroRun, testBit } from "./bitmap";
 import { entryBytes, isPageTable, lineWord, rawEntry, readEntry, tableInit } from "./table";
 import { ptBytes, ptEntryAt, ptLevels } from "./pgtable/radix";
 import { walkCacheOff } from "./pgtable/walkcache";
+import { ctxInvalidate, ctxOff, ctxWord } from "./pgtable/context";
 import { cacheInit, cacheOccupancy, cacheStaleLines, SLOT_SIZE } from "./cache";
 import { flushInit } from "./flush";
 import { invBytes, invInit, invQueueAt, invQueueEntries, invTailRegister } from "./invalidation/index";
@@ -116,6 +117,7 @@ export function init(
   resetCounters();
   bitmapInit(mapAt, entries);
   walkCacheOff(); // until a page table lays its walk cache out
+  ctxOff(); // and its device structures
   cacheInit(cacheAt, cacheSets, cacheWays, isPageTable(format)); // first: table writes tell the cache (cacheNoteWrite)
   tableInit(tableAt, format, entries, emptyWord, levels);
   flushInit(flushPolicy, invalidation != INV_NONE);
@@ -204,6 +206,16 @@ export function pageTableEntry(page: u32, level: u32): u64 {
 }
 
 /** The invalidation queue's memory (0 without one), its slots, and the tail / producer register last written. */
+/** Page tables: word `i` of the device's structures (pgtable/context.ts ctxWord), 0 past them. */
+export function contextWord(i: u32): u64 {
+  return ctxWord(i);
+}
+
+/** Page tables: a context-cache invalidation (the next IOTLB miss reads the device's structures). */
+export function invalidateContextCache(): void {
+  ctxInvalidate();
+}
+
 export function invQueuePtr(): usize {
   return invQueueAt();
 }

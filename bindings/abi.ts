@@ -9,6 +9,7 @@ export const COUNTER_NAMES = [
   "pagesInUse", "peakPagesInUse", "nodesVisited", "rcacheHits", "pagesQueued",
   "rangesAllocated", "ptWrites", "ptTablesAllocated", "ptTablesFreed", "walkReads", "walkCacheHits", "largePages", "rptePrefetches",
   "invDescriptors", "invDoorbells", "invWaits", "invPageSelective", "invDomainSelective", "invWriteBufferFlushes", "invBarriers",
+  "ctxWrites", "ctxReads",
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];

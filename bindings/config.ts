@@ -2,7 +2,7 @@
 // the value and what is allowed.
 
 import {
-  ALLOC_IOVA, ALLOCATORS, CAP_RIL, CAP_RWBF, isIova, INVALIDATIONS, MAX_CPUS, FLUSH_POLICIES, FORMAT_CALGARY, FORMAT_DART, FORMAT_RIOMMU, FORMAT_VTD,
+  ALLOC_IOVA, ALLOCATORS, CAP_RIL, CAP_RWBF, isIova, INVALIDATIONS, MAX_CPUS, FLUSH_POLICIES, FORMAT_AMD_V1, FORMAT_CALGARY, FORMAT_DART, FORMAT_RIOMMU, FORMAT_VTD,
   FORMAT_VTD_FL, IO_PAGE_SIZE, type AllocatorName, type FlushPolicyName, type InvalidationName,
 } from "./abi.js";
 import { ConfigError } from "./errors.js";
@@ -72,6 +72,20 @@ export interface IommuOptions {
 export function checkPageTableLevel(c: ResolvedConfig, level: number): void {
   if (c.levels === 0) throw new ConfigError("platform", c.platform, "a page-table platform (vtd, amd-vi, smmuv3) for pageTableEntry");
   if (!Number.isInteger(level) || level < 1 || level > c.levels) throw new ConfigError("level", level, `an integer from 1 (leaf) to ${c.levels} (root)`);
+}
+
+/** Words of the per-device structures (assembly/pgtable/context.ts): VT-d root + context entry
+ *  (scalable mode: + PASID directory and table entries), AMD's DTE, SMMUv3's STE + CD. */
+export function contextWords(c: ResolvedConfig): number {
+  return c.format === FORMAT_VTD || c.format === FORMAT_AMD_V1 ? 4 : c.format === FORMAT_VTD_FL ? 15 : 16;
+}
+
+/** `index` against the platform's per-device structures; returns it. */
+export function checkContextWord(c: ResolvedConfig, index: number): number {
+  if (c.levels === 0) throw new ConfigError("platform", c.platform, "a page-table platform (vtd, amd-vi, smmuv3) for its device structures");
+  const n = contextWords(c);
+  if (!Number.isInteger(index) || index < 0 || index >= n) throw new ConfigError("index", index, `an integer from 0 to ${n - 1} (the ${c.platform} device structures' 64-bit words)`);
+  return index;
 }
 
 export interface ResolvedConfig {

@@ -73,6 +73,14 @@ export interface Iommu {
    * up to the root's level) on the walk of IO page `index`; 0n where the walk ends above that level.
    */
   pageTableEntry(index: number, level: number): bigint;
+  /**
+   * Page-table platforms: 64-bit word `index` of the device's structures the IOMMU reads before
+   * the page table (assembly/pgtable/context.ts): VT-d root entry (0, 1) and context entry (2, 3);
+   * AMD-Vi device table entry (0 … 3); SMMUv3 stream table entry (0 … 7) and context descriptor (8 … 15).
+   */
+  contextWord(index: number): bigint;
+  /** Page-table platforms: a context-cache invalidation; the next IOTLB miss reads the device's structures again (ctxReads). */
+  invalidateContextCache(): void;
   /** The allocator's next-fit hint (small allocations on PowerPC). */
   hint(): number;
   /** Lines of the device-side cache holding a translation. */

@@ -10,7 +10,7 @@ import {
   ACCESS_OUTCOMES, BAD_RECORD, COUNTER_NAMES, FREE_RESULTS, IO_PAGE_SIZE, SG_MAX, type AccessOutcome,
   type Direction, type FreeResult, type Stats, FLUSH_POLICIES, INVALIDATIONS,
 } from "./abi.js";
-import { checkPageTableLevel, resolveConfig, type IommuOptions, type ResolvedConfig } from "./config.js";
+import { checkContextWord, checkPageTableLevel, resolveConfig, type IommuOptions, type ResolvedConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
 import {
   allocatorStateOf, checkAccessKind, checkBuffer, checkBytes, checkCpu, checkDirection, checkDma, checkRingOnly, checkSgList, DIRECTION_CODE,
@@ -37,6 +37,8 @@ export interface CoreExports {
     maxPfn: bigint, maxCoherentOrder: number, vmerge: number, levels: number, invalidation: number, invCaps: number,
   ): number;
   pageTableEntry(page: number, level: number): bigint;
+  contextWord(i: number): bigint;
+  invalidateContextCache(): void;
   invQueuePtr(): number;
   invQueueSlots(): number;
   invTail(): number;
@@ -270,6 +272,15 @@ export class WasmIommu implements Iommu {
   pageTableEntry(index: number, level: number): bigint {
     checkPageTableLevel(this.config, level);
     return BigInt.asUintN(64, this.core.pageTableEntry(this.checkIndex(index), level));
+  }
+
+  contextWord(index: number): bigint {
+    return BigInt.asUintN(64, this.core.contextWord(checkContextWord(this.config, index)));
+  }
+
+  invalidateContextCache(): void {
+    checkContextWord(this.config, 0);
+    this.core.invalidateContextCache();
   }
 
   hint(): number {

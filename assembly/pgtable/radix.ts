@@ -21,8 +21,8 @@
 // pages are reused at once: nothing reads them after).
 //
 // Memory (from the base index.ts gives):
-//   ╒═ walk cache lines (walkcache.ts) ═╤═ pad to 4 KiB ═╤═ table 0 (root) ═╤═ table 1 ═╤═ … ═╕
-//   ╘═══════════════════════════════════╧════════════════╧══════════════════╧═══════════╧═════╛
+//   ╒═ walk cache lines (walkcache.ts) ═╤═ pad to 4 KiB ═╤═ device structures (context.ts, 4 pages) ═╤═ table 0 (root) ═╤═ table 1 ═╤═ … ═╕
+//   ╘═══════════════════════════════════╧════════════════╧═══════════════════════════════════════════╧══════════════════╧═══════════╧═════╛
 // Table i stands at physical page PT_PFN_BASE + i: that is the address its parent entry holds.
 // Freed tables form a LIFO list linked through their first word; a reused table is zeroed again.
 
@@ -32,6 +32,7 @@ import { cacheNoteWrite, cacheTracking, LARGE_TAG } from "../cache";
 import { amdLarge, amdLeaf, amdPermits, amdPresent, amdReplicated, amdReplicatedOrder, amdTable, AMD_NL_MASK } from "./amd";
 import { lpaeLarge, lpaeLeaf, lpaePermits, lpaePresent, lpaeTable, LPAE_TYPE_BLOCK, LPAE_TYPE_TABLE } from "./lpae";
 import { vtdFlLeaf, vtdFlPermits, vtdFlTable, vtdLarge, vtdLeaf, vtdPermits, vtdPresent, vtdTable, VTD_PS } from "./vtd";
+import { ctxInit, ctxLevels, ctxRootPfn, CTX_BYTES } from "./context";
 import { walkCacheFill, walkCacheHas, walkCacheInit, walkCacheInvalidateRegion, WALK_CACHE_BYTES } from "./walkcache";
 
 /** Physical page of table 0 (2 GiB): tables sit in memory the modelled buffers do not use. */
@@ -68,7 +69,7 @@ export function ptTablesNeeded(lv: u32, n: u32): u32 {
 }
 
 export function ptBytes(lv: u32, n: u32): usize {
-  return <usize>WALK_CACHE_BYTES + TABLE_BYTES + (<usize>ptTablesNeeded(lv, n) << 12);
+  return <usize>WALK_CACHE_BYTES + TABLE_BYTES + CTX_BYTES + (<usize>ptTablesNeeded(lv, n) << 12);
 }
 
 export function ptInit(base: usize, format: u32, lv: u32, n: u32): void {
@@ -76,13 +77,15 @@ export function ptInit(base: usize, format: u32, lv: u32, n: u32): void {
   levels = lv;
   entries = n;
   walkCacheInit(base);
-  pool = (base + WALK_CACHE_BYTES + TABLE_BYTES - 1) & ~(<usize>TABLE_BYTES - 1);
+  let device = (base + WALK_CACHE_BYTES + TABLE_BYTES - 1) & ~(<usize>TABLE_BYTES - 1);
+  pool = device + CTX_BYTES;
   bump = 0;
   freeHead = 0;
   freesTables = format != FORMAT_AMD_V1;
   largeEver = false;
   walkEndedLarge = false;
   root = tableAddr(allocTable());
+  ctxInit(device, format, lv, PT_PFN_BASE + <u64>((root - pool) >> 12));
 }
 
 export function ptLevels(): u32 {
@@ -387,6 +390,9 @@ function clearRange(table: usize, level: u32, base: u64, lo: u64, hi: u64): void
  */
 export function ptWalk(page: u32): u64 {
   walkEndedLarge = false;
+  // the device's context first (context.ts): where the walk starts and how deep it goes
+  let start = tableAddr(<u32>(ctxRootPfn() - PT_PFN_BASE));
+  let depth = ctxLevels();
   let region = page >> 9;
   if (walkCacheHas(region)) {
     let l2 = ptEntryAt(page, 2);
@@ -398,8 +404,8 @@ export function ptWalk(page: u32): u64 {
     }
     walkCacheInvalidateRegion(region);
   }
-  let table = root;
-  for (let l = levels; l > 1; l--) {
+  let table = start;
+  for (let l = depth; l > 1; l--) {
     let e = load<u64>(slotOf(table, page, l));
     stats.walkReads++;
     if (!present(e)) return 0;

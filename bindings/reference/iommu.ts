@@ -7,7 +7,7 @@ import {
   IO_PAGE_SIZE, NO_ENTRY, OP, SG_MAX, type AccessOutcome, type CounterName,
   type Direction, type FreeResult, type Stats,
 } from "../abi.js";
-import { checkPageTableLevel, resolveConfig, type IommuOptions, type ResolvedConfig } from "../config.js";
+import { checkContextWord, checkPageTableLevel, resolveConfig, type IommuOptions, type ResolvedConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
 import {
   allocatorStateOf, checkAccessKind, checkBuffer, checkRingOnly, checkBytes, checkCpu, checkDirection, checkDma, checkSgList, splitPhys,
@@ -757,6 +757,7 @@ export class ReferenceIommu implements Iommu {
       ...this.n, wordsScanned: this.map.wordsScanned, cacheEvictions: this.cache.evictions,
       rcacheHits: this.iova?.rcacheHits ?? 0,
       ...(this.pt?.n ?? {}),
+      ...(this.pt?.context.n ?? {}),
     };
   }
 
@@ -806,6 +807,16 @@ export class ReferenceIommu implements Iommu {
   pageTableEntry(index: number, level: number): bigint {
     checkPageTableLevel(this.config, level);
     return this.pt!.entryAt(this.checkIndex(index), level);
+  }
+
+  contextWord(index: number): bigint {
+    const i = checkContextWord(this.config, index);
+    return this.pt!.context.word(i);
+  }
+
+  invalidateContextCache(): void {
+    checkContextWord(this.config, 0);
+    this.pt!.context.invalidate();
   }
 
   entryRaw(index: number): bigint {

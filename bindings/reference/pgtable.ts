@@ -3,6 +3,7 @@
 // same order (so the same table addresses in the same entries), the same counters.
 
 import { FORMAT_AMD_V1, FORMAT_VTD, FORMAT_VTD_FL } from "../abi.js";
+import { ReferenceDeviceContext } from "./context.js";
 
 const PT_PFN_BASE = 0x80000n;
 const ADDR_MASK = 0x000ffffffffff000n;
@@ -105,7 +106,11 @@ export class ReferencePageTable {
     this.freesTables = format !== FORMAT_AMD_V1;
     this.amd = format === FORMAT_AMD_V1;
     this.root = this.alloc();
+    this.context = new ReferenceDeviceContext(format, levels, PT_PFN_BASE + BigInt(this.root));
   }
+
+  /** The device's structures and their cache (context.ts): where the walk starts and how deep. */
+  readonly context: ReferenceDeviceContext;
 
   private alloc(): number {
     const idx = this.free.length ? this.free.pop()! : this.tables.length;
@@ -278,6 +283,7 @@ export class ReferencePageTable {
 
   /** The IOMMU's walk after an IOTLB miss: [leaf or 0, ended at a large leaf]. */
   walk(page: number): [bigint, boolean] {
+    const { rootPfn, levels } = this.context.lookup();
     const region = Math.floor(page / 512);
     const line = region % WALK_CACHE_ENTRIES;
     if (this.walkCache[line] === region) {
@@ -290,8 +296,8 @@ export class ReferencePageTable {
       }
       this.walkCache[line] = -1;
     }
-    let t = this.root;
-    for (let l = this.levels; l > 1; l--) {
+    let t = Number(rootPfn - PT_PFN_BASE);
+    for (let l = levels; l > 1; l--) {
       const e = this.tables[t][this.index(page, l)];
       this.n.walkReads++;
       if (!this.f.present(e)) return [0n, false];
