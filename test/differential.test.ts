@@ -142,7 +142,7 @@ afterAll(() => {
     if (p.startsWith("calgary") || p === "calioc2" || p === "riommu") corners.push("mapFailures", "flushes");
     if (p === "riommu") corners.push("rptePrefetches");
     // page tables: large leaves, walks the walk cache shortened, tables freed (VT-d and Arm only)
-    if (pageTable(p)) corners.push("largePages", "walkCacheHits", "walkReads", ...(p === "amd-vi" ? [] : ["ptTablesFreed"]));
+    if (pageTable(p)) corners.push("largePages", "walkCacheHits", "walkReads", "ctxWrites", "ctxReads", ...(p === "amd-vi" ? [] : ["ptTablesFreed"]));
     for (const c of corners) expect(reached[p]?.[c] ?? 0, `${p} never reached ${c}`).toBeGreaterThan(0);
   }
   // The IOVA runs must reach the magazines, the depot, failures (the rcache flush) and the tree.
