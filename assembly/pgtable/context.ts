@@ -78,6 +78,8 @@
 //  ╒═════════╤════╤══╤══╤══╤═════╤════╤═════╤════╤═════╤═════╤═══╤════╤══════╤════╤═════╤══════╤══════╤═════╤══════╕
 //  │  ASID   │ASET│ A│ R│ S│  0  │AA64│ 0   │TBI0│  0  │ IPS │ V │EPD1│  0   │EPD0│ SH0 │ORGN0 │IRGN0 │ TG0 │ T0SZ │
 //  ╘═════════╧════╧══╧══╧══╧═════╧════╧═════╧════╧═════╧═════╧═══╧════╧══════╧════╧═════╧══════╧══════╧═════╧══════╛
+//   The 0 fields: HD/HA [43:42] (no hardware dirty/access flags), PAN [40], UWXN/WXN/AFFD [37:35],
+//   ENDI [15] and the TTB1 fields [29:16]; TBI [39:38] 0 too.
 //   CD word 1: TTB0 [51:4] (the stage-1 table's root); word 3: MAIR0 (io-pgtable-arm's attributes:
 //   0xf404ff44 — non-cacheable, write-back, device, inner-NC/outer-WB); words 2, 4 … 7: 0.
 //  T0SZ = 64 − input bits (levels 4 → 48 bits → 16); TG0 0: 4 KiB granule; IRGN0 = ORGN0 = 1
