@@ -25,6 +25,8 @@ export function nicWorkloadOn(makeIommu: (o: IommuOptions) => Iommu): NicModel {
       cpus: run.cpus,
       queues: run.cpus,
       rxRecycling: run.rxRecycling,
+      allocator: run.allocator,
+      txFragBytes: run.txFragBytes,
     };
     const r = simulateNicWith(makeIommu, options, profile);
     const point = run.mode === "off" ? r.baseline : r;

@@ -23,8 +23,15 @@ export interface NicRun {
   messageBytes?: number;
   /** Queue pairs and CPUs (one flow per queue; the NIC workload's default when absent). */
   cpus?: number;
-  /** How RX buffers are recycled: a page pool of 4 KiB pages, or pool pages carved from 2 MiB chunks mapped whole. */
-  rxRecycling?: "page-pool" | "hugepage-pool";
+  /**
+   * How RX buffers are recycled: a page pool of 4 KiB pages, pool pages carved from 2 MiB chunks
+   * mapped whole, or none (drivers before page_pool: every RX buffer mapped and unmapped).
+   */
+  rxRecycling?: "page-pool" | "hugepage-pool" | "none";
+  /** The IOVA allocator: per-CPU magazines before the tree (Linux ≥ 4.7), or the tree alone under its lock. */
+  allocator?: "iova" | "iova-tree";
+  /** TX page-fragment size: 4096 (one page per frag, tcp_sendmsg before 3.7) or 32768 (its page_frag). */
+  txFragBytes?: 4096 | 32768;
 }
 
 /**
@@ -68,7 +75,9 @@ export interface Study {
 
 export const STUDIES_DIR = new URL("../../data/studies/", import.meta.url);
 const MODES = ["strict", "lazy", "default", "off"];
-const RX_RECYCLING = ["page-pool", "hugepage-pool"];
+const RX_RECYCLING = ["page-pool", "hugepage-pool", "none"];
+const ALLOCATORS = ["iova", "iova-tree"];
+const TX_FRAG_BYTES = [4096, 32768];
 
 /** The studies shipped in data/studies/, by name, sorted. */
 export function studyNames(dir: URL = STUDIES_DIR): string[] {
@@ -114,7 +123,9 @@ function validateRun(r: unknown, where: string): NicRun {
     if (o[k] !== undefined && !(Number.isInteger(o[k]) && (o[k] as number) >= 1)) throw new ConfigError(`${where}.${k}`, o[k], "a whole number ≥ 1");
   }
   if (o.rxRecycling !== undefined && !RX_RECYCLING.includes(o.rxRecycling as string)) throw new ConfigError(`${where}.rxRecycling`, o.rxRecycling, RX_RECYCLING.join(" | "));
-  const known = ["platform", "mode", "linkGbps", "role", "messageBytes", "cpus", "rxRecycling"];
+  if (o.allocator !== undefined && !ALLOCATORS.includes(o.allocator as string)) throw new ConfigError(`${where}.allocator`, o.allocator, ALLOCATORS.join(" | "));
+  if (o.txFragBytes !== undefined && !TX_FRAG_BYTES.includes(o.txFragBytes as number)) throw new ConfigError(`${where}.txFragBytes`, o.txFragBytes, TX_FRAG_BYTES.join(" | "));
+  const known = ["platform", "mode", "linkGbps", "role", "messageBytes", "cpus", "rxRecycling", "allocator", "txFragBytes"];
   for (const k of Object.keys(o)) if (!known.includes(k)) throw new ConfigError(`${where}.${k}`, o[k], `no such run setting; known: ${known.join(", ")}`);
   return o as unknown as NicRun;
 }
