@@ -30,7 +30,7 @@
 
 import { ACCESS_FAULT, DMA_FROM_DEVICE, FORMAT_RIOMMU, FREE_NOT_MAPPED, FREE_OK, IO_PAGE_MASK, IO_PAGE_SHIFT, IO_PAGE_SIZE, NO_ENTRY, SG_MAX } from "./constants";
 import {
-  allocCoherent, bufferFits, deviceAccess, dmaBadFreeBelow, dmaMaxPfn, freeCoherent, mapSg, mapSingle, pagesSpanned, SG_ELEM_SIZE,
+  allocCoherent, bufferFits, deviceAccessAt, dmaBadFreeBelow, dmaMaxPfn, freeCoherent, mapSg, mapSingle, pagesSpanned, SG_ELEM_SIZE,
   sgOffset, unmapSg, unmapSingle,
 } from "./dma";
 import { stats } from "./counters";
@@ -195,7 +195,7 @@ function sgFits(h: u32, count: u32, isMap: bool, i: u32, n: u32): bool {
         stats.faults += <u64>(pages);
         res = ACCESS_FAULT;
       } else {
-        res = deviceAccess(dmaOf(h) + load<u32>(rec, 8), load<u32>(rec, 12), arg != 0);
+        res = deviceAccessAt(<u64>dmaOf(h) + <u64>load<u32>(rec, 8), load<u32>(rec, 12), arg != 0);
       }
     } else if (op == OP_MAP_SG) {
       let count = load<u32>(rec, 8);

@@ -456,13 +456,28 @@ function prefetchNext(position: u32): void {
 
 /** A device DMA of `bytes` at `dma`; every page is translated, the worst outcome is returned. */
 export function deviceAccess(dma: u32, bytes: u32, write: bool): i32 {
+  return deviceAccessAt(<u64>dma, bytes, write);
+}
+
+/**
+ * The same at any device address: a buffer's DMA address plus an offset (batch and priced
+ * records) can pass 4 GiB, where no IO page is mapped, so every page there faults; the address
+ * is not taken modulo 2^32 (which would reach whatever is mapped at the bottom of the IO space).
+ */
+export function deviceAccessAt(dma: u64, bytes: u32, write: bool): i32 {
   let first = dma >> IO_PAGE_SHIFT;
-  let n = pagesSpanned(dma, bytes);
+  let n = pagesSpanned(<u32>dma, bytes);
   stats.accesses += <u64>(n);
   let worst = ACCESS_HIT;
   for (let i: u32 = 0; i < n; i++) {
-    let r = translate(first + i, write);
+    let page = first + <u64>i;
+    let r = page < <u64>entries ? translate(<u32>page, write) : fault();
     if (r > worst) worst = r;
   }
   return worst;
+}
+
+function fault(): i32 {
+  stats.faults++;
+  return ACCESS_FAULT;
 }

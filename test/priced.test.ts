@@ -194,6 +194,19 @@ describe("refusals of the id-level API are the reference's", () => {
   });
 });
 
+describe("an access whose address passes 4 GiB (found by npm run fuzz, issue 14)", () => {
+  // dma-iommu hands out the top of the 32-bit space first: a buffer at 0xfffff000 accessed 8 KiB
+  // in is at 2^32 + 0x1000. The reference refuses it (no DMA address is that large); the core took
+  // it modulo 2^32 and answered for IO page 1. Both now refuse, with the same words.
+  it.each(["vtd", "amd-vi", "smmuv3"] as const)("%s: refused alike by the core and the reference; the line is skipped alike", (platform) => {
+    const trace = parseTrace("map a 5000 100 bidirectional\naccess a 8192 64 read\naccess a 0 64 read\n");
+    const r = both(trace, { platform, strategy: "straightforward", environment: "xen-dom0" })!;
+    expect(r.core.skipped).toEqual(r.ref.skipped);
+    expect(r.core.skipped.map((s) => s.reason)).toEqual(["dma: 4294971392 (0x100001000) is not allowed; expected a DMA address from 0 to 0xffffffff"]);
+    expect(withoutNodes(r.core.report)).toStrictEqual(withoutNodes(r.ref.report));
+  });
+});
+
 describe("streamed priced replay ≡ the reference on the whole trace", () => {
   // the streamed runner recycles handles (an id mapped again keeps its handles): batched's queue
   // must keep its own copy of a waiting unmap, or the second map of an id would corrupt the first's

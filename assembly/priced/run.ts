@@ -16,7 +16,7 @@
 
 import { ACCESS_FAULT, DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, FORMAT_RIOMMU, NO_ENTRY } from "../constants";
 import { tableFormat } from "../table";
-import { bufferFits, deviceAccess } from "../dma";
+import { bufferFits, deviceAccessAt } from "../dma";
 import {
   BAD_RECORD, OP_ACCESS, OP_ALLOC, OP_CPU, OP_FREE, OP_MAP, OP_MAP_SG, OP_SG_ELEM, OP_UNMAP, OP_UNMAP_SG,
   RECORD_SIZE, recordOffset, recordPfn,
@@ -385,7 +385,7 @@ function access(h: u32, offset: u32, bytes: u32, write: bool): i32 {
   let outcome: i32;
   if (!iommu) outcome = ACCESS_UNCHECKED;
   else if (strategy == S_PREALLOCATED) outcome = insideGuest(dma, bytes) ? ACCESS_UNCHECKED : ACCESS_FAULT;
-  else outcome = deviceAccess(<u32>dma, bytes, write);
+  else outcome = deviceAccessAt(dma, bytes, write);
   if ((f & LIVE) == 0) lateAccess(outcome == ACCESS_FAULT);
   tick();
   return outcome;

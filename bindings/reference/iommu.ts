@@ -917,7 +917,8 @@ export class ReferenceIommu implements Iommu {
             this.n.faults += pages;
             res = 3;
           } else {
-            res = this.accessRaw((x.entry * PAGE + x.offset + w2) >>> 0, w3, arg !== 0);
+            // past 4 GiB stays past it (no IO page there: faults), as the core's deviceAccessAt
+            res = this.accessRaw(x.entry * PAGE + x.offset + w2, w3, arg !== 0);
           }
           break;
         }

@@ -9,7 +9,7 @@
 import { SG_MAX, type AccessOutcome, type Direction } from "../abi.js";
 import { isPerCpu, resolveConfig, type IommuOptions, type ResolvedConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
-import { checkBuffer, checkBytes, checkDirection, checkPhys, checkRingOnly } from "../inputs.js";
+import { checkBuffer, checkBytes, checkDirection, checkDma, checkPhys, checkRingOnly } from "../inputs.js";
 import { RIOMMU_RING_ONLY } from "../platforms.js";
 import { putAccess, putAlloc, putCpu, putFree, putMap, putMapSg, putUnmap, putUnmapSg } from "../records.js";
 import type { BatchArea, Iommu } from "../types.js";
@@ -46,6 +46,7 @@ const NO_PARTY = 255;
 export const NO_IOMMU_CORE = { platform: "calgary-pcix", tableSize: "64K" } as const;
 /** Buffer flags (assembly/priced/buffers.ts). */
 const LIVE = 2;
+const FAILED = 4;
 
 interface Held {
   handle: number;
@@ -304,7 +305,10 @@ export class PricedSimulation implements PricedModel {
     if (!Number.isInteger(segment) || segment < 0 || segment >= b.elements) throw new ConfigError("segment", segment, `a segment from 0 to ${b.elements - 1}`);
     if (!Number.isInteger(offset) || offset < 0 || offset > 0xffffffff) throw new ConfigError("offset", offset, "a byte offset from 0 to 2^32 − 1");
     checkBytes("bytes", bytes);
-    putAccess(this.batch.ops, 0, b.handle + segment, offset, bytes, kind === "write");
+    // an address past 4 GiB is refused as the reference's deviceAccess refuses it (records fault there)
+    const h = b.handle + segment;
+    if (this.hasIommu && this.strategy.mapping !== "preallocated" && !(this.flags(h) & FAILED)) checkDma("dma", this.dmaOf(h) + offset);
+    putAccess(this.batch.ops, 0, h, offset, bytes, kind === "write");
     return ACCESS[this.check(this.run1(1))];
   }
 
