@@ -23,6 +23,7 @@ const hostileNumber: fc.Arbitrary<number> = fc.oneof(
   fc.constantFrom(Number.NaN, Infinity, -Infinity, -0, -1, 0, 1, 0.5, 4095, 4096, 2 ** 31, U32_MAX, 2 ** 32, 2 ** 32 + 1,
     2 ** 36, 2 ** 44, 2 ** 48, 2 ** 53, 2 ** 53 + 2, 2 ** 56, Number.MAX_VALUE, Number.MIN_VALUE),
   fc.integer(),
+  fc.integer({ min: -2, max: 8 }), // levels, CPUs, directions: the small legal ranges and just past them
   fc.nat({ max: 2 ** 32 + 16 }),
   fc.maxSafeInteger(),
   fc.double(),
@@ -147,7 +148,7 @@ describe("fuzz: the priced replay", () => {
 // ── options and profiles ──────────────────────────────────────────────────────────────────
 
 const OPTION_KEYS = ["platform", "tableSize", "ramBytes", "cache", "allocator", "flushPolicy", "pciWindows", "segmentBoundary",
-  "dartDummyPfn", "coherentBasePfn", "maxHandles", "batchCapacity", "cpus", "vmerge", "tabelSize", "__proto__", "constructor"];
+  "dartDummyPfn", "coherentBasePfn", "maxHandles", "batchCapacity", "cpus", "vmerge", "pageTableLevels", "tabelSize", "__proto__", "constructor"];
 
 const optionsArb = fc.tuple(
   fc.constantFrom<PlatformName>(...PLATFORMS),
@@ -172,6 +173,8 @@ describe("fuzz: option and profile validators", () => {
       if (o.vmerge !== undefined) expect(c.vmerge).toBe(o.vmerge);
       if (o.flushPolicy !== undefined) expect(c.flushPolicy).toBe(o.flushPolicy);
       if (typeof o.segmentBoundary === "number") expect(c.boundaryPages * 4096).toBe(o.segmentBoundary);
+      if (o.pageTableLevels !== undefined) expect(c.levels).toBe(o.pageTableLevels);
+      expect(c.levels === 0).toBe(PLATFORM_PRESETS[c.platform].levels === undefined);
       expect(PLATFORM_PRESETS[c.platform].tableSizes).toContain(c.tableBytes);
     })), { numRuns: runs(400, 20_000), seed: 12004 });
   });
@@ -303,6 +306,8 @@ const apiCallArb: fc.Arbitrary<Call> = fc.oneof(
   fc.tuple(hostile, hostile, fc.oneof(hostile, fc.constantFrom("read", "write"))).map((args) => ({ f: "deviceAccess", args })),
   fc.tuple(hostile).map((args) => ({ f: "setCpu", args })),
   fc.tuple(hostile).map((args) => ({ f: "entryWord", args })),
+  fc.tuple(hostile).map((args) => ({ f: "entryRaw", args })),
+  fc.tuple(hostile, hostile).map((args) => ({ f: "pageTableEntry", args })),
   fc.tuple(hostile).map((args) => ({ f: "batchRun", args })),
 );
 

@@ -11,3 +11,9 @@ export const FUZZ_TIMEOUT = FULL_FUZZ ? 4 * 3600_000 : 120_000;
 
 /** Counts printed at the end of each fuzz file (and held to the floors under the full run). */
 export const counts = { fuzzCases: 0, differentialOps: 0 };
+
+/** A suite's seed, or IOMMU_SIM_FUZZ_SEED's (a long run over other cases; a failure prints the seed to replay it with). */
+export const seedOr = (dflt: number): number => {
+  const s = process.env.IOMMU_SIM_FUZZ_SEED;
+  return s === undefined ? dflt : Number(s) + dflt;
+};

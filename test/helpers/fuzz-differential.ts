@@ -1,14 +1,18 @@
-// Differential fuzzing (issue 12): the WASM core against the reference model on every platform ×
-// allocator × flush policy, with page numbers, buffer sizes, table sizes, segment boundaries and
-// CPU counts drawn over their full legal ranges (and past them: both must refuse alike). Split
-// by platform family over two test files so the full run (`npm run fuzz`) uses two cores.
+// Differential fuzzing (issues 12, 14): the WASM core against the reference model on every platform ×
+// allocator × flush policy, with page numbers, buffer sizes, table sizes, segment boundaries,
+// CPU counts and page-table levels drawn over their full legal ranges (and past them: both must
+// refuse alike). Split by platform family over several test files so the full run
+// (`npm run fuzz`) uses every core. The page-table platforms also get 2 MiB-aligned buffers of
+// whole 2 MiB multiples (large leaves); riommu, which has no allocator option and maps ring
+// buffers only, gets every flush policy with both accepted and refused options and operations.
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { ALLOCATORS, FLUSH_POLICIES, isIova } from "../../bindings/abi.js";
 import { createIommu, createReferenceIommu, type Iommu, type IommuOptions } from "../../bindings/node.js";
 import { PLATFORM_PRESETS, type PlatformName } from "../../bindings/platforms.js";
-import { maxPfnOf, opArbWith, pfnArbUpTo, runBoth, type Op } from "./differential.js";
-import { counts, FULL_FUZZ, FUZZ_TIMEOUT, runs } from "./fuzz-budget.js";
+import { ConfigError } from "../../bindings/errors.js";
+import { maxPfnOf, opArbWith, pfnArbPaged, pfnArbUpTo, runBoth, type Op } from "./differential.js";
+import { counts, FULL_FUZZ, FUZZ_TIMEOUT, runs, seedOr } from "./fuzz-budget.js";
 
 /** ≥ 10^7 operations over the 168 combinations in the full run: 96 runs of ~800 operations each. */
 const RUNS = runs(1, 96);
@@ -28,7 +32,22 @@ const sizeArb = (ioSpaceBytes: number) => fc.oneof(
   { weight: 1, arbitrary: fc.integer({ min: 1, max: U32_MAX }) },
 );
 
-const optionsArb = (platform: PlatformName, allocator: (typeof ALLOCATORS)[number], flushPolicy: (typeof FLUSH_POLICIES)[number]) => {
+const MiB2 = 2 << 20;
+/**
+ * Page-table platforms: the sizes above, and whole or nearly whole 2 MiB multiples (up to 64 MiB),
+ * which dma-iommu maps with 2 MiB leaves where the IO and physical addresses are both aligned.
+ */
+const pagedSizeArb = (ioSpaceBytes: number) => fc.oneof(
+  { weight: 6, arbitrary: sizeArb(ioSpaceBytes) },
+  { weight: 2, arbitrary: fc.integer({ min: 1, max: 32 }).map((k) => k * MiB2) },
+  { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 1, max: 32 }), fc.integer({ min: -4097, max: 4097 })).map(([k, d]) => Math.max(1, k * MiB2 + d)) },
+);
+
+/** Whether the platform has a multi-level page table. */
+const paged = (platform: PlatformName) => PLATFORM_PRESETS[platform].levels !== undefined;
+
+const optionsArb = (platform: PlatformName, allocator: (typeof ALLOCATORS)[number] | undefined, flushPolicy: (typeof FLUSH_POLICIES)[number]) => {
+  if (platform === "riommu") return riommuOptionsArb(flushPolicy);
   const p = PLATFORM_PRESETS[platform];
   const dart = platform.startsWith("dart");
   // small tables wrap and fill within a run; the large ones are drawn too
@@ -41,8 +60,10 @@ const optionsArb = (platform: PlatformName, allocator: (typeof ALLOCATORS)[numbe
     vmerge: dart && !isIova(ALLOCATORS.indexOf(allocator)) ? fc.boolean() : fc.constant(false),
     dartDummyPfn: dart ? fc.nat({ max: p.maxPfn }) : fc.constant(undefined),
     coherentBasePfn: fc.option(fc.nat({ max: p.maxPfn - 1024 }), { nil: undefined }),
+    pageTableLevels: fc.option(fc.constantFrom(...(p.levels ?? [])), { nil: undefined }),
   }).map((o) => {
     const options: IommuOptions = { platform, allocator, flushPolicy, tableSize: o.tableSize, cache: o.cache, cpus: o.cpus, vmerge: o.vmerge };
+    if (o.pageTableLevels !== undefined) options.pageTableLevels = o.pageTableLevels;
     if (o.segmentBoundary !== undefined) options.segmentBoundary = o.segmentBoundary;
     if (o.dartDummyPfn !== undefined) options.dartDummyPfn = o.dartDummyPfn;
     if (o.coherentBasePfn !== undefined) options.coherentBasePfn = o.coherentBasePfn;
@@ -50,16 +71,40 @@ const optionsArb = (platform: PlatformName, allocator: (typeof ALLOCATORS)[numbe
   });
 };
 
+/**
+ * rIOMMU: every ring size, its rIOTLB or none, CPUs; and, one case in four, an option it refuses
+ * (an allocator, another cache geometry, a page-table level count, vmerge), which both models
+ * must refuse with the same ConfigError.
+ */
+const riommuOptionsArb = (flushPolicy: (typeof FLUSH_POLICIES)[number]): fc.Arbitrary<IommuOptions> => fc.record({
+  tableSize: fc.constantFrom(...PLATFORM_PRESETS.riommu.tableSizes),
+  cache: fc.constantFrom({ entries: 2, ways: 2 }, { entries: 0, ways: 0 }),
+  cpus: fc.integer({ min: 1, max: 64 }),
+  segmentBoundary: fc.option(fc.integer({ min: 12, max: 40 }).map((k) => 2 ** k), { nil: undefined }),
+  refused: fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.oneof(
+    fc.constantFrom(...ALLOCATORS).map((a): Partial<IommuOptions> => ({ allocator: a })),
+    fc.constantFrom({ entries: 64, ways: 4 }, { entries: 2, ways: 1 }, { entries: 4, ways: 2 }).map((c): Partial<IommuOptions> => ({ cache: c })),
+    fc.integer({ min: 0, max: 6 }).map((l): Partial<IommuOptions> => ({ pageTableLevels: l })),
+    fc.constant<Partial<IommuOptions>>({ vmerge: true }),
+  ) }),
+}).map((o) => {
+  const options: IommuOptions = { platform: "riommu", flushPolicy, tableSize: o.tableSize, cache: o.cache, cpus: o.cpus };
+  if (o.segmentBoundary !== undefined) options.segmentBoundary = o.segmentBoundary;
+  return { ...options, ...o.refused };
+});
+
 const opsArb = (platform: PlatformName, ioSpaceBytes: number): fc.Arbitrary<Op[]> => {
+  const pfns = (paged(platform) ? pfnArbPaged : pfnArbUpTo)(maxPfnOf(platform));
   const op: fc.Arbitrary<Op> = fc.oneof(
-    { weight: 30, arbitrary: opArbWith(sizeArb(ioSpaceBytes), pfnArbUpTo(maxPfnOf(platform))) },
+    { weight: 30, arbitrary: opArbWith(paged(platform) ? pagedSizeArb(ioSpaceBytes) : sizeArb(ioSpaceBytes), pfns) },
     { weight: 2, arbitrary: fc.record({ t: fc.constant("cpu" as const), cpu: fc.nat({ max: 63 }) }) },
     { weight: 1, arbitrary: fc.record({ t: fc.constant("depot" as const) }) },
     { weight: 1, arbitrary: fc.record({ t: fc.constant("fqTimer" as const) }) },
   );
   // and one-page churn, so magazines, depots and flush queues fill and spill
   const churn: fc.Arbitrary<Op> = fc.oneof(
-    { weight: 12, arbitrary: fc.record({ t: fc.constant("map" as const), pfn: pfnArbUpTo(maxPfnOf(platform)), off: fc.constant(0), bytes: fc.integer({ min: 1, max: 4096 }), dir: fc.constant("from-device" as const) }) },
+    { weight: 12, arbitrary: fc.record({ t: fc.constant("map" as const), pfn: pfns, off: fc.constant(0), bytes: fc.integer({ min: 1, max: 4096 }), dir: fc.constant("from-device" as const) }) },
+    { weight: 2, arbitrary: fc.record({ t: fc.constant("access" as const), pick: fc.nat(), dead: fc.boolean(), off: fc.nat({ max: 4095 }), bytes: fc.integer({ min: 1, max: 4096 }), write: fc.boolean() }) },
     { weight: 10, arbitrary: fc.record({ t: fc.constant("unmap" as const), pick: fc.nat() }) },
     { weight: 1, arbitrary: fc.record({ t: fc.constant("cpu" as const), cpu: fc.nat({ max: 63 }) }) },
   );
@@ -71,18 +116,52 @@ const opsArb = (platform: PlatformName, ioSpaceBytes: number): fc.Arbitrary<Op[]
 
 const withoutNodes = ({ nodesVisited: _, ...rest }: ReturnType<Iommu["stats"]>) => rest;
 
-/** The suite for `platforms` × every allocator × every flush policy; the full run must reach `floor` operations. */
-export function fuzzDifferential(platforms: readonly PlatformName[], floor: number): void {
-  const COMBINATIONS = platforms.flatMap((p) => ALLOCATORS.flatMap((a) => FLUSH_POLICIES.map((f) => [p, a, f] as const)));
+/** Both models built from `options`, or the ConfigError message both refused them with. */
+function build(options: IommuOptions): [Iommu, Iommu] | string {
+  const made = [createIommu, createReferenceIommu].map((make) => {
+    try {
+      return make(options);
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      return e.message;
+    }
+  });
+  if (typeof made[0] === "string" || typeof made[1] === "string") {
+    expect(made[0]).toBe(made[1]);
+    expect(made[0]).toMatch(/^[\w.[\]]+: .* is not allowed; expected .+/);
+    return made[0] as string;
+  }
+  return made as [Iommu, Iommu];
+}
+
+/**
+ * The suite for `platforms` × every allocator × every flush policy (riommu: × every flush policy,
+ * its allocator being its own); the full run must reach `floor` operations in `budget` runs a
+ * combination (`ci` under npm test, `full` under npm run fuzz; the 2007 platforms: RUNS).
+ */
+export function fuzzDifferential(platforms: readonly PlatformName[], floor: number, budget?: { ci: number; full: number }): void {
+  const numRuns = budget === undefined ? RUNS : runs(budget.ci, budget.full);
+  const COMBINATIONS = platforms.flatMap((p) => (p === "riommu" ? [undefined] : ALLOCATORS).flatMap((a) => FLUSH_POLICIES.map((f) => [p, a ?? "(ring)", f] as const)));
+  let refusedConfigs = 0;
+  /** Counters summed over the runs: the corners the suite reached, printed at the end. */
+  const reached: Record<string, number> = {};
   describe(`fuzz: WASM core ≡ reference model over ${platforms.join(", ")} × every allocator × every flush policy`, () => {
-    it.each(COMBINATIONS)("%s / %s / %s", { timeout: FUZZ_TIMEOUT }, (platform, allocator, flushPolicy) => {
+    it.each(COMBINATIONS)("%s / %s / %s", { timeout: FUZZ_TIMEOUT }, (platform, allocatorName, flushPolicy) => {
+      const allocator = allocatorName === "(ring)" ? undefined : allocatorName;
       const entriesMax = Math.max(...PLATFORM_PRESETS[platform].tableSizes) / (platform.startsWith("dart") ? 4 : 8);
+      // the pages whose entries are compared at the end (page tables: the leaf translating each)
+      const probes = fc.array(fc.nat({ max: entriesMax - 1 }), { maxLength: paged(platform) || platform === "riommu" ? 32 : 0 });
       fc.assert(
-        fc.property(optionsArb(platform, allocator, flushPolicy), opsArb(platform, entriesMax * 4096), (options, ops) => {
-          const a = createIommu(options);
-          const b = createReferenceIommu(options);
+        fc.property(optionsArb(platform, allocator, flushPolicy), opsArb(platform, entriesMax * 4096), probes, (options, ops, pages) => {
+          const built = build(options);
+          if (typeof built === "string") {
+            refusedConfigs++;
+            return;
+          }
+          const [a, b] = built;
           runBoth(a, b, ops);
           counts.differentialOps += ops.length;
+          for (const [k, v] of Object.entries(a.stats())) reached[k] = (reached[k] ?? 0) + v;
           if (isIova(a.config.allocator)) {
             expect(withoutNodes(a.stats())).toEqual(withoutNodes(b.stats()));
             expect(a.allocatorState()).toEqual(b.allocatorState());
@@ -93,14 +172,15 @@ export function fuzzDifferential(platforms: readonly PlatformName[], floor: numb
           }
           expect(a.cacheLines()).toBe(b.cacheLines());
           expect(a.staleLines()).toBe(b.staleLines());
+          for (const i of pages) if (i < a.config.entries) expect([i, a.entryRaw(i)]).toEqual([i, b.entryRaw(i)]);
         }),
-        { numRuns: RUNS, seed: 12012, endOnFailure: true },
+        { numRuns, seed: seedOr(12012), endOnFailure: true },
       );
     });
   });
 
   afterAll(() => {
-    console.log(`differential operations (${platforms.join(", ")}): ${counts.differentialOps} over ${COMBINATIONS.length} platform × allocator × flush-policy combinations`);
+    console.log(`differential operations (${platforms.join(", ")}): ${counts.differentialOps} over ${COMBINATIONS.length} platform × allocator × flush-policy combinations; option sets refused alike: ${refusedConfigs}; reached ${JSON.stringify(reached)}`);
     if (FULL_FUZZ) expect(counts.differentialOps).toBeGreaterThanOrEqual(floor);
   });
 }
