@@ -204,6 +204,15 @@ export function resolveConfig(options: IommuOptions): ResolvedConfig {
     if (allocator < 0) throw new ConfigError("allocator", options.allocator, `one of ${ALLOCATORS.join(", ")}`);
   }
 
+  // the ring hands out positions in order from its tail, skipping nothing: a reserved window would
+  // stop the tail for good (every later map failing), and a segment boundary would be ignored
+  if (p.format === FORMAT_RIOMMU && options.pciWindows !== undefined) {
+    throw new ConfigError("pciWindows", options.pciWindows, "to be left out on riommu: its IO addresses are ring positions taken in order from the tail, which cannot skip a reserved window");
+  }
+  if (p.format === FORMAT_RIOMMU && options.segmentBoundary !== undefined) {
+    throw new ConfigError("segmentBoundary", options.segmentBoundary, "to be left out on riommu: its IO addresses are ring positions taken in order from the tail, which cannot skip to a segment boundary");
+  }
+
   const reserved = p.reserved(entries);
   const windows = given(options.pciWindows, []);
   if (!Array.isArray(windows)) throw new ConfigError("pciWindows", windows, "a list of { start, bytes } windows");

@@ -124,6 +124,14 @@ describe.each(MODELS)("riommu golden values (%s)", (_, make) => {
     expect(() => make({ platform: "riommu", allocator: "iova" })).toThrow(/allocator: "iova" is not allowed; expected to be left out on riommu/);
   });
 
+  it("refuses PCI windows and a segment boundary: the tail cannot skip positions (found by npm run fuzz, issue 14)", () => {
+    // both were accepted: a window's reserved positions stopped the tail there for good (a 64K ring
+    // with a window at 0x10000 failed every map from the 17th on), and a boundary was ignored
+    expect(() => make({ platform: "riommu", tableSize: "64K", pciWindows: [{ start: 0x10000, bytes: 4096 }] }))
+      .toThrow(/^pciWindows: .* is not allowed; expected to be left out on riommu: .*cannot skip a reserved window/);
+    expect(() => make({ platform: "riommu", segmentBoundary: 8192 })).toThrow(/^segmentBoundary: 8192 \(0x2000\) is not allowed; expected to be left out on riommu: .*segment boundary/);
+  });
+
   it("refuses a cache other than its rIOTLB", () => {
     expect(() => make({ platform: "riommu", cache: { entries: 64, ways: 4 } })).toThrow(/cache: .* on riommu \(the rIOTLB/);
     expect(make({ platform: "riommu", cache: { entries: 0, ways: 0 } }).cacheLines()).toBe(0);

@@ -73,15 +73,17 @@ const optionsArb = (platform: PlatformName, allocator: (typeof ALLOCATORS)[numbe
 
 /**
  * rIOMMU: every ring size, its rIOTLB or none, CPUs; and, one case in four, an option it refuses
- * (an allocator, another cache geometry, a page-table level count, vmerge), which both models
+ * (an allocator, another cache geometry, a page-table level count, vmerge, a segment boundary,
+ * a PCI window), which both models
  * must refuse with the same ConfigError.
  */
 const riommuOptionsArb = (flushPolicy: (typeof FLUSH_POLICIES)[number]): fc.Arbitrary<IommuOptions> => fc.record({
   tableSize: fc.constantFrom(...PLATFORM_PRESETS.riommu.tableSizes),
   cache: fc.constantFrom({ entries: 2, ways: 2 }, { entries: 0, ways: 0 }),
   cpus: fc.integer({ min: 1, max: 64 }),
-  segmentBoundary: fc.option(fc.integer({ min: 12, max: 40 }).map((k) => 2 ** k), { nil: undefined }),
   refused: fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.oneof(
+    fc.integer({ min: 12, max: 40 }).map((k): Partial<IommuOptions> => ({ segmentBoundary: 2 ** k })),
+    fc.nat({ max: 0xffff }).map((p): Partial<IommuOptions> => ({ pciWindows: [{ start: p * 4096, bytes: 4096 }] })),
     fc.constantFrom(...ALLOCATORS).map((a): Partial<IommuOptions> => ({ allocator: a })),
     fc.constantFrom({ entries: 64, ways: 4 }, { entries: 2, ways: 1 }, { entries: 4, ways: 2 }).map((c): Partial<IommuOptions> => ({ cache: c })),
     fc.integer({ min: 0, max: 6 }).map((l): Partial<IommuOptions> => ({ pageTableLevels: l })),
@@ -89,7 +91,6 @@ const riommuOptionsArb = (flushPolicy: (typeof FLUSH_POLICIES)[number]): fc.Arbi
   ) }),
 }).map((o) => {
   const options: IommuOptions = { platform: "riommu", flushPolicy, tableSize: o.tableSize, cache: o.cache, cpus: o.cpus };
-  if (o.segmentBoundary !== undefined) options.segmentBoundary = o.segmentBoundary;
   return { ...options, ...o.refused };
 });
 
