@@ -1,8 +1,8 @@
 // Priced-model fuzzing (issue 14): the core's PricedSimulation against the TypeScript Simulation
 // over the reference core, report for report (toStrictEqual), on today's page-table platforms
 // (VT-d, AMD-Vi, SMMUv3) and the rIOMMU, with every strategy text, environment and random
-// platform options (table size, cache geometry, CPUs, page-table levels; on riommu its ring
-// sizes and options it refuses). Traces: maps and sg lists of odd and large sizes, 2 MiB-aligned
+// platform options (table size, cache geometry, CPUs, page-table levels and format, invalidation
+// interface; on riommu its ring sizes and options it refuses). Traces: maps and sg lists of odd and large sizes, 2 MiB-aligned
 // buffers of whole 2 MiB multiples, coherent buffers, unmaps in any order, double unmaps and
 // unmaps of ids never mapped, accesses to live and released buffers, CPU switches. Both models
 // must refuse the same options with the same ConfigError and skip the same lines for the same reasons.
@@ -12,6 +12,7 @@ import {
   ConfigError, createPricedSimulation, createReferenceIommu, createSimulation, ENVIRONMENTS, MAPPING_STRATEGIES, parseTrace,
   replayThroughSimulation, type SimulationOptions,
 } from "../bindings/node.js";
+import { INVALIDATIONS } from "../bindings/abi.js";
 import { PLATFORM_PRESETS, type PlatformName } from "../bindings/platforms.js";
 import { counts, FULL_FUZZ, FUZZ_TIMEOUT, runs, seedOr } from "./helpers/fuzz-budget.js";
 
@@ -119,7 +120,9 @@ const iommuArb = (platform: (typeof PLATFORMS)[number]) => {
     cache: fc.constantFrom({ entries: 64, ways: 4 }, { entries: 4, ways: 1 }, { entries: 16, ways: 16 }, { entries: 0, ways: 0 }, { entries: 1024, ways: 8 }),
     cpus: fc.integer({ min: 1, max: 8 }),
     pageTableLevels: fc.constantFrom(...p.levels!),
-  });
+    pageTableFormat: platform === "vtd" ? fc.constantFrom("second-level" as const, "first-level" as const) : fc.constant(undefined),
+    invalidation: fc.constantFrom(...INVALIDATIONS),
+  }).map(({ pageTableFormat, ...o }) => (pageTableFormat ? { ...o, pageTableFormat } : o));
 };
 
 const caseArb = fc.constantFrom(...PLATFORMS).chain((platform) => fc.record({

@@ -38,6 +38,7 @@ const hostileWord = fc.oneof(
 const hostile: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 4, arbitrary: hostileNumber },
   { weight: 2, arbitrary: hostileWord },
+  { weight: 1, arbitrary: fc.constantFrom("first-level", "second-level", "vtd-qi", "amd-cmdbuf", "smmuv3-cmdq", "none", { mamv: 9 }, { rwbf: true }, { rangeInvalidation: true }) },
   { weight: 1, arbitrary: fc.constantFrom(null, undefined, true, false, [], {}, [1], { entries: 64 }, 10n) },
   { weight: 1, arbitrary: fc.anything() },
 );
@@ -148,7 +149,7 @@ describe("fuzz: the priced replay", () => {
 // ── options and profiles ──────────────────────────────────────────────────────────────────
 
 const OPTION_KEYS = ["platform", "tableSize", "ramBytes", "cache", "allocator", "flushPolicy", "pciWindows", "segmentBoundary",
-  "dartDummyPfn", "coherentBasePfn", "maxHandles", "batchCapacity", "cpus", "vmerge", "pageTableLevels", "tabelSize", "__proto__", "constructor"];
+  "dartDummyPfn", "coherentBasePfn", "maxHandles", "batchCapacity", "cpus", "vmerge", "pageTableLevels", "pageTableFormat", "invalidation", "invalidationCaps", "tabelSize", "__proto__", "constructor"];
 
 const optionsArb = fc.tuple(
   fc.constantFrom<PlatformName>(...PLATFORMS),

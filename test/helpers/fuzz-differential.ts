@@ -7,7 +7,7 @@
 // buffers only, gets every flush policy with both accepted and refused options and operations.
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { ALLOCATORS, FLUSH_POLICIES, isIova } from "../../bindings/abi.js";
+import { ALLOCATORS, FLUSH_POLICIES, FORMAT_VTD_FL, INVALIDATIONS, isIova } from "../../bindings/abi.js";
 import { createIommu, createReferenceIommu, type Iommu, type IommuOptions } from "../../bindings/node.js";
 import { PLATFORM_PRESETS, type PlatformName } from "../../bindings/platforms.js";
 import { ConfigError } from "../../bindings/errors.js";
@@ -43,6 +43,13 @@ const pagedSizeArb = (ioSpaceBytes: number) => fc.oneof(
   { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 1, max: 32 }), fc.integer({ min: -4097, max: 4097 })).map(([k, d]) => Math.max(1, k * MiB2 + d)) },
 );
 
+/** An invalidation interface (any of them, as a what-if) with capabilities it has. */
+const invalidationArb: fc.Arbitrary<Pick<IommuOptions, "invalidation" | "invalidationCaps">> = fc.oneof(
+  fc.constantFrom(...INVALIDATIONS).map((invalidation) => ({ invalidation })),
+  fc.record({ mamv: fc.integer({ min: 0, max: 63 }), rwbf: fc.boolean() }).map((invalidationCaps) => ({ invalidation: "vtd-qi" as const, invalidationCaps })),
+  fc.boolean().map((rangeInvalidation) => ({ invalidation: "smmuv3-cmdq" as const, invalidationCaps: { rangeInvalidation } })),
+);
+
 /** Whether the platform has a multi-level page table. */
 const paged = (platform: PlatformName) => PLATFORM_PRESETS[platform].levels !== undefined;
 
@@ -61,9 +68,13 @@ const optionsArb = (platform: PlatformName, allocator: (typeof ALLOCATORS)[numbe
     dartDummyPfn: dart ? fc.nat({ max: p.maxPfn }) : fc.constant(undefined),
     coherentBasePfn: fc.option(fc.nat({ max: p.maxPfn - 1024 }), { nil: undefined }),
     pageTableLevels: fc.option(fc.constantFrom(...(p.levels ?? [])), { nil: undefined }),
+    pageTableFormat: platform === "vtd" ? fc.option(fc.constantFrom("second-level" as const, "first-level" as const), { nil: undefined }) : fc.constant(undefined),
+    invalidation: paged(platform) ? fc.option(invalidationArb, { nil: undefined }) : fc.constant(undefined),
   }).map((o) => {
     const options: IommuOptions = { platform, allocator, flushPolicy, tableSize: o.tableSize, cache: o.cache, cpus: o.cpus, vmerge: o.vmerge };
     if (o.pageTableLevels !== undefined) options.pageTableLevels = o.pageTableLevels;
+    if (o.pageTableFormat !== undefined) options.pageTableFormat = o.pageTableFormat;
+    if (o.invalidation !== undefined) Object.assign(options, o.invalidation);
     if (o.segmentBoundary !== undefined) options.segmentBoundary = o.segmentBoundary;
     if (o.dartDummyPfn !== undefined) options.dartDummyPfn = o.dartDummyPfn;
     if (o.coherentBasePfn !== undefined) options.coherentBasePfn = o.coherentBasePfn;
@@ -128,9 +139,12 @@ function leafOf(io: Iommu, page: number): { pfn: number; read: boolean; write: b
   const addrPfn = (mask: bigint) => Number((e & mask) >> 12n);
   switch (io.config.platform) {
     case "vtd": {
-      if ((e & 3n) === 0n) return null;
       const base = addrPfn(0x000ffffffffff000n);
-      return { pfn: bit(7) ? base + (page % 512) : base, read: bit(0), write: bit(1) };
+      const pfn = bit(7) ? base + (page % 512) : base;
+      // first-level (x86-64 paging): P makes the page readable, RW writable; second-level: R, W
+      if (io.config.format === FORMAT_VTD_FL) return bit(0) ? { pfn, read: true, write: bit(1) } : null;
+      if ((e & 3n) === 0n) return null;
+      return { pfn, read: bit(0), write: bit(1) };
     }
     case "smmuv3": {
       if ((e & 1n) === 0n) return null;
@@ -171,7 +185,8 @@ function checkLiveTranslations(io: Iommu, live: Live[]): void {
       for (const i of new Set([0, pages >> 1, pages - 1])) {
         const got = leafOf(io, first + i);
         const pfn = Math.floor(s.phys / 4096) + i;
-        const readOnly = io.config.platform !== "smmuv3" && l.dir === "from-device";
+        const readable = io.config.platform === "smmuv3" || io.config.format === FORMAT_VTD_FL; // no write-only pages
+        const readOnly = !readable && l.dir === "from-device";
         expect({ page: first + i, ...got }).toEqual({ page: first + i, pfn, read: !readOnly, write: l.dir !== "to-device" });
       }
     }
