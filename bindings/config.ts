@@ -296,7 +296,9 @@ function resolveInvalidation(
   const allowed: Record<InvalidationName, string[]> = { none: [], "vtd-qi": ["mamv", "rwbf"], "amd-cmdbuf": [], "smmuv3-cmdq": ["rangeInvalidation"] };
   for (const k of Object.keys(caps)) {
     if (!allowed[invalidation].includes(k)) {
-      throw new ConfigError(`invalidationCaps.${k}`, (caps as Record<string, unknown>)[k], allowed[invalidation].length
+      // a key that is no name (" ", "a.b") would break the field path: name the whole object then
+      const named = /^\w+$/.test(k);
+      throw new ConfigError(named ? `invalidationCaps.${k}` : "invalidationCaps", named ? (caps as Record<string, unknown>)[k] : caps, allowed[invalidation].length
         ? `left out: the ${invalidation} interface has ${allowed[invalidation].join(", ")}`
         : `left out: the ${invalidation} interface has no capabilities to set`);
     }

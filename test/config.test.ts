@@ -20,6 +20,8 @@ describe("options", () => {
     [{ platform: "vtd", invalidationCaps: { mamv: 64 } }, /invalidationCaps.mamv: 64 .* an integer from 0 to 63/],
     [{ platform: "smmuv3", invalidationCaps: { rangeInvalidation: "yes" } }, /invalidationCaps.rangeInvalidation: "yes" .* true or false/],
     [{ platform: "vtd", invalidationCaps: null }, /invalidationCaps: null .* \{ mamv\?, rwbf\?, rangeInvalidation\? \}/],
+    // found by npm run fuzz (issue 14): a key that is no name made the field "invalidationCaps. "
+    [{ platform: "calgary-pcix", invalidationCaps: { " ": {} } }, /^invalidationCaps: \{" ":\{\}\} is not allowed; expected left out: the none interface/],
   ])("refuses %j", (options, message) => {
     expect(() => createIommu(options as unknown as IommuOptions)).toThrow(ConfigError);
     expect(() => createIommu(options as unknown as IommuOptions)).toThrow(message);
