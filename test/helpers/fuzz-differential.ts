@@ -67,7 +67,7 @@ const optionsArb = (platform: PlatformName, allocator: (typeof ALLOCATORS)[numbe
     vmerge: dart && !isIova(ALLOCATORS.indexOf(allocator)) ? fc.boolean() : fc.constant(false),
     dartDummyPfn: dart ? fc.nat({ max: p.maxPfn }) : fc.constant(undefined),
     coherentBasePfn: fc.option(fc.nat({ max: p.maxPfn - 1024 }), { nil: undefined }),
-    pageTableLevels: fc.option(fc.constantFrom(...(p.levels ?? [])), { nil: undefined }),
+    pageTableLevels: p.levels ? fc.option(fc.constantFrom(...p.levels), { nil: undefined }) : fc.constant(undefined),
     pageTableFormat: platform === "vtd" ? fc.option(fc.constantFrom("second-level" as const, "first-level" as const), { nil: undefined }) : fc.constant(undefined),
     invalidation: paged(platform) ? fc.option(invalidationArb, { nil: undefined }) : fc.constant(undefined),
   }).map((o) => {
