@@ -8,7 +8,7 @@
 
 import {
   ACCESS_OUTCOMES, BAD_RECORD, COUNTER_NAMES, FREE_RESULTS, IO_PAGE_SIZE, SG_MAX, type AccessOutcome,
-  type Direction, type FreeResult, type Stats, FLUSH_POLICIES, INVALIDATIONS,
+  type CounterName, type Direction, type FreeResult, type Stats, FLUSH_POLICIES, INVALIDATIONS,
 } from "./abi.js";
 import { checkContextWord, checkPageTableLevel, resolveConfig, type IommuOptions, type ResolvedConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
@@ -239,6 +239,12 @@ export class WasmIommu implements Iommu {
     checkBytes("bytes", bytes);
     const write = checkAccessKind(kind);
     return ACCESS_OUTCOMES[this.core.deviceAccess(dma, bytes, write ? 1 : 0)];
+  }
+
+  /** One counter, without building the whole Stats: a probe a driver can afford every operation. */
+  counter(name: CounterName): number {
+    this.core.countersPtr(); // lays the counters (WASM globals) into the view
+    return Number(this.counters[COUNTER_NAMES.indexOf(name)]);
   }
 
   stats(): Stats {

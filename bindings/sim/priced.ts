@@ -149,6 +149,10 @@ export class PricedSimulation implements PricedModel {
     this.core.pricedFinish();
   }
 
+  flushes(): number {
+    return this.hasIommu ? this.io.counter("flushes") : 0;
+  }
+
   report(): SimulationReport {
     const buf = this.core.memory.buffer;
     const grid = new Float64Array(buf, this.core.pricedGridPtr(), GRID_SIZE);

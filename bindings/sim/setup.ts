@@ -73,6 +73,8 @@ export interface PricedModel {
   setCpu(cpu: number): void;
   finish(): void;
   report(): SimulationReport;
+  /** Invalidate-alls the IOMMU has done so far (0 without one): cheap enough to ask after every operation. */
+  flushes(): number;
 }
 
 export interface ResolvedSimulation {

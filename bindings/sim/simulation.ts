@@ -643,6 +643,10 @@ export class Simulation implements PricedModel {
     }
   }
 
+  flushes(): number {
+    return this.iommu ? this.iommu.stats().flushes : 0;
+  }
+
   report(): SimulationReport {
     return buildReport(this.options.platform, this.resolved, {
       grid: this.grid,
