@@ -3,7 +3,7 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { createIommu, ENVIRONMENTS, PLATFORMS, priceRing } from "../bindings/node.js";
+import { createIommu, createReferenceIommu, ENVIRONMENTS, PLATFORMS, priceRing } from "../bindings/node.js";
 import { priceSgIo } from "../bindings/workloads/dma-price.js";
 
 const CLI = join(__dirname, "..", "lib", "cli.js");
@@ -81,5 +81,14 @@ describe("run and sweep on every platform", () => {
     expect(rows).toHaveLength(PLATFORMS.length * 4);
     expect(new Set(rows.map((r) => r.config.platform))).toEqual(new Set(PLATFORMS));
     expect(cli("sweep", ...grid, "--serial").stdout).toBe(parallel.stdout);
+  });
+});
+
+describe("the ring priced over whole flush cycles, on both models", () => {
+  it.each(["vtd", "amd-vi"] as const)("%s lazy: the WASM core's priced model and the TypeScript reference count the same per pair, exposure alike", (platform) => {
+    const core = priceRing(platform, "baremetal", "straightforward", createIommu);
+    const ref = priceRing(platform, "baremetal", "straightforward", createReferenceIommu);
+    expect(ref.counts).toEqual(core.counts);
+    expect(ref.exposure).toEqual(core.exposure);
   });
 });

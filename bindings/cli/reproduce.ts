@@ -70,7 +70,7 @@ function formatAcross(points: FrontierPoint[]): string {
     p.environment, p.strategy, p.price.toFixed(0), p.releasedButLivePeak, p.exposed ? "yes" : "no",
     p.reachableBytes === "all" ? "all" : `${(p.reachableBytes / 2 ** 20).toFixed(2)} MiB`,
   ]);
-  return ["", "Across IOMMUs: the same ring on each platform in its invalidation mode, the rIOMMU and shadow DMA buffers among them (calibrated cost profile)",
+  return ["", "Across IOMMUs: the same ring on each platform in its invalidation mode, the rIOMMU and shadow DMA buffers among them (calibrated cost profile; a deferred flush — lazy, Calgary deferred — priced over whole flush cycles)",
     textTable(head, body, [undefined, undefined, "right", "right", undefined, "right"])].join("\n");
 }
 
