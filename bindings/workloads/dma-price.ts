@@ -86,7 +86,9 @@ const DEFERRED_FLUSH: readonly string[] = ["flush-queue", "on-wrap"];
  * goes on to its first deferred flush (warm-up) and is priced over the next whole flush cycle:
  * from the pair after one flush through the pair that caused the next, so the invalidate-all and
  * its wait are in the price once per cycle. At line rate the flush queue fills (255 unmaps) long
- * before its 10 ms timer fires, so the timer is not run. Exposure is that of the whole run.
+ * before its 10 ms timer fires, so the timer is not run. Exposure is that of the whole run,
+ * which goes on half a cycle past the priced one: what is reachable at its end is then what a
+ * steady state holds mid-cycle (lazy: ~127 queued IOVAs), not the emptied queue right after a flush.
  */
 export function priceRing(
   platform: SimPlatform, environment: EnvironmentName, strategy: string,
