@@ -17,6 +17,8 @@ let tableBase: usize = 0;
 let format: u32 = FORMAT_CALGARY;
 /** What a free writes: 0 for Calgary, VALID | spare page for DART. */
 let emptyWord: u64 = TCE_EMPTY;
+/** isPageTable(format), kept so the flat formats' hot paths test one flag, not four codes. */
+let pageTables: bool = false;
 
 export function tableFormat(): u32 {
   return format;
@@ -45,7 +47,8 @@ export function tableInit(base: usize, fmt: u32, entries: u32, empty: u64, level
   tableBase = base;
   format = fmt;
   emptyWord = empty;
-  if (isPageTable(fmt)) {
+  pageTables = isPageTable(fmt);
+  if (pageTables) {
     ptInit(base, fmt, levels, entries);
     return;
   }
@@ -56,14 +59,14 @@ export function tableInit(base: usize, fmt: u32, entries: u32, empty: u64, level
 
 // @ts-ignore: decorator
 @inline export function readEntry(e: u32): u64 {
-  if (isPageTable(format)) return ptLeafWord(e);
+  if (pageTables) return ptLeafWord(e);
   if (format == FORMAT_DART) return <u64>dartLoad(tableBase, e);
   return format == FORMAT_RIOMMU ? rpteLoad(tableBase, e) : tceLoad(tableBase, e);
 }
 
 /** What a device-cache line tagged `tag` should hold now (a page's entry; page tables: cache.ts tags). */
 export function lineWord(tag: u32): u64 {
-  return isPageTable(format) ? ptLineWord(tag) : readEntry(tag);
+  return pageTables ? ptLineWord(tag) : readEntry(tag);
 }
 
 // @ts-ignore: decorator
@@ -71,7 +74,8 @@ export function lineWord(tag: u32): u64 {
   if (format == FORMAT_DART) dartStore(tableBase, e, <u32>v);
   else if (format == FORMAT_RIOMMU) rpteStore(tableBase, e, v);
   else tceStore(tableBase, e, v);
-  cacheNoteWrite(e, readEntry(e));
+  // what readEntry would give back: DART keeps the low 32 bits
+  cacheNoteWrite(e, format == FORMAT_DART ? <u64><u32>v : v);
 }
 
 // @ts-ignore: decorator
@@ -82,7 +86,7 @@ export function lineWord(tag: u32): u64 {
 
 // @ts-ignore: decorator
 @inline export function permits(word: u64, write: bool): bool {
-  if (isPageTable(format)) return ptPermits(word, write);
+  if (pageTables) return ptPermits(word, write);
   if (format == FORMAT_DART) return dartPermits(<u32>word, <u32>emptyWord);
   return format == FORMAT_RIOMMU ? rptePermits(word, write) : tcePermits(word, write);
 }
@@ -91,7 +95,7 @@ export function lineWord(tag: u32): u64 {
 // @ts-ignore: decorator
 @inline export function buildEntries(first: u32, npages: u32, pfn: u64, dir: u32): void {
   // Counted as tceWrites through pagesMapped (counters.ts derives it); page tables count ptWrites.
-  if (isPageTable(format)) {
+  if (pageTables) {
     ptMap(first, npages, pfn, dir);
     return;
   }
@@ -102,7 +106,7 @@ export function lineWord(tag: u32): u64 {
 // @ts-ignore: decorator
 @inline export function clearEntries(first: u32, npages: u32): void {
   // Counted as tceWrites through pagesUnmapped and pagesUnwound (counters.ts derives it).
-  if (isPageTable(format)) {
+  if (pageTables) {
     ptUnmap(first, npages);
     return;
   }
@@ -111,7 +115,7 @@ export function lineWord(tag: u32): u64 {
 
 /** Raw stored bytes of an entry as the hardware reads them (big-endian; rPTEs little-endian), for inspection. */
 export function rawEntry(e: u32): u64 {
-  if (isPageTable(format)) return ptLeafWord(e); // little-endian in memory: stored = read
+  if (pageTables) return ptLeafWord(e); // little-endian in memory: stored = read
   if (format == FORMAT_RIOMMU) return rpteLoad(tableBase, e);
   return format == FORMAT_DART
     ? <u64>load<u32>(tableBase + (<usize>e << DART_ENTRY_SHIFT))
