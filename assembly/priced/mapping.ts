@@ -28,8 +28,37 @@ export function mappingInit(sg: usize, neverFree: bool): void {
   live += n;
 }
 
-// Each call snapshots the counters it prices in locals (w0 words scanned, f0 flushes, v0
-// invalidations) and charges the differences after the core's call.
+// Each call snapshots the counters it is priced by (before), makes the core's call, then charges
+// the differences (chargeDriver, chargeTable). The snapshot is module state: no core call
+// re-enters the priced model, so one call is between before() and its charges at a time.
+let words0: u64 = 0;
+let flushes0: u64 = 0;
+let invalidations0: u64 = 0;
+let ptWrites0: u64 = 0;
+let tables0: u64 = 0;
+
+// @ts-ignore: decorator
+@inline function before(): void {
+  words0 = stats.wordsScanned;
+  flushes0 = stats.flushes;
+  invalidations0 = stats.entryInvalidations;
+  ptWrites0 = stats.ptWrites;
+  tables0 = stats.ptTablesAllocated;
+}
+
+/** The driver's side: its DMA-API entries and the allocator words it scanned. */
+// @ts-ignore: decorator
+@inline function chargeDriver(kind: u32, entries: f64): void {
+  driverWork(kind, entries, <f64>(stats.wordsScanned - words0));
+}
+
+/** The table's side: `pages` entries written (page tables: what the core counted), tables allocated, flushes. */
+// @ts-ignore: decorator
+@inline function chargeTable(kind: u32, pages: f64, cross: u32): void {
+  tableWork(kind, entriesWritten(pages, ptWrites0), cross);
+  pageTableWork(kind, tables0);
+  flushWork(<f64>(stats.flushes - flushes0), <f64>(stats.entryInvalidations - invalidations0), live);
+}
 
 // @ts-ignore: decorator
 @inline function crossing(batchedEntry: bool): u32 {
@@ -38,40 +67,28 @@ export function mappingInit(sg: usize, neverFree: bool): void {
 
 /** dma_map_single through the core; the DMA address, or -1 when the IO space is full. */
 export function coreMap(kind: u32, phys: u64, bytes: u32, dir: u32, batchedEntry: bool): i64 {
-  let w0 = stats.wordsScanned;
-  let f0 = stats.flushes;
-  let v0 = stats.entryInvalidations;
-  let pt0 = stats.ptWrites;
-  let ta0 = stats.ptTablesAllocated;
+  before();
   let off = <u32>(phys & 0xfff);
   let e = mapSingle(phys >> 12, off, bytes, dir);
   let pages = e < 0 ? 0 : pagesOf(phys, bytes);
-  driverWork(kind, batchedEntry ? 0 : 1, <f64>(stats.wordsScanned - w0));
-  tableWork(kind, entriesWritten(pages, pt0), crossing(batchedEntry));
-  pageTableWork(kind, ta0);
-  flushWork(<f64>(stats.flushes - f0), <f64>(stats.entryInvalidations - v0), live);
+  chargeDriver(kind, batchedEntry ? 0 : 1);
+  chargeTable(kind, pages, crossing(batchedEntry));
   if (e < 0) return -1;
   forget(<u32>e, pages);
   return (<i64>e << IO_PAGE_SHIFT) | off;
 }
 
 export function coreUnmap(kind: u32, dma: u64, bytes: u32, batchedEntry: bool): void {
-  let w0 = stats.wordsScanned;
-  let f0 = stats.flushes;
-  let v0 = stats.entryInvalidations;
-  let pt0 = stats.ptWrites;
-  let ta0 = stats.ptTablesAllocated;
+  before();
   if (keepOnUnmap) unmapKeep(<u32>dma, bytes);
   else unmapSingle(<u32>dma, bytes);
   let pages = pagesOf(dma, bytes);
-  driverWork(kind, batchedEntry ? 0 : 1, <f64>(stats.wordsScanned - w0));
+  chargeDriver(kind, batchedEntry ? 0 : 1);
   if (keepOnUnmap) {
     keep(<u32>(dma >> IO_PAGE_SHIFT), pages);
     return; // nothing written, nothing crossed: that is the point (and the exposure)
   }
-  tableWork(kind, entriesWritten(pages, pt0), crossing(batchedEntry));
-  pageTableWork(kind, ta0);
-  flushWork(<f64>(stats.flushes - f0), <f64>(stats.entryInvalidations - v0), live);
+  chargeTable(kind, pages, crossing(batchedEntry));
 }
 
 /** One dma_map_sg of the `n` elements at handles h …, priced like a map of all its pages; false when it failed. */
@@ -87,18 +104,12 @@ export function coreMapSg(h: u32, n: u32, dir: u32, batchedEntry: bool): bool {
     store<u32>(el, bytesOf(b), 8);
     pages += pagesOf(phys, bytesOf(b));
   }
-  let w0 = stats.wordsScanned;
-  let f0 = stats.flushes;
-  let v0 = stats.entryInvalidations;
-  let pt0 = stats.ptWrites;
-  let ta0 = stats.ptTablesAllocated;
+  before();
   let written0 = tceWrites();
   let ok = mapSg(sgScratch, n, dir) != 0;
-  driverWork(KIND_MAP_SG, batchedEntry ? 0 : 1, <f64>(stats.wordsScanned - w0));
+  chargeDriver(KIND_MAP_SG, batchedEntry ? 0 : 1);
   // Unwound elements of a failed list were written twice: those writes are the core's count.
-  tableWork(KIND_MAP_SG, entriesWritten(ok ? pages : <f64>(tceWrites() - written0), pt0), crossing(batchedEntry));
-  pageTableWork(KIND_MAP_SG, ta0);
-  flushWork(<f64>(stats.flushes - f0), <f64>(stats.entryInvalidations - v0), live);
+  chargeTable(KIND_MAP_SG, ok ? pages : <f64>(tceWrites() - written0), crossing(batchedEntry));
   if (!ok) return false;
   for (let k: u32 = 0; k < n; k++) {
     let el = sgScratch + <usize>(k * SG_ELEM_SIZE);
@@ -136,17 +147,11 @@ export function coreUnmapSgOf(els: usize, stride: u32, n: u32, batchedEntry: boo
     store<u32>(sg, lengthAt(el, stride), 8);
     store<i32>(sg, <i32>(dma >> IO_PAGE_SHIFT), 12);
   }
-  let w0 = stats.wordsScanned;
-  let f0 = stats.flushes;
-  let v0 = stats.entryInvalidations;
-  let pt0 = stats.ptWrites;
-  let ta0 = stats.ptTablesAllocated;
+  before();
   let u0 = stats.pagesUnmapped;
   unmapSg(sgScratch, n);
-  driverWork(KIND_UNMAP_SG, batchedEntry ? 0 : 1, <f64>(stats.wordsScanned - w0));
-  tableWork(KIND_UNMAP_SG, entriesWritten(<f64>(stats.pagesUnmapped - u0), pt0), crossing(batchedEntry));
-  pageTableWork(KIND_UNMAP_SG, ta0);
-  flushWork(<f64>(stats.flushes - f0), <f64>(stats.entryInvalidations - v0), live);
+  chargeDriver(KIND_UNMAP_SG, batchedEntry ? 0 : 1);
+  chargeTable(KIND_UNMAP_SG, <f64>(stats.pagesUnmapped - u0), crossing(batchedEntry));
 }
 
 /** A buffer keeps its length 4 bytes before its DMA address; the batched queue's copies 8 after. */
@@ -157,29 +162,17 @@ export function coreUnmapSgOf(els: usize, stride: u32, n: u32, batchedEntry: boo
 
 /** dma_alloc_coherent of `bytes` (whole pages), priced as a map; the DMA address or -1. */
 export function coreAlloc(kind: u32, bytes: u32): i64 {
-  let w0 = stats.wordsScanned;
-  let f0 = stats.flushes;
-  let v0 = stats.entryInvalidations;
-  let pt0 = stats.ptWrites;
-  let ta0 = stats.ptTablesAllocated;
+  before();
   let e = allocCoherent(bytes);
-  driverWork(kind, 1, <f64>(stats.wordsScanned - w0));
-  tableWork(kind, entriesWritten(e < 0 ? 0 : Math.ceil(<f64>bytes / 4096), pt0), CROSS_PER_ENTRY);
-  pageTableWork(kind, ta0);
-  flushWork(<f64>(stats.flushes - f0), <f64>(stats.entryInvalidations - v0), live);
+  chargeDriver(kind, 1);
+  chargeTable(kind, e < 0 ? 0 : Math.ceil(<f64>bytes / 4096), CROSS_PER_ENTRY);
   return e < 0 ? -1 : <i64>e << IO_PAGE_SHIFT;
 }
 
 export function coreFree(dma: u64, bytes: u32): void {
-  let w0 = stats.wordsScanned;
-  let f0 = stats.flushes;
-  let v0 = stats.entryInvalidations;
-  let pt0 = stats.ptWrites;
-  let ta0 = stats.ptTablesAllocated;
+  before();
   freeCoherent(<u32>dma, bytes);
-  driverWork(KIND_FREE, 1, <f64>(stats.wordsScanned - w0));
-  tableWork(KIND_FREE, entriesWritten(Math.ceil(<f64>bytes / 4096), pt0), CROSS_PER_ENTRY);
-  pageTableWork(KIND_FREE, ta0);
-  flushWork(<f64>(stats.flushes - f0), <f64>(stats.entryInvalidations - v0), live);
+  chargeDriver(KIND_FREE, 1);
+  chargeTable(KIND_FREE, Math.ceil(<f64>bytes / 4096), CROSS_PER_ENTRY);
 }
 
